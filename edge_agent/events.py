@@ -1,0 +1,115 @@
+"""MQTT payloads: the contract between agent and dashboard (docs/mqtt.md). Versioned by ``schema``.
+
+Pydantic models at the edge; ``extra="forbid"`` so a producer's typo is caught by the consumer.
+JSON Schemas in ``edge_agent/schemas/`` are generated from these models (``maskwatch schema``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edge_agent.core.labels import LABELS
+from edge_agent.core.topics import check_name
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Topic-safe name")]
+Verdict = Literal["with_mask", "without_mask", "mask_incorrect"]
+Violation = Literal["without_mask", "mask_incorrect"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site: Name
+    agent: Name
+    time: datetime = Field(description="UTC time the payload refers to (ISO 8601)")
+
+    @field_validator("time")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("time must carry a timezone (UTC)")
+        return v.astimezone(UTC)
+
+
+class ViolationEvent(_Payload):
+    """One person seen not wearing a mask (correctly). One event per tracked person."""
+
+    schema_: Literal["maskwatch.violation/1"] = Field("maskwatch.violation/1", alias="schema")
+    event_id: Name = Field(description="Unique id (UUID hex); the dashboard stores events idempotently by it")
+    camera: Name
+    track_id: int = Field(ge=0)
+    verdict: Violation
+    confidence: float = Field(ge=0.0, le=1.0, description="Mean class probability over the deciding votes")
+    box: tuple[int, int, int, int] = Field(description="Face box x1, y1, x2, y2 in pixels of the frame")
+    frame_size: tuple[int, int] = Field(description="Frame width, height in pixels")
+    votes: int = Field(ge=1, description="Frames that agreed on the verdict")
+    snapshot: str | None = Field(None, description="Topic of the snapshot JPEG, if one was published")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class CameraStats(_Payload):
+    """Per camera, per interval: unique people per verdict and pipeline health."""
+
+    schema_: Literal["maskwatch.stats/1"] = Field("maskwatch.stats/1", alias="schema")
+    camera: Name
+    interval_s: float = Field(gt=0)
+    people: dict[Verdict, int] = Field(description="Unique tracked people decided in the interval, per verdict")
+    frames: int = Field(ge=0, description="Frames analysed in the interval")
+    fps: float = Field(ge=0)
+    inference_ms: float = Field(ge=0, description="Mean detection + classification time per analysed frame")
+    dropped_frames: int = Field(ge=0, description="Frames captured but dropped because analysis was busy")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("people")
+    @classmethod
+    def _all_labels(cls, v: dict[str, int]) -> dict[str, int]:
+        if any(n < 0 for n in v.values()):
+            raise ValueError("people counts must be >= 0")
+        return {label: int(v.get(label, 0)) for label in LABELS}
+
+
+class CameraStatus(_Payload):
+    """Camera health, retained: the latest state is what a new subscriber sees."""
+
+    schema_: Literal["maskwatch.camera_status/1"] = Field("maskwatch.camera_status/1", alias="schema")
+    camera: Name
+    state: Literal["online", "offline"]
+    reason: str | None = Field(None, max_length=500, description="Why the camera is offline")
+    resolution: tuple[int, int] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+AVAILABILITY_VALUES = ("online", "offline", "stopped")
+
+#: Payload models by topic kind (JSON payloads only; snapshot and preview are JPEG bytes).
+JSON_PAYLOADS: dict[str, type[_Payload]] = {
+    "event": ViolationEvent,
+    "stats": CameraStats,
+    "status": CameraStatus,
+}
+
+MAX_JPEG_BYTES = 2_000_000
+
+
+def is_jpeg(data: bytes) -> bool:
+    return len(data) <= MAX_JPEG_BYTES and data[:3] == b"\xff\xd8\xff"
+
+
+def dump(payload: _Payload) -> bytes:
+    return payload.model_dump_json(by_alias=True).encode()
+
+
+__all__ = [
+    "AVAILABILITY_VALUES", "CameraStats", "CameraStatus", "JSON_PAYLOADS", "ViolationEvent",
+    "check_name", "dump", "is_jpeg", "utcnow",
+]
