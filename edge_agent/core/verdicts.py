@@ -1,0 +1,31 @@
+"""What the per-frame pipeline hands the runtime: typed, frozen, no MQTT or I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edge_agent.core.detections import Faces
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A tracked person's verdict, decided once from several agreeing frames."""
+
+    track_id: int
+    verdict: str  # canonical label
+    confidence: float  # mean class probability over the agreeing votes
+    votes: int
+    box: tuple[int, int, int, int]  # face box in the deciding frame, pixels of the original frame
+    time: float  # capture time (UNIX seconds) of the deciding frame
+
+
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    """One analysed frame: every face (classified, with its track id) and the decisions it completed."""
+
+    time: float
+    faces: Faces
+    track_ids: tuple[int, ...]
+    decisions: tuple[Decision, ...] = field(default_factory=tuple)
+    detect_ms: float = 0.0
+    classify_ms: float = 0.0
