@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -49,14 +50,14 @@ def crop_face(frame_bgr: Image, box: npt.ArrayLike, spec: CropSpec) -> Image:
     cx1, cy1, cx2, cy2 = max(sx1, 0), max(sy1, 0), min(sx2, w), min(sy2, h)
     if cx2 <= cx1 or cy2 <= cy1:
         raise ValueError(f"box {list(np.asarray(box)[:4])} lies outside the {w}x{h} frame")
-    region = frame_bgr[cy1:cy2, cx1:cx2]
+    region: Any = frame_bgr[cy1:cy2, cx1:cx2]
     pad = (cy1 - sy1, sy2 - cy2, cx1 - sx1, sx2 - cx2)
     if any(pad):
         region = cv2.copyMakeBorder(region, *pad, borderType=cv2.BORDER_REPLICATE)
     side = region.shape[0]
     interp = cv2.INTER_AREA if side > spec.size else cv2.INTER_LINEAR
     resized = cv2.resize(region, (spec.size, spec.size), interpolation=interp)
-    out: Image = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+    out: Image = np.asarray(cv2.cvtColor(resized, cv2.COLOR_BGR2RGB), dtype=np.uint8)
     return out
 
 
