@@ -1,0 +1,144 @@
+"""Tracking and verdict debouncing: faces -> tracks across frames -> one decided verdict per person.
+
+Association is greedy by IoU (highest pair first, at least ``iou_threshold``); a face no track claims
+starts a new track; a track not matched for more than ``max_age_s`` is forgotten.
+
+Each track keeps its last ``window`` classified frames. A frame votes for its class only when the class
+probability is at least ``min_confidence``. As soon as one class has ``votes`` votes inside the window the
+track's verdict is decided, once: the track then produces no further decisions, so one person gives one
+event, not one per frame. The decision's confidence is the mean probability of the agreeing votes.
+
+``PeopleCounter`` counts decisions per verdict; the runtime drains it once per stats interval, which gives
+the unique people decided per verdict in that interval (a track decides at most once).
+Pure NumPy; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from edge_agent.core.detections import Faces, iou_matrix
+from edge_agent.core.verdicts import Decision
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerParams:
+    iou_threshold: float = 0.3
+    max_age_s: float = 2.0
+    votes: int = 3
+    window: int = 5
+    min_confidence: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.iou_threshold <= 1.0:
+            raise ValueError(f"iou_threshold must be in (0, 1], got {self.iou_threshold}")
+        if self.max_age_s <= 0:
+            raise ValueError(f"max_age_s must be > 0, got {self.max_age_s}")
+        if not 1 <= self.votes <= self.window:
+            raise ValueError(f"votes must be in 1..window ({self.window}), got {self.votes}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
+
+
+@dataclass(slots=True)
+class Track:
+    track_id: int
+    box: npt.NDArray[np.float32]
+    last_seen: float
+    history: deque[tuple[int, float]]  # (class_id, class probability) of recent frames
+    verdict: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackUpdate:
+    """Result of one frame: a track id per face (same order as the faces) and the decisions made now."""
+
+    track_ids: tuple[int, ...]
+    decisions: tuple[Decision, ...] = ()
+
+
+def greedy_match(iou: npt.NDArray[np.float32], threshold: float) -> list[tuple[int, int]]:
+    """Pairs (row, col) taken by decreasing IoU, each row and column at most once, IoU >= threshold."""
+    if iou.size == 0:
+        return []
+    rows, cols = np.nonzero(iou >= threshold)
+    order = np.argsort(-iou[rows, cols], kind="stable")
+    used_r: set[int] = set()
+    used_c: set[int] = set()
+    pairs: list[tuple[int, int]] = []
+    for k in order:
+        r, c = int(rows[k]), int(cols[k])
+        if r not in used_r and c not in used_c:
+            used_r.add(r)
+            used_c.add(c)
+            pairs.append((r, c))
+    return pairs
+
+
+@dataclass(slots=True)
+class Tracker:
+    """Per camera. ``labels`` are the classifier's labels, indexed by ``Faces.class_id``."""
+
+    params: TrackerParams
+    labels: Sequence[str]
+    tracks: dict[int, Track] = field(default_factory=dict)
+    _next_id: int = 1
+
+    def update(self, faces: Faces, time: float) -> TrackUpdate:
+        p = self.params
+        self.tracks = {tid: t for tid, t in self.tracks.items() if time - t.last_seen <= p.max_age_s}
+        live = list(self.tracks.values())
+        ids = [0] * len(faces)
+        if live and len(faces):
+            prev = np.stack([t.box for t in live])
+            for r, c in greedy_match(iou_matrix(prev, faces.xyxy), p.iou_threshold):
+                ids[c] = live[r].track_id
+        decisions: list[Decision] = []
+        for i in range(len(faces)):
+            if ids[i] == 0:
+                ids[i] = self._next_id
+                self.tracks[self._next_id] = Track(self._next_id, faces.xyxy[i], time, deque(maxlen=p.window))
+                self._next_id += 1
+            track = self.tracks[ids[i]]
+            track.box = faces.xyxy[i].copy()
+            track.last_seen = time
+            decision = self._vote(track, int(faces.class_id[i]), float(faces.class_score[i]), time)
+            if decision is not None:
+                decisions.append(decision)
+        return TrackUpdate(tuple(ids), tuple(decisions))
+
+    def _vote(self, track: Track, class_id: int, prob: float, time: float) -> Decision | None:
+        p = self.params
+        track.history.append((class_id, prob))
+        if track.verdict is not None or class_id < 0:
+            return None
+        agreeing = [q for c, q in track.history if c == class_id and q >= p.min_confidence]
+        if len(agreeing) < p.votes:
+            return None
+        track.verdict = self.labels[class_id]
+        x1, y1, x2, y2 = (int(round(float(v))) for v in track.box)
+        return Decision(track.track_id, track.verdict, float(np.mean(agreeing)), len(agreeing),
+                        (x1, y1, x2, y2), time)
+
+
+@dataclass(slots=True)
+class PeopleCounter:
+    """Unique people decided per verdict since the last ``drain()`` (one stats interval)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, decisions: Sequence[Decision]) -> None:
+        for d in decisions:
+            self.counts[d.verdict] += 1
+
+    def drain(self, labels: Sequence[str] = ()) -> dict[str, int]:
+        """Counts since the last drain (every label in ``labels`` present, zero if none), then reset."""
+        out = {label: 0 for label in labels}
+        out.update(self.counts)
+        self.counts = Counter()
+        return out

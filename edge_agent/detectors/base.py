@@ -1,0 +1,61 @@
+"""The detector plugin interface and helpers shared by the real detectors."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edge_agent.core.detections import Faces
+
+Image = npt.NDArray[np.uint8]
+
+
+class DetectorError(Exception):
+    """A detector's model is missing or cannot be loaded. Fatal at start."""
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds faces in one OpenCV BGR frame; boxes are pixels of that frame, clipped to it."""
+
+    def detect(self, frame_bgr: Image) -> Faces: ...
+
+
+def package_file(package: str, *parts: str) -> Path:
+    """A data file shipped inside an installed package, located without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DetectorError(f"package {package!r} is not installed (pip install it to get its model file)")
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
+    if not path.is_file():
+        raise DetectorError(f"{path} not found in the installed {package!r} package")
+    return path
+
+
+def check_frame(frame_bgr: Image) -> None:
+    if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
+        raise ValueError(f"frame must be an HxWx3 uint8 BGR image, got {frame_bgr.shape} {frame_bgr.dtype}")
+
+
+def finish(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], width: int, height: int,
+           min_face_px: int, nms_iou: float) -> Faces:
+    """Clip boxes to the frame, drop tiny ones, non-maximum suppression, highest score first."""
+    if len(boxes) == 0:
+        return Faces.empty()
+    boxes = boxes.astype(np.float32, copy=True)
+    np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
+    np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    keep = np.minimum(w, h) >= min_face_px
+    boxes, scores = boxes[keep], scores[keep]
+    if len(boxes) == 0:
+        return Faces.empty()
+    xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+    idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), 0.0, nms_iou), dtype=np.intp).reshape(-1)
+    idx = idx[np.argsort(-scores[idx], kind="stable")]
+    return Faces(boxes[idx], scores[idx])

