@@ -208,9 +208,22 @@ class DashboardConfig(_Section):
     host: str = Field("127.0.0.1", description="Listen address")
     port: int = Field(8080, ge=1, le=65535)
     retention_days: int = Field(30, ge=1, description="Events and snapshots older than this are purged")
+    timezone: str = Field("UTC", description="IANA time zone for the dashboard's days and hours (e.g. Europe/Berlin)")
     ingest_group: str | None = Field(None, description="MQTT v5 shared subscription group ($share/<group>/...)")
     mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
     mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
+
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as UTC or Europe/Berlin") from None
+        return v
 
 
 class TrainerConfig(_Section):
