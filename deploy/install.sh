@@ -1,0 +1,570 @@
+#!/usr/bin/env bash
+# MaskWatch installer for Raspberry Pi OS 64-bit / Debian bookworm (arm64 or x86_64).
+#
+# Installs (and, run again, upgrades) the edge agent, the dashboard and a secured mosquitto:
+#   /opt/maskwatch/venv               virtualenv with the agent (no TensorFlow) and the dashboard
+#   /etc/maskwatch/config.yaml        configuration (written once, never overwritten)
+#   /etc/maskwatch/maskwatch.env      secrets and broker settings (0640 root:maskwatch)
+#   /var/lib/maskwatch                data (queue, database, snapshots), owned by the service user
+#   /etc/mosquitto/conf.d/maskwatch.conf, maskwatch.passwd, maskwatch.acl
+#   /etc/systemd/system/maskwatch-{agent,dashboard,ingest}.service
+#
+# Usage: sudo deploy/install.sh [options]          (deploy/install.sh --help for the options)
+# Docs:  docs/raspberry-pi.md, docs/deploy.md
+set -euo pipefail
+umask 022
+
+SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEPLOY_DIR="$SRC_DIR/deploy"
+
+# ------------------------------------------------------------------ options
+ROOT=""
+DRY_RUN=0
+UNINSTALL=0
+PURGE=0
+SITE=""
+AGENT_ID=""
+PYTHON_BIN="python3"
+WHEELHOUSE=""
+DEPS_FROM=""
+SKIP_VENV=0
+SKIP_APT=0
+WITH_DASHBOARD=1
+WITH_BROKER=1
+MQTT_HOST=""
+MQTT_PORT=""
+MQTT_BIND="127.0.0.1"
+TLS_MODE=""          # "" | generate | provided
+TLS_CERT=""
+TLS_KEY=""
+TLS_CA=""
+TLS_PORT="8883"
+TLS_NAMES=()
+DASHBOARD_BIND="127.0.0.1"
+DASHBOARD_PORT="8080"
+NO_START=0
+SERVICE_USER="maskwatch"
+
+usage() {
+  cat <<'EOF'
+Usage: sudo deploy/install.sh [options]
+
+Install or upgrade MaskWatch (run it again to upgrade: config.yaml and secrets are kept).
+
+  --site NAME            site name (topic level, broker ACL); default: this host's name
+  --agent-id NAME        agent name, unique per site; default: agent-1
+  --no-dashboard         agent only (no dashboard/ingest services, no dashboard packages)
+  --no-broker            do not install mosquitto; use --mqtt-host and set the credentials in
+                         /etc/maskwatch/maskwatch.env yourself
+  --mqtt-host HOST       broker the services connect to (default 127.0.0.1)
+  --mqtt-port PORT       plain MQTT port (default 1883)
+  --mqtt-bind ADDR       address mosquitto's plain listener binds (default 127.0.0.1;
+                         0.0.0.0 lets agents on other machines connect, with passwords)
+  --tls generate         TLS listener (port 8883) with a CA and server certificate made here (openssl)
+  --tls-cert F --tls-key F [--tls-ca F]
+                         TLS listener with your certificate and key (and the CA that signed it)
+  --tls-name NAME        extra DNS name or IP for a generated certificate (repeatable)
+  --tls-port PORT        TLS listener port (default 8883)
+  --dashboard-bind ADDR  dashboard listen address (default 127.0.0.1; 0.0.0.0 for the LAN)
+  --dashboard-port PORT  dashboard port (default 8080)
+  --wheelhouse DIR       install Python packages from DIR only (offline; see docs/deploy.md)
+  --python PATH          Python >= 3.11 for the virtualenv (default python3)
+  --no-start             install but do not enable/start the services
+  --skip-apt             do not install Debian packages (they must be present)
+  --uninstall            remove services, virtualenv and broker settings; keep config and data
+  --purge                with --uninstall: also remove config, secrets, data and the user
+  --dry-run              print what would be done, change nothing
+  --root DIR             install everything under DIR (a self-contained tree for tests and
+                         image building): paths inside the written files point into DIR; no
+                         packages, users, chown or systemctl outside it
+  --deps-from VENV       (development/tests) make VENV's packages visible to the new virtualenv
+                         instead of downloading them; the project itself is still pip-installed
+  --skip-venv            (re)configure only: leave the virtualenv as it is
+  -h, --help             this help
+EOF
+}
+
+die() { echo "install.sh: error: $*" >&2; exit 1; }
+warn() { echo "install.sh: warning: $*" >&2; }
+info() { echo "==> $*"; }
+
+need_arg() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --site) need_arg "$@"; SITE="$2"; shift 2 ;;
+    --agent-id) need_arg "$@"; AGENT_ID="$2"; shift 2 ;;
+    --no-dashboard) WITH_DASHBOARD=0; shift ;;
+    --no-broker) WITH_BROKER=0; shift ;;
+    --mqtt-host) need_arg "$@"; MQTT_HOST="$2"; shift 2 ;;
+    --mqtt-port) need_arg "$@"; MQTT_PORT="$2"; shift 2 ;;
+    --mqtt-bind) need_arg "$@"; MQTT_BIND="$2"; shift 2 ;;
+    --tls) need_arg "$@"; [ "$2" = generate ] || die "--tls takes 'generate' (or use --tls-cert/--tls-key)"
+      TLS_MODE=generate; shift 2 ;;
+    --tls-cert) need_arg "$@"; TLS_CERT="$2"; TLS_MODE=provided; shift 2 ;;
+    --tls-key) need_arg "$@"; TLS_KEY="$2"; TLS_MODE=provided; shift 2 ;;
+    --tls-ca) need_arg "$@"; TLS_CA="$2"; shift 2 ;;
+    --tls-name) need_arg "$@"; TLS_NAMES+=("$2"); shift 2 ;;
+    --tls-port) need_arg "$@"; TLS_PORT="$2"; shift 2 ;;
+    --dashboard-bind) need_arg "$@"; DASHBOARD_BIND="$2"; shift 2 ;;
+    --dashboard-port) need_arg "$@"; DASHBOARD_PORT="$2"; shift 2 ;;
+    --wheelhouse) need_arg "$@"; WHEELHOUSE="$2"; shift 2 ;;
+    --python) need_arg "$@"; PYTHON_BIN="$2"; shift 2 ;;
+    --deps-from) need_arg "$@"; DEPS_FROM="$2"; shift 2 ;;
+    --skip-venv) SKIP_VENV=1; shift ;;
+    --skip-apt) SKIP_APT=1; shift ;;
+    --no-start) NO_START=1; shift ;;
+    --uninstall) UNINSTALL=1; shift ;;
+    --purge) PURGE=1; shift ;;
+    --dry-run) DRY_RUN=1; shift ;;
+    --root) need_arg "$@"; ROOT="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+done
+
+# ------------------------------------------------------------------ layout
+if [ -n "$ROOT" ]; then
+  [[ "$ROOT" == /* ]] || ROOT="$(pwd)/$ROOT"
+  ROOT="${ROOT%/}"
+  [[ "$ROOT" =~ ^[A-Za-z0-9_./-]+$ ]] || die "--root: use a path of letters, digits, '_', '-', '.' and '/'"
+fi
+R="$ROOT"
+PREFIX="$R/opt/maskwatch"
+VENV="$PREFIX/venv"
+ETC="$R/etc/maskwatch"
+STATE="$R/var/lib/maskwatch"
+UNIT_DIR="$R/etc/systemd/system"
+MOSQ_ETC="$R/etc/mosquitto"
+MOSQ_CONF="$MOSQ_ETC/conf.d/maskwatch.conf"
+MOSQ_PASSWD="$MOSQ_ETC/maskwatch.passwd"
+MOSQ_ACL="$MOSQ_ETC/maskwatch.acl"
+MOSQ_CERTS="$MOSQ_ETC/certs/maskwatch"
+ENV_FILE="$ETC/maskwatch.env"
+CONFIG="$ETC/config.yaml"
+UNITS=(maskwatch-agent.service)
+[ "$WITH_DASHBOARD" = 1 ] && UNITS+=(maskwatch-dashboard.service maskwatch-ingest.service)
+
+# Real system changes (packages, users, chown, systemctl) only for a real install as root.
+REAL=0
+[ -z "$ROOT" ] && REAL=1
+
+# ------------------------------------------------------------------ actions (dry-run aware)
+run() {
+  if [ "$DRY_RUN" = 1 ]; then echo "would run: $*"; return 0; fi
+  "$@"
+}
+
+# write_file DEST MODE [OWNER:GROUP] < content
+write_file() {
+  local dest="$1" mode="$2" owner="${3:-}" tmp
+  if [ "$DRY_RUN" = 1 ]; then
+    cat >/dev/null
+    echo "would write: $dest (mode $mode${owner:+, owner $owner})"
+    return 0
+  fi
+  mkdir -p "$(dirname "$dest")"
+  tmp="$(mktemp "$dest.XXXXXX")"
+  cat >"$tmp"
+  chmod "$mode" "$tmp"
+  if [ "$REAL" = 1 ] && [ -n "$owner" ]; then chown "$owner" "$tmp"; fi
+  mv -f "$tmp" "$dest"
+}
+
+make_dir() {
+  local dir="$1" mode="$2" owner="${3:-}"
+  if [ "$DRY_RUN" = 1 ]; then echo "would create directory: $dir (mode $mode${owner:+, owner $owner})"; return 0; fi
+  mkdir -p "$dir"
+  chmod "$mode" "$dir"
+  if [ "$REAL" = 1 ] && [ -n "$owner" ]; then chown "$owner" "$dir"; fi
+}
+
+remove() {
+  local p
+  for p in "$@"; do
+    [ -e "$p" ] || [ -L "$p" ] || continue
+    if [ "$DRY_RUN" = 1 ]; then echo "would remove: $p"; else rm -rf -- "$p"; echo "removed $p"; fi
+  done
+}
+
+# render TEMPLATE KEY=VALUE... : replace @KEY@ by VALUE (values must not contain newlines)
+render() {
+  local template="$1" text kv key value
+  shift
+  text="$(cat "$template")"
+  for kv in "$@"; do
+    key="${kv%%=*}"
+    value="${kv#*=}"
+    text="${text//@"$key"@/"$value"}"
+  done
+  if [[ "$text" =~ @[A-Z_]+@ ]]; then die "template $template: unfilled placeholder ${BASH_REMATCH[0]}"; fi
+  printf '%s\n' "$text"
+}
+
+# env_value FILE KEY: the value of KEY=... in an existing env file ("" if absent)
+env_value() {
+  local file="$1" key="$2" line
+  [ -r "$file" ] || return 0
+  line="$(grep -E "^${key}=" "$file" | tail -n 1 || true)"
+  printf '%s' "${line#*=}"
+}
+
+gen_secret() { "$PYTHON_BIN" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
+
+systemctl_real() { if [ "$REAL" = 1 ]; then run systemctl "$@"; else echo "skipped (--root): systemctl $*"; fi; }
+
+# ------------------------------------------------------------------ checks
+check_python() {
+  command -v "$PYTHON_BIN" >/dev/null 2>&1 || die "Python not found ($PYTHON_BIN): sudo apt-get install python3 python3-venv"
+  if ! "$PYTHON_BIN" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+    die "MaskWatch needs Python >= 3.11; $PYTHON_BIN is $("$PYTHON_BIN" --version 2>&1).
+  Raspberry Pi OS bookworm (64-bit) ships 3.11; older releases (bullseye) are too old: reflash with bookworm."
+  fi
+  "$PYTHON_BIN" -c 'import venv, ensurepip' 2>/dev/null || \
+    die "the Python venv module is missing: sudo apt-get install python3-venv"
+}
+
+check_arch() {
+  local arch
+  arch="$(uname -m)"
+  case "$arch" in
+    aarch64|arm64|x86_64|amd64) ;;
+    armv6l|armv7l|armhf)
+      die "32-bit ARM ($arch) is not supported: opencv-python and ai-edge-litert publish no 32-bit ARM wheels.
+  Install Raspberry Pi OS 64-bit (bookworm, arm64) on a Pi 3B+/4/5 or newer." ;;
+    *) warn "untested architecture $arch: Python wheels may be missing (tested: aarch64, x86_64)" ;;
+  esac
+}
+
+check_camera() {
+  local dev found=0
+  for dev in /dev/video*; do
+    [ -e "$dev" ] || continue
+    found=1
+    if [ "$(stat -c %G "$dev")" != video ]; then
+      warn "$dev belongs to group $(stat -c %G "$dev"), not 'video': the service user will not be able to open it"
+    fi
+  done
+  getent group video >/dev/null 2>&1 || warn "there is no 'video' group: USB cameras will not be readable by the service user"
+  if [ "$found" = 0 ]; then
+    echo "no camera at /dev/video*: config.yaml gets the demo source; add your RTSP/USB cameras to it"
+  fi
+  return 0
+}
+
+# ------------------------------------------------------------------ uninstall
+do_uninstall() {
+  info "uninstalling MaskWatch${ROOT:+ from $ROOT}"
+  local u
+  for u in maskwatch-agent.service maskwatch-dashboard.service maskwatch-ingest.service; do
+    if [ "$REAL" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -e "$UNIT_DIR/$u" ]; then
+      run systemctl disable --now "$u" || warn "could not stop $u"
+    fi
+    remove "$UNIT_DIR/$u"
+  done
+  [ "$REAL" = 1 ] && command -v systemctl >/dev/null 2>&1 && { run systemctl daemon-reload || true; }
+  remove "$PREFIX" "$MOSQ_CONF" "$MOSQ_PASSWD" "$MOSQ_ACL" "$MOSQ_CERTS"
+  if [ "$REAL" = 1 ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
+    run systemctl restart mosquitto || warn "could not restart mosquitto"
+  fi
+  if [ "$PURGE" = 1 ]; then
+    remove "$ETC" "$STATE"
+    if [ "$REAL" = 1 ] && id "$SERVICE_USER" >/dev/null 2>&1; then run userdel "$SERVICE_USER" || warn "could not remove user $SERVICE_USER"; fi
+  else
+    echo "kept $ETC (config, secrets) and $STATE (data); --uninstall --purge removes them"
+  fi
+  info "uninstalled"
+}
+
+# ------------------------------------------------------------------ install steps
+install_packages() {
+  local want=(python3 python3-venv openssl) missing=() p
+  [ "$WITH_BROKER" = 1 ] && want+=(mosquitto mosquitto-clients)
+  for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]})) || { echo "Debian packages present: ${want[*]}"; return 0; }
+  if [ "$REAL" = 0 ] || [ "$SKIP_APT" = 1 ]; then
+    warn "Debian packages missing (not installed with --root/--skip-apt): ${missing[*]}"
+    return 0
+  fi
+  info "installing Debian packages: ${missing[*]}"
+  run apt-get install -y --no-install-recommends "${missing[@]}" || \
+    die "apt-get failed. Offline? Install these packages first: ${missing[*]}"
+}
+
+create_user() {
+  if [ "$REAL" = 0 ]; then echo "skipped (--root): system user $SERVICE_USER (group video)"; return 0; fi
+  if ! id "$SERVICE_USER" >/dev/null 2>&1; then
+    run useradd --system --home-dir /var/lib/maskwatch --no-create-home --shell /usr/sbin/nologin \
+      --user-group "$SERVICE_USER"
+  fi
+  if getent group video >/dev/null 2>&1; then
+    run usermod -a -G video "$SERVICE_USER"
+  fi
+}
+
+install_venv() {
+  if [ "$SKIP_VENV" = 1 ]; then echo "skipped (--skip-venv): virtualenv $VENV"; return 0; fi
+  local extras="" spec pip_args=(--disable-pip-version-check --no-input) site
+  [ "$WITH_DASHBOARD" = 1 ] && extras="[dashboard]"
+  info "virtualenv $VENV"
+  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+    run "$PYTHON_BIN" -m venv --clear "$VENV"
+  fi
+  if [ -n "$DEPS_FROM" ]; then
+    [ -x "$DEPS_FROM/bin/python" ] || die "--deps-from $DEPS_FROM: not a virtualenv"
+    site="$("$DEPS_FROM/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    local own_site
+    if [ "$DRY_RUN" = 1 ]; then own_site="$VENV/lib/site-packages"; else
+      own_site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; fi
+    printf '%s\n' "$site" | write_file "$own_site/maskwatch-deps-from.pth" 0644
+    pip_args+=(--no-deps --no-build-isolation --no-index)
+  elif [ -n "$WHEELHOUSE" ]; then
+    [ -d "$WHEELHOUSE" ] || die "--wheelhouse $WHEELHOUSE: no such directory"
+    pip_args+=(--no-index --find-links "$WHEELHOUSE")
+  fi
+  if [ -n "$WHEELHOUSE" ] && compgen -G "$WHEELHOUSE/maskwatch-*.whl" >/dev/null; then
+    spec="maskwatch$extras"        # the wheelhouse carries the project's own wheel
+  else
+    spec="$SRC_DIR$extras"
+  fi
+  run "$VENV/bin/python" -m pip install "${pip_args[@]}" --upgrade "$spec" || \
+    die "pip install failed. Offline? Build a wheelhouse on a connected machine (docs/deploy.md) and pass --wheelhouse DIR"
+  if [ "$DRY_RUN" = 0 ]; then
+    "$VENV/bin/maskwatch" --version >/dev/null || die "the installed maskwatch command does not run"
+  fi
+  make_dir "$PREFIX/docs" 0755
+  local doc
+  for doc in raspberry-pi.md deploy.md; do
+    [ -f "$SRC_DIR/docs/$doc" ] && write_file "$PREFIX/docs/$doc" 0644 <"$SRC_DIR/docs/$doc"
+  done
+  return 0
+}
+
+install_secrets() {
+  local agent_pw dash_pw secret agent_user dash_user host port tls ca db
+  agent_user="$(env_value "$ENV_FILE" MASKWATCH_MQTT_USER)"
+  agent_pw="$(env_value "$ENV_FILE" MASKWATCH_MQTT_PASSWORD)"
+  dash_user="$(env_value "$ENV_FILE" MASKWATCH_DASHBOARD_MQTT_USER)"
+  dash_pw="$(env_value "$ENV_FILE" MASKWATCH_DASHBOARD_MQTT_PASSWORD)"
+  secret="$(env_value "$ENV_FILE" MASKWATCH_SECRET_KEY)"
+  host="$(env_value "$ENV_FILE" MASKWATCH_MQTT_HOST)"
+  port="$(env_value "$ENV_FILE" MASKWATCH_MQTT_PORT)"
+  tls="$(env_value "$ENV_FILE" MASKWATCH_MQTT_TLS)"
+  ca="$(env_value "$ENV_FILE" MASKWATCH_MQTT_CA_FILE)"
+  db="$(env_value "$ENV_FILE" MASKWATCH_DATABASE_URL)"
+  [ -n "$agent_user" ] || agent_user="agent-$SITE-$AGENT_ID"
+  [ -n "$dash_user" ] || dash_user="dashboard"
+  if [ "$WITH_BROKER" = 1 ]; then
+    [ -n "$agent_pw" ] || agent_pw="$(gen_secret)"
+    [ -n "$dash_pw" ] || dash_pw="$(gen_secret)"
+  fi
+  [ -n "$secret" ] || secret="$(gen_secret)"
+  [ -n "$db" ] || db="sqlite:///$STATE/dashboard.sqlite3"
+  # Broker settings: an explicit option wins, then the existing value, then the default.
+  if [ -n "$MQTT_HOST" ]; then host="$MQTT_HOST"; elif [ -z "$host" ]; then host="127.0.0.1"; fi
+  if [ -n "$TLS_MODE" ]; then
+    tls=true; ca="$ETC/tls/ca.crt"; port="$TLS_PORT"
+    [ -n "$MQTT_HOST" ] || [ "$host" != 127.0.0.1 ] || host=localhost   # the certificate names localhost
+  else
+    [ -n "$tls" ] || tls=false
+    if [ -n "$MQTT_PORT" ]; then port="$MQTT_PORT"; elif [ -z "$port" ]; then port=1883; fi
+  fi
+  AGENT_USER="$agent_user"; AGENT_PW="$agent_pw"; DASH_USER="$dash_user"; DASH_PW="$dash_pw"
+  render "$DEPLOY_DIR/maskwatch.env.in" \
+    "USER=$SERVICE_USER" "MQTT_HOST=$host" "MQTT_CLIENT_PORT=$port" "MQTT_TLS=$tls" "MQTT_CA_FILE=$ca" \
+    "AGENT_USER=$agent_user" "AGENT_PASSWORD=$agent_pw" "DASHBOARD_USER=$dash_user" \
+    "DASHBOARD_PASSWORD=$dash_pw" "SECRET_KEY=$secret" "DATABASE_URL=$db" \
+    | write_file "$ENV_FILE" 0640 "root:$SERVICE_USER"
+}
+
+camera_entries() {
+  if [ -e /dev/video0 ] && [ -z "$ROOT" ]; then
+    printf '%s\n' "  - name: usb0" "    source: {type: usb, device: /dev/video0}" "    detect_fps: 5"
+  else
+    printf '%s\n' "  - name: demo                # generated scene (no camera found at install time): replace it" \
+      "    source: {type: demo, fps: 10}" "    detect_fps: 5"
+  fi
+}
+
+install_config() {
+  local cameras
+  cameras="$(camera_entries)"
+  make_dir "$ETC" 0755
+  render "$DEPLOY_DIR/config.yaml.in" "VENV=$VENV" "ETC=$ETC" "STATE=$STATE" "SITE=$SITE" \
+    "AGENT_ID=$AGENT_ID" "CAMERAS=$cameras" "DASHBOARD_BIND=$DASHBOARD_BIND" "DASHBOARD_PORT=$DASHBOARD_PORT" \
+    | write_file "$CONFIG.dist" 0644
+  if [ -e "$CONFIG" ]; then
+    echo "kept $CONFIG (compare with $CONFIG.dist after upgrades)"
+  else
+    if [ "$DRY_RUN" = 1 ]; then echo "would write: $CONFIG (from $CONFIG.dist)"; else
+      cp "$CONFIG.dist" "$CONFIG"; chmod 0644 "$CONFIG"; fi
+  fi
+  make_dir "$STATE" 0750 "$SERVICE_USER:$SERVICE_USER"
+  make_dir "$STATE/snapshots" 0750 "$SERVICE_USER:$SERVICE_USER"
+}
+
+generate_tls() {
+  local dir="$MOSQ_CERTS" san host
+  host="$(hostname)"
+  if [ -s "$dir/server.crt" ] && [ -s "$dir/server.key" ] && [ -s "$dir/ca.crt" ]; then
+    echo "kept TLS certificates in $dir"; return 0
+  fi
+  command -v openssl >/dev/null 2>&1 || die "openssl is needed for --tls generate: sudo apt-get install openssl"
+  san="DNS:localhost,IP:127.0.0.1,DNS:$host"
+  [ "$host" = "${host%%.*}" ] && san="$san,DNS:$host.local"
+  local n
+  for n in "${TLS_NAMES[@]}"; do
+    if [[ "$n" =~ ^[0-9.]+$|: ]]; then san="$san,IP:$n"; else san="$san,DNS:$n"; fi
+  done
+  info "generating a CA and a server certificate for $san"
+  if [ "$DRY_RUN" = 1 ]; then echo "would run: openssl (CA + server certificate) into $dir"; return 0; fi
+  make_dir "$dir" 0750
+  openssl req -x509 -newkey rsa:3072 -nodes -days 3650 -subj "/CN=MaskWatch CA ($host)" \
+    -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:3072 -nodes -subj "/CN=$host" -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san" >"$dir/server.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+    -days 825 -extfile "$dir/server.ext" -out "$dir/server.crt" 2>/dev/null
+  rm -f "$dir/server.csr" "$dir/server.ext"
+  chmod 0600 "$dir/ca.key" "$dir/server.key"
+}
+
+install_broker() {
+  if [ "$WITH_BROKER" = 0 ]; then
+    echo "no broker installed (--no-broker): set MASKWATCH_MQTT_USER/PASSWORD in $ENV_FILE for your broker"
+    return 0
+  fi
+  local mosq_owner="" plain_port tls_ca tls_cert tls_key
+  [ "$REAL" = 1 ] && mosq_owner="mosquitto:mosquitto"
+  plain_port="${MQTT_PORT:-1883}"
+  make_dir "$MOSQ_ETC/conf.d" 0755
+  if [ -n "$TLS_MODE" ]; then
+    if [ "$TLS_MODE" = generate ]; then
+      generate_tls
+      tls_ca="$MOSQ_CERTS/ca.crt"; tls_cert="$MOSQ_CERTS/server.crt"; tls_key="$MOSQ_CERTS/server.key"
+    else
+      if [ ! -r "$TLS_CERT" ] || [ ! -r "$TLS_KEY" ]; then die "--tls-cert and --tls-key must both name readable files"; fi
+      [ -z "$TLS_CA" ] || [ -r "$TLS_CA" ] || die "--tls-ca $TLS_CA: not readable"
+      make_dir "$MOSQ_CERTS" 0750
+      write_file "$MOSQ_CERTS/server.crt" 0644 <"$TLS_CERT"
+      write_file "$MOSQ_CERTS/server.key" 0600 "$mosq_owner" <"$TLS_KEY"
+      if [ -n "$TLS_CA" ]; then write_file "$MOSQ_CERTS/ca.crt" 0644 <"$TLS_CA"; else
+        write_file "$MOSQ_CERTS/ca.crt" 0644 <"$TLS_CERT"; fi
+      tls_ca="$MOSQ_CERTS/ca.crt"; tls_cert="$MOSQ_CERTS/server.crt"; tls_key="$MOSQ_CERTS/server.key"
+    fi
+    [ "$REAL" = 1 ] && [ "$DRY_RUN" = 0 ] && chown -R "$mosq_owner" "$MOSQ_CERTS"
+    make_dir "$ETC/tls" 0755
+    write_file "$ETC/tls/ca.crt" 0644 <"$tls_ca"
+  fi
+  {
+    render "$DEPLOY_DIR/mosquitto/maskwatch.conf.in" "MOSQ_PASSWD=$MOSQ_PASSWD" "MOSQ_ACL=$MOSQ_ACL" \
+      "MQTT_PORT=$plain_port" "MQTT_BIND=$MQTT_BIND" \
+      "PLAIN_NOTE=$([ "$MQTT_BIND" = 127.0.0.1 ] && echo "Local clients only." || echo "Passwords travel unencrypted: prefer TLS across a network.")"
+    if [ -n "$TLS_MODE" ]; then
+      render "$DEPLOY_DIR/mosquitto/maskwatch-tls.conf.in" "TLS_PORT=$TLS_PORT" "TLS_BIND=0.0.0.0" \
+        "TLS_CA=$tls_ca" "TLS_CERT=$tls_cert" "TLS_KEY=$tls_key"
+    fi
+  } | write_file "$MOSQ_CONF" 0644
+  render "$DEPLOY_DIR/mosquitto/maskwatch.acl.in" "DASHBOARD_USER=$DASH_USER" "AGENT_USER=$AGENT_USER" \
+    "PREFIX_TOPIC=maskwatch" "SITE=$SITE" | write_file "$MOSQ_ACL" 0640 "$mosq_owner"
+  # Passwords: add or update our two users; other users in the file are kept.
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "would set passwords of $AGENT_USER and $DASH_USER in $MOSQ_PASSWD"
+  else
+    command -v mosquitto_passwd >/dev/null 2>&1 || die "mosquitto_passwd not found: sudo apt-get install mosquitto"
+    [ -e "$MOSQ_PASSWD" ] || install -m 0600 /dev/null "$MOSQ_PASSWD"
+    mosquitto_passwd -b "$MOSQ_PASSWD" "$AGENT_USER" "$AGENT_PW"
+    mosquitto_passwd -b "$MOSQ_PASSWD" "$DASH_USER" "$DASH_PW"
+    chmod 0600 "$MOSQ_PASSWD"
+    [ "$REAL" = 1 ] && chown "$mosq_owner" "$MOSQ_PASSWD"
+  fi
+  if [ "$REAL" = 0 ] && [ ! -e "$MOSQ_ETC/mosquitto.conf" ]; then
+    # A self-contained tree has no package-provided main config: write one that runs this tree's broker.
+    printf '%s\n' "# Main mosquitto config for the tree under $ROOT (a real system uses the Debian package's)." \
+      "# Run: mosquitto -c $MOSQ_ETC/mosquitto.conf" "user $(id -un)" "persistence false" "log_dest stderr" \
+      "include_dir $MOSQ_ETC/conf.d" | write_file "$MOSQ_ETC/mosquitto.conf" 0644
+  fi
+  if [ "$REAL" = 1 ]; then
+    run systemctl enable mosquitto
+    run systemctl restart mosquitto || die "mosquitto did not start: journalctl -u mosquitto"
+  else
+    echo "skipped (--root): systemctl restart mosquitto"
+  fi
+}
+
+install_units() {
+  local u
+  make_dir "$UNIT_DIR" 0755
+  for u in "${UNITS[@]}"; do
+    render "$DEPLOY_DIR/systemd/$u.in" "PREFIX=$PREFIX" "VENV=$VENV" "ETC=$ETC" "STATE=$STATE" \
+      "USER=$SERVICE_USER" | write_file "$UNIT_DIR/$u" 0644
+  done
+  if [ "$WITH_DASHBOARD" = 0 ]; then remove "$UNIT_DIR/maskwatch-dashboard.service" "$UNIT_DIR/maskwatch-ingest.service"; fi
+  systemctl_real daemon-reload
+}
+
+start_services() {
+  if [ "$NO_START" = 1 ]; then echo "not started (--no-start): systemctl enable --now ${UNITS[*]}"; return 0; fi
+  if [ "$REAL" = 1 ] && [ "$WITH_DASHBOARD" = 1 ] && [ "$SKIP_VENV" = 0 ]; then
+    # shellcheck disable=SC2016  # the $ is for the inner shell
+    run runuser -u "$SERVICE_USER" -- sh -c 'set -a; . "$1"; set +a; exec "$2" dashboard db-upgrade --config "$3"' \
+      sh "$ENV_FILE" "$VENV/bin/maskwatch" "$CONFIG" || die "database upgrade failed"
+  fi
+  systemctl_real enable "${UNITS[@]}"
+  systemctl_real restart "${UNITS[@]}"
+}
+
+summary() {
+  info "MaskWatch installed${ROOT:+ under $ROOT}"
+  cat <<EOF
+  config:   $CONFIG   (edit cameras there, then: systemctl reload maskwatch-agent)
+  secrets:  $ENV_FILE
+  data:     $STATE
+  logs:     journalctl -u maskwatch-agent -f
+EOF
+  if [ "$WITH_DASHBOARD" = 1 ]; then
+    cat <<EOF
+  dashboard: http://$DASHBOARD_BIND:$DASHBOARD_PORT/  -- create a login with:
+    sudo runuser -u $SERVICE_USER -- sh -c 'set -a; . $ENV_FILE; exec $VENV/bin/maskwatch dashboard create-user admin --config $CONFIG'
+EOF
+  fi
+}
+
+# ------------------------------------------------------------------ main
+main() {
+  if [ "$REAL" = 1 ] && [ "$DRY_RUN" = 0 ] && [ "$(id -u)" -ne 0 ]; then
+    die "run as root (sudo deploy/install.sh ...), or use --dry-run / --root DIR"
+  fi
+  [ "$DRY_RUN" = 1 ] && info "dry run: nothing is changed"
+  if [ "$UNINSTALL" = 1 ]; then do_uninstall; return 0; fi
+  [ "$PURGE" = 0 ] || die "--purge goes with --uninstall"
+
+  if [ -z "$SITE" ]; then SITE="$(hostname -s 2>/dev/null || hostname)"; fi
+  [ -n "$AGENT_ID" ] || AGENT_ID="agent-1"
+  local n
+  for n in "$SITE" "$AGENT_ID"; do
+    [[ "$n" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "'$n' is not a valid site/agent name: use 1-64 letters, digits, '_', '-', '.'"
+  done
+  if [ "$TLS_MODE" = provided ] && { [ -z "$TLS_CERT" ] || [ -z "$TLS_KEY" ]; }; then
+    die "--tls-cert and --tls-key go together"
+  fi
+  if [ "$WITH_BROKER" = 0 ] && [ -z "$MQTT_HOST" ]; then warn "--no-broker without --mqtt-host: the agent connects to 127.0.0.1"; fi
+
+  info "installing MaskWatch${ROOT:+ under $ROOT} (site $SITE, agent $AGENT_ID)"
+  check_arch
+  install_packages
+  check_python
+  check_camera
+  create_user
+  install_venv
+  install_config
+  install_secrets
+  install_broker
+  install_units
+  start_services
+  summary
+}
+
+main
