@@ -1,0 +1,243 @@
+"""paho-mqtt 2.x adapter: connection, availability, reconnect, and the outbox sender.
+
+- Credentials, TLS and client id from :class:`MQTTConfig`.
+- Last will ``<prefix>/<site>/agent/<agent>/available = offline`` (retained); ``online`` on every connect,
+  ``stopped`` on a clean exit.
+- Reconnect with doubling back-off (``reconnect_delay_set``); subscriptions renewed in ``on_connect``.
+- :class:`OutboxSender` hands stored messages to paho in order while connected and deletes each one when
+  its PUBACK arrives. paho calls ``on_publish`` while holding its own lock, so the callback only queues
+  the message id; the sender thread does all outbox bookkeeping (no lock-order deadlock, no ack race).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from edge_agent.config import MQTTConfig
+from edge_agent.core.topics import Topics
+from edge_agent.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+ONLINE, OFFLINE, STOPPED = "online", "offline", "stopped"
+
+MessageHandler = Callable[[str, bytes], None]
+
+
+def client_id_for(cfg: MQTTConfig, site: str, agent_id: str) -> str:
+    return cfg.client_id or f"maskwatch-{site}-{agent_id}"
+
+
+class MqttLink:
+    """One paho client with the agent's availability protocol. Start with :meth:`start`."""
+
+    def __init__(self, cfg: MQTTConfig, site: str, agent_id: str) -> None:
+        self.cfg = cfg
+        self.topics = Topics(cfg.topic_prefix, site)
+        self.available_topic = self.topics.available(agent_id)
+        self.connected = threading.Event()
+        self.connects = 0
+        self._subscriptions: dict[str, tuple[int, MessageHandler]] = {}
+        self._ack_listeners: list[Callable[[int], None]] = []
+        self._connect_listeners: list[Callable[[], None]] = []
+        self.client = self._make_client(client_id_for(cfg, site, agent_id))
+
+    def _make_client(self, client_id: str) -> mqtt.Client:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+                        clean_session=True)
+        if self.cfg.username:
+            password = self.cfg.password.get_secret_value() if self.cfg.password else None
+            c.username_pw_set(self.cfg.username, password)
+        tls = self.cfg.tls
+        if tls.enabled:
+            c.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            c.tls_insecure_set(tls.insecure)
+        c.will_set(self.available_topic, OFFLINE, qos=1, retain=True)
+        c.reconnect_delay_set(min_delay=max(1, round(self.cfg.reconnect_min_s)),
+                              max_delay=max(1, round(self.cfg.reconnect_max_s)))
+        c.max_inflight_messages_set(20)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
+        c.on_message = self._on_message
+        return c
+
+    # ------------------------------------------------------------ wiring
+    def on_ack(self, fn: Callable[[int], None]) -> None:
+        """``fn(mid)`` runs on paho's thread (holding paho's lock): it must only queue the id."""
+        self._ack_listeners.append(fn)
+
+    def on_connected(self, fn: Callable[[], None]) -> None:
+        self._connect_listeners.append(fn)
+
+    def subscribe(self, topic: str, handler: MessageHandler, qos: int = 1) -> None:
+        """Subscribe now (if connected) and again on every reconnect."""
+        self._subscriptions[topic] = (qos, handler)
+        if self.connected.is_set():
+            self.client.subscribe(topic, qos)
+
+    # ------------------------------------------------------------ paho callbacks (network thread)
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
+        if rc.is_failure:
+            log.error("MQTT broker %s:%s refused the connection: %s", self.cfg.host, self.cfg.port, rc)
+            return
+        self.connects += 1
+        log.info("MQTT connected to %s:%s (connection %d)", self.cfg.host, self.cfg.port, self.connects)
+        client.publish(self.available_topic, ONLINE, qos=1, retain=True)
+        for topic, (qos, _) in self._subscriptions.items():
+            client.subscribe(topic, qos)
+        self.connected.set()
+        for fn in self._connect_listeners:
+            try:
+                fn()
+            except Exception:
+                log.exception("MQTT on-connect listener failed")
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
+        self.connected.clear()
+        if rc.is_failure or rc.value != 0:
+            log.warning("MQTT disconnected from %s:%s: %s; reconnecting with back-off",
+                        self.cfg.host, self.cfg.port, rc)
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any = None) -> None:
+        for fn in self._ack_listeners:
+            fn(mid)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        for topic, (_, handler) in self._subscriptions.items():
+            if mqtt.topic_matches_sub(topic, msg.topic):
+                try:
+                    handler(msg.topic, msg.payload)
+                except Exception:  # a malformed message must not kill the network thread
+                    log.exception("MQTT handler for %s failed on a message of %d bytes", msg.topic, len(msg.payload))
+
+    # ------------------------------------------------------------ use
+    def start(self) -> None:
+        """Connect in the background; paho keeps reconnecting with back-off until :meth:`stop`."""
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> mqtt.MQTTMessageInfo:
+        return self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def stop(self, timeout: float = 3.0) -> bool:
+        """Clean exit: publish ``stopped`` (retained), wait for its PUBACK, disconnect (no will)."""
+        delivered = False
+        if self.connected.is_set():
+            try:
+                info = self.publish(self.available_topic, STOPPED, qos=1, retain=True)
+                info.wait_for_publish(timeout)
+                delivered = info.is_published()
+            except (RuntimeError, ValueError) as err:
+                log.warning("could not publish 'stopped': %s", err)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.connected.clear()
+        return delivered
+
+
+class OutboxSender:
+    """Moves messages from the :class:`Outbox` to the broker, oldest first, ``window`` at a time."""
+
+    def __init__(self, outbox: Outbox, link: MqttLink, window: int = 100) -> None:
+        self.outbox = outbox
+        self.link = link
+        self.window = window
+        self.published = 0
+        self.rejected = 0
+        self._events: queue.Queue[int | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        link.on_ack(self._events.put)
+        link.on_connected(self.wake)
+
+    def wake(self) -> None:
+        """New messages are stored (or the link came up): send soon."""
+        self._events.put(None)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._drain_acks()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until the outbox is empty (True) or ``timeout`` passes (False)."""
+        deadline = time.monotonic() + timeout
+        while self.outbox.pending() > 0:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def _drain_acks(self) -> None:
+        while True:
+            try:
+                mid = self._events.get_nowait()
+            except queue.Empty:
+                return
+            if mid is not None:
+                self.outbox.ack(mid)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self._events.get(timeout=1.0)
+                if item is not None:
+                    self.outbox.ack(item)
+                self._drain_acks()
+                if self.link.connected.is_set():
+                    self._send()
+            except queue.Empty:
+                if self.link.connected.is_set():
+                    self._send_safely()
+            except Exception:  # loop boundary
+                log.exception("outbox sender failed; retrying")
+                self._stop.wait(1.0)
+
+    def _send_safely(self) -> None:
+        try:
+            self._send()
+        except Exception:
+            log.exception("outbox sender failed; retrying")
+
+    def _send(self) -> None:
+        room = self.window - self.outbox.in_flight()
+        if room <= 0:
+            return
+        for msg in self.outbox.take(room):
+            try:
+                info = self.link.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+            except ValueError as err:  # malformed topic or payload: it can never be sent
+                self.rejected += 1
+                log.error("dropping outbox message %d to %r: %s", msg.id, msg.topic, err)
+                self.outbox.delete(msg.id)
+                continue
+            if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                if msg.qos == 0:
+                    self.outbox.delete_sent(msg.id)
+                else:
+                    self.outbox.mark_sent(msg.id, info.mid)
+                self.published += 1
+            else:
+                log.warning("MQTT client refused message %d (%s); will retry", msg.id, info.rc)
+                return

@@ -1,0 +1,198 @@
+"""Durable outgoing queue (SQLite, WAL): a message enters before it is published and leaves only when the
+broker acknowledges it (PUBACK), so events survive broker outages, crashes and SIGKILL.
+
+Order: messages are handed to the MQTT client in insertion order; the backlog after a reconnect or a
+restart is sent oldest first. Within one process a message is handed over once (paho itself re-sends
+unacknowledged QoS 1 messages after a reconnect); after a restart everything still stored is sent again,
+so delivery is at least once and consumers dedupe by ``event_id``.
+
+Bounds: at most ``max_messages`` rows (the oldest are dropped) and none older than ``max_age_h``; every
+drop is counted (persistently) and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutMessage:
+    id: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    pending: int
+    in_flight: int
+    dropped_full: int
+    dropped_age: int
+    acked: int
+
+
+class Outbox:
+    """Thread-safe. ``put`` from any thread; ``take`` / ``mark_sent`` / ``ack`` from the sender and the
+    MQTT client's callback thread."""
+
+    def __init__(self, path: Path | str, max_messages: int = 100_000, max_age_s: float = 7 * 24 * 3600.0,
+                 clock: Callable[[], float] | None = None) -> None:
+        if max_messages < 1:
+            raise ValueError(f"max_messages must be >= 1, got {max_messages}")
+        if max_age_s <= 0:
+            raise ValueError(f"max_age_s must be > 0, got {max_age_s}")
+        self.path = Path(path)
+        self.max_messages = max_messages
+        self.max_age_s = max_age_s
+        self._clock = clock or time.time
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+        self._in_flight: dict[int, int] = {}  # MQTT message id -> row id, within this process
+        self._sent: set[int] = set()  # row ids handed to the client and not yet acknowledged
+        self._acked = 0
+        self._rows = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        self.purge_expired()
+
+    # ------------------------------------------------------------ producing
+    def put(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
+        """Store a message durably; returns its row id. Enforces the size bound (oldest dropped)."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO outbox (topic, payload, qos, retain, created) VALUES (?, ?, ?, ?, ?)",
+                (topic, bytes(payload), int(qos), int(bool(retain)), self._clock()),
+            )
+            row = int(cur.lastrowid or 0)
+            self._rows += 1
+            excess = self._rows - self.max_messages
+            if excess > 0:
+                self._drop_oldest(excess)
+            return row
+
+    def _drop_oldest(self, n: int) -> None:
+        ids = [r[0] for r in self._db.execute("SELECT id FROM outbox ORDER BY id LIMIT ?", (n,))]
+        self._delete(ids)
+        self._count("dropped_full", len(ids))
+        log.warning("outbox full (%d messages): dropped the %d oldest", self.max_messages, len(ids))
+
+    def purge_expired(self) -> int:
+        """Drop messages older than ``max_age_s``; returns how many."""
+        with self._lock:
+            cutoff = self._clock() - self.max_age_s
+            ids = [r[0] for r in self._db.execute("SELECT id FROM outbox WHERE created < ? ORDER BY id", (cutoff,))]
+            if ids:
+                self._delete(ids)
+                self._count("dropped_age", len(ids))
+                log.warning("outbox: dropped %d messages older than %.1f h", len(ids), self.max_age_s / 3600)
+            return len(ids)
+
+    # ------------------------------------------------------------ sending
+    def take(self, limit: int) -> list[OutMessage]:
+        """Up to ``limit`` stored messages not yet handed over in this process, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, topic, payload, qos, retain, created FROM outbox ORDER BY id LIMIT ?",
+                (limit + len(self._sent),),
+            ).fetchall()
+            out = [OutMessage(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows if r[0] not in self._sent]
+            return out[:limit]
+
+    def mark_sent(self, row_id: int, mid: int) -> None:
+        """The client accepted the message under MQTT id ``mid``; wait for its acknowledgement."""
+        with self._lock:
+            self._sent.add(row_id)
+            self._in_flight[mid] = row_id
+
+    def ack(self, mid: int) -> bool:
+        """The broker acknowledged ``mid``: delete the message. False for an id we do not track."""
+        with self._lock:
+            row = self._in_flight.pop(mid, None)
+            if row is None:
+                return False
+            self._sent.discard(row)
+            self._delete([row])
+            self._acked += 1
+            return True
+
+    def forget_in_flight(self) -> None:
+        """The MQTT client was replaced (its in-memory queue is gone): hand everything over again."""
+        with self._lock:
+            self._in_flight.clear()
+            self._sent.clear()
+
+    def delete_sent(self, row_id: int) -> None:
+        """A QoS 0 message was handed over: there is no acknowledgement to wait for."""
+        with self._lock:
+            self._delete([row_id])
+            self._acked += 1
+
+    def delete(self, row_id: int) -> None:
+        """Remove a message that can never be sent (e.g. rejected by the client as malformed)."""
+        with self._lock:
+            self._sent.discard(row_id)
+            self._delete([row_id])
+            self._count("rejected", 1)
+
+    # ------------------------------------------------------------ bookkeeping
+    def pending(self) -> int:
+        """Messages stored (handed over or not) and not yet acknowledged."""
+        with self._lock:
+            return self._rows
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._sent)
+
+    def counter(self, name: str) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+            return int(row[0]) if row else 0
+
+    def stats(self) -> OutboxStats:
+        with self._lock:
+            return OutboxStats(self.pending(), len(self._sent), self.counter("dropped_full"),
+                               self.counter("dropped_age"), self._acked)
+
+    def _delete(self, ids: list[int]) -> None:
+        if ids:
+            cur = self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+            self._rows -= max(cur.rowcount, 0)
+            for i in ids:
+                self._sent.discard(i)
+
+    def _count(self, name: str, n: int) -> None:
+        self._db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
+            (name, n, n),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

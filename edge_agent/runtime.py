@@ -1,0 +1,362 @@
+"""The agent runtime: camera workers -> FramePipeline -> events, snapshots, stats, status, previews ->
+durable outbox -> MQTT.
+
+Threads: one capture thread and one analysis thread per camera, the outbox sender, paho's network
+thread, and the main thread (signals, stall checks, the systemd watchdog, config reload). Capture never
+waits for analysis (newest frame wins); analysis never waits for the broker (the outbox is local).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from edge_agent.config import CameraConfig, Config, load_config
+from edge_agent.core.labels import VIOLATIONS
+from edge_agent.core.topics import PREVIEW, STATS, STATUS, Topics
+from edge_agent.core.verdicts import Decision, FrameResult
+from edge_agent.events import CameraStats, CameraStatus, ViolationEvent, dump
+from edge_agent.mqtt_client import MqttLink, OutboxSender
+from edge_agent.outbox import Outbox
+from edge_agent.snapshot import preview_jpeg, violation_snapshot
+from edge_agent.sources import CameraState, CaptureWorker, make_worker
+from edge_agent.sources.base import Backoff, Frame
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY_S = 600.0
+
+
+class Pipeline(Protocol):
+    labels: tuple[str, ...]
+
+    def process(self, frame_bgr: Any, capture_time: float) -> FrameResult: ...
+
+    def drain_people(self) -> dict[str, int]: ...
+
+
+PipelineFactory = Callable[[Config, CameraConfig], Pipeline]
+
+
+def default_pipeline(config: Config, camera: CameraConfig) -> Pipeline:
+    from edge_agent.pipeline import FramePipeline
+
+    return FramePipeline(config, camera)
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """Where a camera's results go: the durable outbox (and its sender) and the live link for previews."""
+
+    config: Config
+    topics: Topics
+    outbox: Outbox
+    sender: OutboxSender | None
+    link: MqttLink | None
+
+    def put(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self.outbox.put(topic, payload, qos=1, retain=retain)
+        if self.sender is not None:
+            self.sender.wake()
+
+
+class CameraRunner:
+    """Capture worker + analysis thread of one camera."""
+
+    def __init__(self, camera: CameraConfig, pipeline: Pipeline, out: Outputs,
+                 backoff: Backoff | None = None) -> None:
+        self.camera = camera
+        self.pipeline = pipeline
+        self.out = out
+        self.cfg = out.config
+        self.worker: CaptureWorker = make_worker(camera, on_status=self._on_status, backoff=backoff)
+        self.period = 1.0 / camera.detect_fps
+        self.frames_total = 0
+        self.events_total = 0
+        self.errors = 0
+        self.last_processed = 0.0  # monotonic time of the last analysed frame
+        self.heartbeat = time.monotonic()
+        self._next_due = 0.0
+        self._next_preview = 0.0
+        self._stats_started = time.monotonic()
+        self._frames = 0
+        self._infer_ms = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self.worker.start()
+        self._thread = threading.Thread(target=self._run, name=f"analysis-{self.camera.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.worker.stop(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # ------------------------------------------------------------ outputs
+    def _on_status(self, state: CameraState) -> None:
+        status = CameraStatus(site=self.cfg.site, agent=self.cfg.agent_id, time=datetime.now(UTC),
+                              camera=self.camera.name, state=state.state,  # type: ignore[arg-type]
+                              reason=(state.reason or None) and state.reason[:500], resolution=state.resolution)
+        self.out.put(self.out.topics.camera(self.camera.name, STATUS), dump(status), retain=True)
+
+    def emit_stats(self, now: float) -> None:
+        interval = max(now - self._stats_started, 1e-3)
+        stats = CameraStats(
+            site=self.cfg.site, agent=self.cfg.agent_id, time=datetime.now(UTC), camera=self.camera.name,
+            interval_s=round(interval, 3), people=self.pipeline.drain_people(), frames=self._frames,
+            fps=round(self._frames / interval, 3),
+            inference_ms=round(self._infer_ms / self._frames, 3) if self._frames else 0.0,
+            dropped_frames=self.worker.frames.take_dropped(),
+        )
+        self.out.put(self.out.topics.camera(self.camera.name, STATS), dump(stats))
+        self._stats_started, self._frames, self._infer_ms = now, 0, 0.0
+
+    def _publish_violation(self, frame: Frame, result: FrameResult, d: Decision) -> None:
+        event_id = uuid.uuid4().hex
+        snapshot_topic = None
+        if self.cfg.snapshots.enabled:
+            others = [tuple(b) for b, t in zip(result.faces.xyxy.tolist(), result.track_ids, strict=True)
+                      if t != d.track_id]
+            try:
+                jpeg = violation_snapshot(frame.image, d.box, others, self.cfg.snapshots, d.verdict)
+                snapshot_topic = self.out.topics.snapshot(self.camera.name, event_id)
+                self.out.put(snapshot_topic, jpeg)
+            except Exception:  # the event matters more than its picture
+                log.exception("camera %s: snapshot for track %d failed", self.camera.name, d.track_id)
+                snapshot_topic = None
+        event = ViolationEvent(
+            site=self.cfg.site, agent=self.cfg.agent_id, time=datetime.fromtimestamp(d.time, UTC),
+            event_id=event_id, camera=self.camera.name, track_id=d.track_id,
+            verdict=d.verdict,  # type: ignore[arg-type]
+            confidence=min(max(float(d.confidence), 0.0), 1.0), box=tuple(int(v) for v in d.box),  # type: ignore[arg-type]
+            frame_size=frame.size, votes=max(int(d.votes), 1), snapshot=snapshot_topic,
+        )
+        self.out.put(self.out.topics.camera(self.camera.name, "event"), dump(event))
+        self.events_total += 1
+        log.info("camera %s: %s (track %d, confidence %.2f)", self.camera.name, d.verdict, d.track_id, d.confidence)
+
+    def _preview(self, frame: Frame, result: FrameResult) -> None:
+        link = self.out.link
+        if link is None or not link.connected.is_set():
+            return
+        labels = self.pipeline.labels
+        names = [labels[c] if 0 <= c < len(labels) else None for c in result.faces.class_id.tolist()]
+        jpeg = preview_jpeg(frame.image, result.faces.xyxy.tolist(), names, self.cfg.preview)
+        link.publish(self.out.topics.camera(self.camera.name, PREVIEW), jpeg, qos=0)
+
+    # ------------------------------------------------------------ analysis loop
+    def _run(self) -> None:
+        next_stats = time.monotonic() + self.cfg.agent.stats_interval_s
+        while not self._stop.is_set():
+            self.heartbeat = time.monotonic()
+            if self.heartbeat >= next_stats:
+                try:
+                    self.emit_stats(self.heartbeat)
+                except Exception:
+                    self.errors += 1
+                    log.exception("camera %s: stats failed", self.camera.name)
+                next_stats += self.cfg.agent.stats_interval_s
+            frame = self.worker.frames.get(timeout=min(0.5, max(next_stats - time.monotonic(), 0.01)))
+            if frame is None or not self._due(frame):
+                continue
+            try:
+                self._analyse(frame)
+            except Exception:  # loop boundary: one bad frame must not stop the camera
+                self.errors += 1
+                log.exception("camera %s: analysis of frame %d failed", self.camera.name, frame.seq)
+
+    def _due(self, frame: Frame) -> bool:
+        """detect_fps: take a frame when its slot has come (10% tolerance for capture jitter)."""
+        if frame.time < self._next_due - 0.1 * self.period:
+            return False
+        self._next_due = max(self._next_due + self.period, frame.time + 0.5 * self.period)
+        return True
+
+    def _analyse(self, frame: Frame) -> None:
+        result = self.pipeline.process(frame.image, frame.time)
+        self.last_processed = time.monotonic()
+        self.frames_total += 1
+        self._frames += 1
+        self._infer_ms += result.detect_ms + result.classify_ms
+        for d in result.decisions:
+            if d.verdict in VIOLATIONS:
+                self._publish_violation(frame, result, d)
+        if self.cfg.preview.enabled and frame.time >= self._next_preview:
+            self._next_preview = frame.time + 1.0 / self.cfg.preview.fps
+            self._preview(frame, result)
+
+
+class Watchdog:
+    """systemd notifications (no-op outside systemd). WATCHDOG=1 only while frames are being processed."""
+
+    def __init__(self) -> None:
+        import os
+
+        self.interval_s: float | None = None
+        usec = os.environ.get("WATCHDOG_USEC")
+        if usec and usec.isdigit() and int(usec) > 0:
+            self.interval_s = int(usec) / 1e6 / 2
+        self._notifier: Any = None
+        if os.environ.get("NOTIFY_SOCKET"):
+            try:
+                import sdnotify
+
+                self._notifier = sdnotify.SystemdNotifier()
+            except ImportError:
+                log.warning("NOTIFY_SOCKET is set but the sdnotify package is missing")
+        self._last_fed = time.monotonic()
+        self.feeds = 0
+
+    def notify(self, message: str) -> None:
+        if self._notifier is not None:
+            self._notifier.notify(message)
+
+    def tick(self, runners: list[CameraRunner], now: float) -> None:
+        """Feed the watchdog if a frame was analysed since the last feed, or no camera is delivering
+        (an offline camera is retried by its worker; restarting the agent would not help)."""
+        if self.interval_s is None or now - self._last_fed < self.interval_s:
+            return
+        processing = any(r.last_processed > self._last_fed for r in runners)
+        delivering = any(r.worker.state.state == "online" for r in runners)
+        loops_alive = all(now - r.heartbeat < max(self.interval_s * 2, 5.0) for r in runners)
+        if loops_alive and (processing or not delivering):
+            self.notify("WATCHDOG=1")
+            self._last_fed = now
+            self.feeds += 1
+
+
+class Runtime:
+    """Runs the agent until :meth:`request_stop` (SIGTERM/SIGINT). SIGHUP reloads the config file."""
+
+    def __init__(self, config: Config, config_path: Path | None = None,
+                 pipeline_factory: PipelineFactory = default_pipeline,
+                 camera_backoff: Callable[[], Backoff] | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.pipeline_factory = pipeline_factory
+        self.camera_backoff = camera_backoff
+        self.outbox = Outbox(config.queue.path, config.queue.max_messages, config.queue.max_age_h * 3600)
+        self.link: MqttLink | None = None
+        self.sender: OutboxSender | None = None
+        self.runners: list[CameraRunner] = []
+        self.watchdog = Watchdog()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self.reloads = 0
+
+    # ------------------------------------------------------------ control
+    def request_stop(self, *_: Any) -> None:
+        self._stop.set()
+
+    def request_reload(self, *_: Any) -> None:
+        self._reload.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, self.request_reload)
+
+    # ------------------------------------------------------------ parts
+    def _start_link(self) -> None:
+        self.link = MqttLink(self.config.mqtt, self.config.site, self.config.agent_id)
+        self.sender = OutboxSender(self.outbox, self.link)
+        self.sender.start()
+        self.link.start()
+
+    def _stop_link(self, flush_s: float) -> None:
+        if self.sender is not None and self.link is not None and self.link.connected.is_set() and flush_s > 0:
+            self.sender.flush(flush_s)
+        if self.sender is not None:
+            self.sender.stop()
+        if self.link is not None:
+            self.link.stop()
+        self.outbox.forget_in_flight()
+
+    def _make_pipelines(self, config: Config) -> dict[str, Pipeline]:
+        """Load models first: a model or detector error fails the start (or the reload) before anything runs."""
+        return {cam.name: self.pipeline_factory(config, cam) for cam in config.cameras if cam.enabled}
+
+    def _start_cameras(self, pipelines: dict[str, Pipeline]) -> None:
+        topics = Topics(self.config.mqtt.topic_prefix, self.config.site)
+        out = Outputs(self.config, topics, self.outbox, self.sender, self.link)
+        self.runners = []
+        for cam in self.config.cameras:
+            if cam.name not in pipelines:
+                continue
+            backoff = self.camera_backoff() if self.camera_backoff else None
+            self.runners.append(CameraRunner(cam, pipelines[cam.name], out, backoff))
+        for r in self.runners:
+            r.start()
+        log.info("agent %s/%s running %d camera(s)", self.config.site, self.config.agent_id, len(self.runners))
+
+    def _stop_cameras(self) -> None:
+        for r in self.runners:
+            r.stop()
+
+    def _reload_config(self) -> None:
+        self._reload.clear()
+        if self.config_path is None:
+            log.warning("SIGHUP: no config file to reload")
+            return
+        try:
+            new = load_config(self.config_path)
+            pipelines = self._make_pipelines(new)
+        except Exception as err:  # keep running with the old config
+            log.error("SIGHUP: config not reloaded, keeping the running one: %s", err)
+            return
+        log.info("SIGHUP: reloading %s", self.config_path)
+        self._stop_cameras()
+        if new.mqtt != self.config.mqtt or new.site != self.config.site or new.agent_id != self.config.agent_id:
+            self._stop_link(flush_s=1.0)
+            self.config = new
+            self._start_link()
+        self.config = new
+        self._start_cameras(pipelines)
+        self.reloads += 1
+
+    # ------------------------------------------------------------ main loop
+    def run(self, install_signals: bool = True) -> int:
+        pipelines = self._make_pipelines(self.config)
+        if install_signals:
+            self.install_signal_handlers()
+        try:
+            self._start_link()
+            self._start_cameras(pipelines)
+            self.watchdog.notify("READY=1")
+            last_purge = time.monotonic()
+            while not self._stop.wait(0.25):
+                now = time.monotonic()
+                if self._reload.is_set():
+                    self.watchdog.notify("RELOADING=1")
+                    self._reload_config()
+                    self.watchdog.notify("READY=1")
+                for r in self.runners:
+                    r.worker.check_stalled(now)
+                self.watchdog.tick(self.runners, now)
+                if now - last_purge > PURGE_EVERY_S:
+                    self.outbox.purge_expired()
+                    last_purge = now
+        finally:
+            self.shutdown()
+        return 0
+
+    def shutdown(self) -> None:
+        log.info("stopping")
+        self.watchdog.notify("STOPPING=1")
+        self._stop_cameras()
+        self._stop_link(flush_s=5.0)
+        self.outbox.close()
+        log.info("stopped")

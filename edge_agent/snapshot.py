@@ -1,0 +1,99 @@
+"""JPEG images the agent publishes: the violation snapshot and the low-rate live preview.
+
+Snapshot: the violator's face plus context (a region about five face-widths around it, or the whole
+frame when that is smaller), the face outlined, every other face optionally blurred, scaled down to
+``max_width``. Preview: the whole frame scaled to ``width`` with every face box drawn in its verdict's
+colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edge_agent.config import PreviewConfig, SnapshotConfig
+from edge_agent.core.labels import MASK_INCORRECT, WITH_MASK, WITHOUT_MASK
+
+Image = npt.NDArray[np.uint8]
+Box = tuple[int, int, int, int] | Sequence[float]
+
+#: BGR colours per verdict; unclassified faces are grey.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    WITH_MASK: (60, 180, 60),
+    WITHOUT_MASK: (40, 40, 220),
+    MASK_INCORRECT: (0, 160, 240),
+}
+UNKNOWN = (160, 160, 160)
+CONTEXT = 2.0  # face sizes of context on each side of the face
+
+
+class EncodeError(Exception):
+    """The image could not be encoded (the runtime logs it and publishes the event without a snapshot)."""
+
+
+def encode_jpeg(image: Image, quality: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise EncodeError(f"JPEG encoding failed for an image of shape {image.shape}")
+    return buf.tobytes()
+
+
+def _clip(box: Box, w: int, h: int) -> tuple[int, int, int, int]:
+    x1, y1, x2, y2 = (int(round(float(v))) for v in list(box)[:4])
+    return max(0, min(x1, w)), max(0, min(y1, h)), max(0, min(x2, w)), max(0, min(y2, h))
+
+
+def blur_boxes(image: Image, boxes: Sequence[Box]) -> Image:
+    """Blur each box (grown a little) strongly enough that a face cannot be recognised."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    for box in boxes:
+        x1, y1, x2, y2 = _clip(box, w, h)
+        gx, gy = (x2 - x1) // 6, (y2 - y1) // 6
+        x1, y1, x2, y2 = max(0, x1 - gx), max(0, y1 - gy), min(w, x2 + gx), min(h, y2 + gy)
+        if x2 - x1 < 2 or y2 - y1 < 2:
+            continue
+        region = out[y1:y2, x1:x2]
+        small = cv2.resize(region, (max(1, (x2 - x1) // 12), max(1, (y2 - y1) // 12)), interpolation=cv2.INTER_AREA)
+        out[y1:y2, x1:x2] = cv2.GaussianBlur(cv2.resize(small, (x2 - x1, y2 - y1)), (0, 0), max(1.0, (x2 - x1) / 10))
+    return out
+
+
+def context_region(box: Box, w: int, h: int, context: float = CONTEXT) -> tuple[int, int, int, int]:
+    """The face box grown by ``context`` face sizes on each side, clipped to the frame."""
+    x1, y1, x2, y2 = _clip(box, w, h)
+    side = max(x2 - x1, y2 - y1, 1)
+    return (max(0, int(x1 - context * side)), max(0, int(y1 - context * side)),
+            min(w, int(x2 + context * side)), min(h, int(y2 + context * side)))
+
+
+def violation_snapshot(frame: Image, box: Box, other_boxes: Sequence[Box], cfg: SnapshotConfig,
+                       label: str = WITHOUT_MASK) -> bytes:
+    """JPEG of the violator (``box``) with context; ``other_boxes`` are blurred if configured."""
+    h, w = frame.shape[:2]
+    image = blur_boxes(frame, other_boxes) if cfg.blur_other_faces and other_boxes else frame.copy()
+    fx1, fy1, fx2, fy2 = _clip(box, w, h)
+    cv2.rectangle(image, (fx1, fy1), (fx2, fy2), COLOURS.get(label, UNKNOWN), max(2, w // 400))
+    cx1, cy1, cx2, cy2 = context_region(box, w, h)
+    crop = image[cy1:cy2, cx1:cx2]
+    if crop.size == 0:
+        crop = image
+    if crop.shape[1] > cfg.max_width:
+        scale = cfg.max_width / crop.shape[1]
+        crop = cv2.resize(crop, (cfg.max_width, max(1, int(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    return encode_jpeg(np.ascontiguousarray(crop), cfg.jpeg_quality)
+
+
+def preview_jpeg(frame: Image, boxes: Sequence[Box], labels: Sequence[str | None], cfg: PreviewConfig) -> bytes:
+    """The frame scaled to ``cfg.width`` with each face box drawn in its verdict's colour."""
+    h, w = frame.shape[:2]
+    scale = min(1.0, cfg.width / w)
+    image = cv2.resize(frame, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA) \
+        if scale < 1.0 else frame.copy()
+    for box, label in zip(boxes, labels, strict=True):
+        x1, y1, x2, y2 = (int(round(float(v) * scale)) for v in list(box)[:4])
+        cv2.rectangle(image, (x1, y1), (x2, y2), COLOURS.get(label or "", UNKNOWN), 2)
+    return encode_jpeg(image, cfg.jpeg_quality)

@@ -1,0 +1,74 @@
+"""Shared OpenCV VideoCapture plumbing: open with timeouts, grab + timestamp + retrieve."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import cv2
+
+from edge_agent.sources.base import Frame, SourceError
+
+_ENV_LOCK = threading.Lock()
+_FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+
+
+def open_capture(
+    target: int | str,
+    backend: int,
+    open_timeout_s: float,
+    read_timeout_s: float,
+    ffmpeg_options: str | None = None,
+) -> Any:
+    """``cv2.VideoCapture`` with open/read timeouts; raises SourceError when it does not open.
+
+    ``ffmpeg_options`` (e.g. ``rtsp_transport;udp``) go through the process-wide environment variable
+    OpenCV reads at open time, so opening is serialised.
+    """
+    params = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
+    ]
+    with _ENV_LOCK:
+        old = os.environ.get(_FFMPEG_OPTIONS)
+        if ffmpeg_options is not None:
+            os.environ[_FFMPEG_OPTIONS] = ffmpeg_options
+        try:
+            cap = cv2.VideoCapture(target, backend, params)
+        except cv2.error as err:
+            raise SourceError(f"cannot open {describe(target)}: {err}") from None
+        finally:
+            if ffmpeg_options is not None:
+                if old is None:
+                    os.environ.pop(_FFMPEG_OPTIONS, None)
+                else:
+                    os.environ[_FFMPEG_OPTIONS] = old
+    if not cap.isOpened():
+        cap.release()
+        raise SourceError(f"cannot open {describe(target)}")
+    return cap
+
+
+def read_frame(cap: Any, seq: int, what: str) -> Frame:
+    """Grab (timestamped at grab), then decode. A failed or empty read raises SourceError."""
+    t0 = time.monotonic()
+    ok = cap.grab()
+    stamp = time.time()
+    if not ok:
+        raise SourceError(f"no frame from {what} (read failed after {time.monotonic() - t0:.1f} s)")
+    ok, image = cap.retrieve()
+    if not ok or image is None or image.size == 0:
+        raise SourceError(f"{what} returned an empty frame")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return Frame(image=image, time=stamp, seq=seq)
+
+
+def describe(target: int | str) -> str:
+    """A log-safe name: credentials in an RTSP URL are hidden."""
+    if isinstance(target, str) and "://" in target and "@" in target:
+        scheme, rest = target.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return str(target)

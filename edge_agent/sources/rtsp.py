@@ -1,0 +1,45 @@
+"""RTSP camera through OpenCV's FFmpeg backend, with open and read timeouts (see FIELD-NOTES).
+
+``isOpened()`` stays true on a dead stream, so liveness is judged by reads only: a read that fails or
+times out (``read_timeout_s``) raises SourceError and the worker reconnects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+
+from edge_agent.config import CameraConfig, RTSPSource
+from edge_agent.sources.base import Frame, SourceError
+from edge_agent.sources.opencv import describe, open_capture, read_frame
+
+
+class RtspCamera:
+    def __init__(self, source: RTSPSource, camera: CameraConfig) -> None:
+        self.url = source.url
+        self.transport = source.transport
+        self.camera = camera
+        self._cap: Any = None
+        self._seq = 0
+
+    @property
+    def what(self) -> str:
+        return f"RTSP stream {describe(self.url)}"
+
+    def open(self) -> None:
+        self._cap = open_capture(
+            self.url, cv2.CAP_FFMPEG, self.camera.open_timeout_s, self.camera.read_timeout_s,
+            ffmpeg_options=f"rtsp_transport;{self.transport}",
+        )
+
+    def read(self) -> Frame:
+        if self._cap is None:
+            raise SourceError(f"{self.what} is not open")
+        self._seq += 1
+        return read_frame(self._cap, self._seq, self.what)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None

@@ -1,0 +1,37 @@
+"""USB (V4L2) camera by index (0) or device path (/dev/video0)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import cv2
+
+from edge_agent.config import CameraConfig, USBSource
+from edge_agent.sources.base import Frame, SourceError
+from edge_agent.sources.opencv import open_capture, read_frame
+
+
+class UsbCamera:
+    def __init__(self, source: USBSource, camera: CameraConfig) -> None:
+        self.device: int | str = source.device
+        if isinstance(self.device, str) and self.device.isdigit():
+            self.device = int(self.device)
+        self.camera = camera
+        self._cap: Any = None
+        self._seq = 0
+
+    def open(self) -> None:
+        backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
+        self._cap = open_capture(self.device, backend, self.camera.open_timeout_s, self.camera.read_timeout_s)
+
+    def read(self) -> Frame:
+        if self._cap is None:
+            raise SourceError(f"USB camera {self.device} is not open")
+        self._seq += 1
+        return read_frame(self._cap, self._seq, f"USB camera {self.device}")
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None

@@ -1,0 +1,171 @@
+"""One capture thread per camera: read as fast as the camera delivers, never wait for analysis.
+
+The newest frame wins: a frame not yet taken by analysis when the next arrives is replaced and counted as
+dropped. Failures mark the camera offline (with the reason) and the worker reconnects after a doubling
+back-off (1 s -> 60 s by default); the first good frame marks it online again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge_agent.sources.base import Backoff, EndOfStream, Frame, FrameSource, SourceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraState:
+    """online / offline with the reason; resolution of the last frame (width, height)."""
+
+    state: str
+    reason: str | None = None
+    resolution: tuple[int, int] | None = None
+
+
+class LatestFrame:
+    """A bounded (one slot) queue where the newest frame wins; replaced frames are counted."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self.dropped = 0
+        self.captured = 0
+
+    def put(self, frame: Frame) -> None:
+        with self._cond:
+            if self._frame is not None:
+                self.dropped += 1
+            self._frame = frame
+            self.captured += 1
+            self._cond.notify()
+
+    def get(self, timeout: float) -> Frame | None:
+        """The newest frame, or None after ``timeout`` seconds without one."""
+        with self._cond:
+            if self._frame is None:
+                self._cond.wait(timeout)
+            frame, self._frame = self._frame, None
+            return frame
+
+    def take_dropped(self) -> int:
+        """Frames dropped since the last call."""
+        with self._cond:
+            n, self.dropped = self.dropped, 0
+            return n
+
+
+StatusCallback = Callable[[CameraState], None]
+
+
+class CaptureWorker:
+    """Runs ``source_factory()`` sources in a thread and feeds ``frames``; reports state changes."""
+
+    def __init__(
+        self,
+        name: str,
+        source_factory: Callable[[], FrameSource],
+        on_status: StatusCallback | None = None,
+        read_timeout_s: float = 3.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.name = name
+        self.source_factory = source_factory
+        self.on_status = on_status
+        self.read_timeout_s = read_timeout_s
+        self.backoff = backoff or Backoff(1.0, 60.0)
+        self.frames = LatestFrame()
+        self.state = CameraState("offline", "starting")
+        self.last_frame_at = 0.0  # monotonic
+        self.reconnects = 0
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"capture-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------ status
+    def _set_state(self, state: CameraState) -> None:
+        with self._lock:
+            if state == self.state:
+                return
+            self.state = state
+        if state.state == "offline":
+            log.warning("camera %s offline: %s", self.name, state.reason)
+        else:
+            log.info("camera %s online (%sx%s)", self.name, *(state.resolution or ("?", "?")))
+        if self.on_status is not None:
+            try:
+                self.on_status(state)
+            except Exception:  # a broken consumer must not stop capture
+                log.exception("camera %s: status callback failed", self.name)
+
+    def check_stalled(self, now: float | None = None) -> bool:
+        """Mark the camera offline when an 'online' source has delivered nothing for too long.
+
+        Covers sources whose read blocks despite the read timeout. Called from the runtime's loop.
+        """
+        now = time.monotonic() if now is None else now
+        limit = self.read_timeout_s * 2 + 1.0
+        if self.state.state == "online" and now - self.last_frame_at > limit:
+            self._set_state(CameraState("offline", f"no frame for {now - self.last_frame_at:.0f} s",
+                                        self.state.resolution))
+            return True
+        return False
+
+    # ------------------------------------------------------------ the loop
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            source: FrameSource | None = None
+            try:
+                source = self.source_factory()
+                source.open()
+                self._read_loop(source)
+            except EndOfStream as err:
+                self._set_state(CameraState("offline", str(err), self.state.resolution))
+                return
+            except SourceError as err:
+                self.errors += 1
+                self._set_state(CameraState("offline", str(err), self.state.resolution))
+            except Exception as err:  # loop boundary: a buggy source must not kill the worker
+                self.errors += 1
+                log.exception("camera %s: unexpected capture error", self.name)
+                self._set_state(CameraState("offline", f"capture error: {err!r}"[:500], self.state.resolution))
+            finally:
+                if source is not None:
+                    try:
+                        source.close()
+                    except Exception:
+                        log.exception("camera %s: close failed", self.name)
+            if self._stop.is_set():
+                break
+            delay = self.backoff.next()
+            log.info("camera %s: reconnecting in %.0f s", self.name, delay)
+            self.reconnects += 1
+            self._stop.wait(delay)
+
+    def _read_loop(self, source: FrameSource) -> None:
+        while not self._stop.is_set():
+            frame = source.read()
+            self.last_frame_at = time.monotonic()
+            if self.state.state != "online" or self.state.resolution != frame.size:
+                self.backoff.reset()
+                self._set_state(CameraState("online", None, frame.size))
+            self.frames.put(frame)
