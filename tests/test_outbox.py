@@ -1,0 +1,144 @@
+"""Durable outbox: order, acknowledgement, restart, bounds, SIGKILL survival (real SQLite files)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from edge_agent.outbox import Outbox
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Clock:
+    def __init__(self, t: float = 1_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_messages_leave_in_order_only_after_ack(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "q.sqlite3")
+    ids = [box.put("t/a", f"m{i}".encode()) for i in range(5)]
+    assert ids == sorted(ids)
+    taken = box.take(3)
+    assert [m.payload for m in taken] == [b"m0", b"m1", b"m2"]
+    for mid, m in enumerate(taken, start=100):
+        box.mark_sent(m.id, mid)
+    # handed-over messages are not handed over again, the rest follow in order
+    assert [m.payload for m in box.take(10)] == [b"m3", b"m4"]
+    assert box.pending() == 5 and box.in_flight() == 3
+    assert box.ack(101) is True
+    assert box.ack(101) is False  # a duplicate PUBACK changes nothing
+    assert box.ack(999) is False  # an id we never sent (e.g. the availability message)
+    assert box.pending() == 4
+    assert box.stats().acked == 1
+
+
+def test_backlog_is_resent_in_order_after_restart(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    box = Outbox(path)
+    for i in range(4):
+        box.put("t/e", f"e{i}".encode(), retain=(i == 2))
+    for mid, m in enumerate(box.take(2), start=1):
+        box.mark_sent(m.id, mid)
+    box.ack(1)  # e0 delivered; e1 handed over but never acknowledged
+    box.close()
+    again = Outbox(path)
+    msgs = again.take(10)
+    assert [m.payload for m in msgs] == [b"e1", b"e2", b"e3"]
+    assert [m.retain for m in msgs] == [False, True, False]
+    assert again.in_flight() == 0
+
+
+def test_forget_in_flight_hands_unacked_messages_over_again(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "q.sqlite3")
+    box.put("t", b"x")
+    (m,) = box.take(5)
+    box.mark_sent(m.id, 7)
+    assert box.take(5) == []
+    box.forget_in_flight()
+    assert [x.payload for x in box.take(5)] == [b"x"]
+
+
+def test_size_bound_drops_oldest_and_counts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "q.sqlite3"
+    box = Outbox(path, max_messages=3)
+    for i in range(5):
+        box.put("t", str(i).encode())
+    assert [m.payload for m in box.take(10)] == [b"2", b"3", b"4"]
+    assert box.stats().dropped_full == 2
+    assert "outbox full" in caplog.text
+    box.close()
+    assert Outbox(path, max_messages=3).counter("dropped_full") == 2  # counted durably
+
+
+def test_age_bound_drops_expired_and_counts(tmp_path: Path) -> None:
+    clock = Clock()
+    box = Outbox(tmp_path / "q.sqlite3", max_age_s=60, clock=clock)
+    box.put("t", b"old")
+    clock.t += 30
+    box.put("t", b"newer")
+    clock.t += 45  # "old" is 75 s old, "newer" 45 s
+    assert box.purge_expired() == 1
+    assert [m.payload for m in box.take(5)] == [b"newer"]
+    assert box.stats().dropped_age == 1
+
+
+def test_expired_messages_are_dropped_when_reopened(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "q.sqlite3"
+    Outbox(path, max_age_s=10, clock=clock).put("t", b"stale")
+    clock.t += 11
+    box = Outbox(path, max_age_s=10, clock=clock)
+    assert box.pending() == 0 and box.counter("dropped_age") == 1
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"max_messages": 0}, "max_messages"),
+    ({"max_age_s": 0}, "max_age_s"),
+])
+def test_bad_bounds_fail_fast(tmp_path: Path, kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Outbox(tmp_path / "q.sqlite3", **kwargs)  # type: ignore[arg-type]
+
+
+def test_binary_payloads_roundtrip(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "q.sqlite3")
+    blob = bytes(range(256)) * 100
+    box.put("snap", blob)
+    assert box.take(1)[0].payload == blob
+
+
+def test_messages_survive_sigkill(tmp_path: Path) -> None:
+    """A writer killed with SIGKILL right after put() loses nothing that put() returned for."""
+    path = tmp_path / "q.sqlite3"
+    script = textwrap.dedent(f"""
+        import sys, time
+        from edge_agent.outbox import Outbox
+        box = Outbox({str(path)!r})
+        for i in range(200):
+            box.put("t/e", str(i).encode())
+            print(i, flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert proc.stdout is not None
+    last = None
+    for line in proc.stdout:
+        last = int(line)
+        if last == 199:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    assert last == 199
+    box = Outbox(path)
+    assert [int(m.payload) for m in box.take(500)] == list(range(200))

@@ -1,0 +1,221 @@
+"""Camera sources and the capture worker: back-off, newest-frame-wins, reconnect, status, real files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_agent.config import CameraConfig
+from edge_agent.core.labels import LABELS
+from edge_agent.sources import SOURCES, Backoff, CameraState, CaptureWorker, LatestFrame, make_source, make_worker
+from edge_agent.sources.base import EndOfStream, Frame, SourceError
+from edge_agent.sources.demo import DemoScene
+from edge_agent.sources.opencv import describe
+
+from helpers.fakes import ScriptedSource
+from helpers.net import free_port, wait_for
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def camera(source: dict, **kw: object) -> CameraConfig:
+    return CameraConfig.model_validate({"name": "cam", "source": source, **kw})
+
+
+# ---------------------------------------------------------------- back-off
+def test_backoff_doubles_to_the_cap_and_resets() -> None:
+    b = Backoff(1.0, 60.0)
+    assert [b.next() for _ in range(8)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    b.reset()
+    assert b.next() == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((0.0, 60.0), "initial"), ((5.0, 1.0), "maximum"), ((1.0, 2.0, 0.5), "factor"),
+])
+def test_backoff_rejects_bad_arguments(args: tuple[float, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Backoff(*args)
+
+
+# ---------------------------------------------------------------- newest frame wins
+def _frame(i: int) -> Frame:
+    return Frame(np.zeros((2, 2, 3), np.uint8), float(i), i)
+
+
+def test_latest_frame_keeps_the_newest_and_counts_drops() -> None:
+    q = LatestFrame()
+    for i in range(1, 6):
+        q.put(_frame(i))
+    got = q.get(0.01)
+    assert got is not None and got.seq == 5
+    assert q.get(0.01) is None
+    assert q.take_dropped() == 4 and q.take_dropped() == 0
+    assert q.captured == 5
+
+
+# ---------------------------------------------------------------- worker
+def test_worker_reconnects_with_doubling_backoff_and_reports_status() -> None:
+    states: list[CameraState] = []
+    src = ScriptedSource(fail_opens=3, frames=5)
+    w = CaptureWorker("cam", lambda: src, on_status=states.append, backoff=Backoff(0.1, 0.8))
+    w.start()
+    try:
+        wait_for(lambda: any(s.state == "online" for s in states), 10, what="camera online")
+        wait_for(lambda: len(src.open_times) >= 5, 10, what="reopen after read failure")
+    finally:
+        w.stop()
+    gaps = np.diff(src.open_times[:4])
+    # 3 failed opens: waits of 0.1, 0.2, 0.4 s (doubling), each at least the nominal delay
+    assert all(g >= d * 0.95 for g, d in zip(gaps, [0.1, 0.2, 0.4], strict=True)), gaps
+    assert states[0] == CameraState("offline", "scripted open failure 1", None)
+    online = next(s for s in states if s.state == "online")
+    assert online.resolution == (64, 48) and online.reason is None
+    # after a read failure the camera goes offline with the reason and the back-off starts again small
+    assert any(s.state == "offline" and s.reason == "scripted read failure" for s in states)
+    assert src.open_times[4] - src.open_times[3] < 0.4
+    assert w.frames.captured >= 5
+
+
+def test_worker_counts_frames_dropped_while_nobody_reads() -> None:
+    src = ScriptedSource(frames=20, fps=500)
+    w = CaptureWorker("cam", lambda: src, backoff=Backoff(5, 5))
+    w.start()
+    try:
+        wait_for(lambda: w.frames.captured >= 20, 10, what="20 frames captured")
+    finally:
+        w.stop()
+    assert w.frames.dropped == w.frames.captured - 1
+    frame = w.frames.get(0.1)
+    assert frame is not None and frame.seq == 20  # the newest one
+
+
+def test_stalled_online_camera_is_marked_offline() -> None:
+    states: list[CameraState] = []
+    w = CaptureWorker("cam", lambda: ScriptedSource(), on_status=states.append, read_timeout_s=1.0)
+    w.state = CameraState("online", None, (64, 48))
+    w.last_frame_at = 100.0
+    assert w.check_stalled(now=102.0) is False
+    assert w.check_stalled(now=104.0) is True
+    assert states[-1].state == "offline" and "no frame for 4 s" in (states[-1].reason or "")
+
+
+def test_a_buggy_source_does_not_kill_the_worker() -> None:
+    class Buggy(ScriptedSource):
+        def read(self) -> Frame:
+            raise ZeroDivisionError("bug")
+
+    states: list[CameraState] = []
+    src = Buggy()
+    w = CaptureWorker("cam", lambda: src, on_status=states.append, backoff=Backoff(0.02, 0.02))
+    w.start()
+    try:
+        wait_for(lambda: len(src.open_times) >= 3, 5, what="worker to keep retrying")
+        assert w.alive
+    finally:
+        w.stop()
+    assert "ZeroDivisionError" in (states[0].reason or "")
+
+
+# ---------------------------------------------------------------- real sources
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("clip") / "scene.avi"
+    return DemoScene(320, 240).write_clip(path, seconds=1.0, fps=10)
+
+
+def test_file_source_reads_every_frame_then_ends(clip: Path) -> None:
+    src = make_source(camera({"type": "file", "path": str(clip), "realtime": False}))
+    src.open()
+    frames = []
+    with pytest.raises(EndOfStream):
+        while True:
+            frames.append(src.read())
+    src.close()
+    assert len(frames) == 10
+    assert frames[0].size == (320, 240)
+    assert [f.seq for f in frames] == list(range(1, 11))
+    assert all(b.time >= a.time for a, b in zip(frames, frames[1:], strict=False))
+
+
+def test_file_source_loops_and_paces_in_realtime(clip: Path) -> None:
+    src = make_source(camera({"type": "file", "path": str(clip), "loop": True, "realtime": True}))
+    src.open()
+    t0 = time.monotonic()
+    frames = [src.read() for _ in range(15)]  # past the end of a 10-frame clip
+    elapsed = time.monotonic() - t0
+    src.close()
+    assert len(frames) == 15
+    assert 1.2 <= elapsed < 3.0  # 10 fps -> 15 frames take about 1.4 s
+
+
+def test_worker_stops_at_the_end_of_a_non_looping_file(clip: Path) -> None:
+    states: list[CameraState] = []
+    w = make_worker(camera({"type": "file", "path": str(clip), "realtime": False}), on_status=states.append)
+    w.start()
+    wait_for(lambda: not w.alive, 10, what="worker to finish")
+    assert states[0].state == "online"
+    assert states[-1].state == "offline" and "end of video file" in (states[-1].reason or "")
+
+
+def test_missing_file_is_a_source_error(tmp_path: Path) -> None:
+    src = make_source(camera({"type": "file", "path": str(tmp_path / "nope.mp4")}))
+    with pytest.raises(SourceError, match="does not exist"):
+        src.open()
+
+
+def test_rtsp_to_a_closed_port_fails_within_the_open_timeout() -> None:
+    port = free_port()
+    src = make_source(camera({"type": "rtsp", "url": f"rtsp://u:secret@127.0.0.1:{port}/x"}, open_timeout_s=2))
+    t0 = time.monotonic()
+    with pytest.raises(SourceError) as err:
+        src.open()
+    assert time.monotonic() - t0 < 5
+    assert "secret" not in str(err.value)  # credentials never reach logs or status reasons
+
+
+def test_usb_device_that_does_not_exist_is_a_source_error() -> None:
+    src = make_source(camera({"type": "usb", "device": "/dev/video99"}, open_timeout_s=1))
+    with pytest.raises(SourceError, match="cannot open"):
+        src.open()
+
+
+def test_describe_hides_rtsp_credentials() -> None:
+    assert describe("rtsp://admin:pw@10.0.0.2:554/s") == "rtsp://***@10.0.0.2:554/s"
+    assert describe(0) == "0"
+
+
+def test_registry_covers_every_config_source_type() -> None:
+    from typing import get_args
+
+    from edge_agent.config import SourceConfig
+
+    union = get_args(get_args(SourceConfig)[0])
+    assert set(SOURCES) == {m.model_fields["type"].annotation.__args__[0] for m in union}
+
+
+# ---------------------------------------------------------------- demo
+def test_demo_source_delivers_720p_frames_at_its_rate() -> None:
+    src = make_source(camera({"type": "demo", "fps": 20}))
+    src.open()
+    t0 = time.monotonic()
+    frames = [src.read() for _ in range(10)]
+    elapsed = time.monotonic() - t0
+    assert frames[0].size == (1280, 720)
+    assert 0.35 < elapsed < 2.0  # 10 frames at 20 fps is about 0.45 s
+    assert not np.array_equal(frames[0].image, frames[-1].image)  # people move
+
+
+def test_demo_scene_shows_every_verdict_with_real_faces() -> None:
+    scene = DemoScene()
+    seen = {p.label for t in np.arange(0, 30, 0.5) for p in scene.people_at(float(t))}
+    assert seen == set(LABELS)
+    people = scene.people_at(3.0)
+    assert len(people) >= 2
+    frame = scene.render(3.0)
+    for p in people:  # a face is textured (a photo), not a flat background
+        x1, y1, x2, y2 = p.box
+        assert frame[y1:y2, x1:x2].std() > 20
