@@ -1,0 +1,81 @@
+"""MaskWatch dashboard: Flask app factory, MQTT ingest, statistics. See docs/dashboard.md."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from edge_agent.config import Config, ConfigError
+
+
+def settings_from_config(cfg: Config) -> dict[str, Any]:
+    """Flask settings from the one config schema (``dashboard`` and ``mqtt`` sections)."""
+    d = cfg.dashboard
+    return {
+        "DATABASE_URL": d.database_url,
+        "SNAPSHOT_DIR": str(d.snapshot_dir),
+        "SECRET_KEY": d.secret_key.get_secret_value() if d.secret_key else None,
+        "TIMEZONE": d.timezone,
+        "RETENTION_DAYS": d.retention_days,
+        "TOPIC_PREFIX": cfg.mqtt.topic_prefix,
+    }
+
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": "sqlite:///var/dashboard.sqlite3",
+    "SNAPSHOT_DIR": "var/snapshots",
+    "SECRET_KEY": None,
+    "TIMEZONE": "UTC",
+    "RETENTION_DAYS": 30,
+    "TOPIC_PREFIX": "maskwatch",
+    "LIVE_MAX_SECONDS": 600,  # an MJPEG stream ends after this; the page reconnects
+    "LIVE_POLL_SECONDS": 0.2,
+    "PER_PAGE": 50,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,  # set True (MASKWATCH_COOKIE_SECURE=1) behind HTTPS
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+    "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead
+}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config | None = None) -> Flask:
+    """App factory. ``config``: the validated MaskWatch config; without it and without ``test_config`` the
+    config file is found as the CLI does ($MASKWATCH_CONFIG, ./config.yaml, /etc/maskwatch/config.yaml).
+    ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
+    import os
+
+    from dashboard import api, auth, db_session, views
+    from dashboard.security import init_security
+
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    if config is None and test_config is None:
+        from edge_agent.config import load_config
+
+        config = load_config()
+    if config is not None:
+        app.config.update(settings_from_config(config))
+    if test_config is not None:
+        app.config.update(test_config)
+    if os.environ.get("MASKWATCH_COOKIE_SECURE") == "1":
+        app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = True
+    if not app.config.get("SECRET_KEY"):
+        if not app.testing:
+            raise ConfigError(
+                "dashboard.secret_key is not set: set MASKWATCH_SECRET_KEY (for example to the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`); the dashboard refuses to start without it"
+            )
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    db_session.init_app(app)
+    init_security(app)
+    auth.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    return app

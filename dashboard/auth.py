@@ -1,0 +1,161 @@
+"""Login for people (session cookie) and bearer tokens for machines; users are created with the CLI.
+
+Passwords are hashed with werkzeug.security (scrypt); tokens are random and only their SHA-256 is stored.
+Every view requires a login: ``init_app`` installs a ``before_request`` guard, so a new view cannot forget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from dashboard.db_session import get_db
+from dashboard.models import ApiToken, User
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+PUBLIC_ENDPOINTS = {"auth.login", "static"}
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MIN_PASSWORD = 10
+TOKEN_PREFIX = "mw_"
+# a real hash to compare against when the user does not exist, so timing does not reveal user names
+_DUMMY_HASH = generate_password_hash("not-a-password-" + secrets.token_hex(8))
+
+
+class UserError(ValueError):
+    """Bad user name or password for create_user."""
+
+
+# ------------------------------------------------------------------ user and token management (CLI)
+def create_user(db: Session, name: str, password: str | None = None, *, update: bool = False) -> str:
+    """Create (or with ``update`` re-password) a user; returns the password (generated when None)."""
+    if not USER_NAME.match(name):
+        raise UserError(f"user name {name!r}: use 1-64 letters, digits, '_', '.', '@', '-'")
+    if password is None:
+        password = secrets.token_urlsafe(15)
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
+    user = db.scalar(select(User).where(User.name == name))
+    if user is not None and not update:
+        raise UserError(f"user {name!r} exists (use --update to set a new password)")
+    if user is None:
+        user = User(name=name, created_at=datetime.now(UTC), password_hash="")
+        db.add(user)
+    user.password_hash = generate_password_hash(password)
+    db.commit()
+    return password
+
+
+def create_token(db: Session, user_name: str, token_name: str) -> str:
+    user = db.scalar(select(User).where(User.name == user_name))
+    if user is None:
+        raise UserError(f"no user {user_name!r}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.add(ApiToken(user=user, name=token_name[:64], token_sha256=_sha256(token), created_at=datetime.now(UTC)))
+    db.commit()
+    return token
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def authenticate(db: Session, name: str, password: str) -> User | None:
+    user = db.scalar(select(User).where(User.name == name))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+# ------------------------------------------------------------------ flask-login wiring
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    try:
+        return get_db().get(User, int(user_id))
+    except ValueError:
+        return None
+
+
+@login_manager.request_loader
+def _load_token(req) -> User | None:  # type: ignore[no-untyped-def]
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    db = get_db()
+    tok = db.scalar(select(ApiToken).where(ApiToken.token_sha256 == _sha256(header[7:].strip())))
+    if tok is None:
+        return None
+    now = datetime.now(UTC)
+    if tok.last_used is None or (now - tok.last_used).total_seconds() > 60:
+        tok.last_used = now
+        db.commit()
+    return tok.user
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():  # type: ignore[no-untyped-def]
+    if request.path.startswith("/api/"):
+        return jsonify(error="authentication required: log in or send 'Authorization: Bearer <token>'"), 401
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+
+    @app.before_request
+    def _require_login():  # type: ignore[no-untyped-def]
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return None
+
+
+# ------------------------------------------------------------------ views
+class LoginForm(FlaskForm):
+    username = StringField("User", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+def _safe_next(target: str | None) -> str:
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("views.overview")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # type: ignore[no-untyped-def]
+    form = LoginForm()
+    if form.validate_on_submit():
+        db = get_db()
+        user = authenticate(db, form.username.data or "", form.password.data or "")
+        if user is not None:
+            user.last_login = datetime.now(UTC)
+            db.commit()
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        flash("Wrong user name or password.", "error")
+        return render_template("login.html", form=form), 401
+    return render_template("login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():  # type: ignore[no-untyped-def]
+    logout_user()
+    return redirect(url_for("auth.login"))

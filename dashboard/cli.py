@@ -1,0 +1,190 @@
+"""``maskwatch dashboard serve|ingest|create-user|create-token|db-upgrade|purge``.
+
+- serve: the web app under waitress (host/port from the config's dashboard section); needs a secret key.
+- ingest: the MQTT ingest process (shared subscription when dashboard.ingest_group is set); also purges old
+  data every hour.
+- create-user NAME [--password-stdin] [--update]: prints a generated password (stdout, alone) if none given.
+- create-token USER [--name N]: prints a bearer token for the JSON API.
+- db-upgrade: Alembic upgrade to the latest schema. purge: delete data older than dashboard.retention_days.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+HELP = "dashboard: web server (serve), MQTT ingest (ingest), users, database upgrade and purge"
+log = logging.getLogger(__name__)
+EXIT_CONFIG = 2
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--config", type=Path, help="config file (default: $MASKWATCH_CONFIG, ./config.yaml)")
+        return sp
+
+    s = cmd("serve", "serve the web dashboard with waitress (dashboard.host / dashboard.port)")
+    s.add_argument("--threads", type=int, default=16, help="worker threads (each live MJPEG viewer holds one)")
+    s.add_argument("--upgrade", action="store_true", help="upgrade the database schema first")
+    i = cmd("ingest", "subscribe to the agents' MQTT topics and store what they publish")
+    i.add_argument("--upgrade", action="store_true", help="upgrade the database schema first")
+    i.add_argument("--client-id", help="MQTT client id (default: maskwatch-dashboard-<host>[-<pid> with a group])")
+    u = cmd("create-user", "create a dashboard user; prints a generated password unless --password-stdin")
+    u.add_argument("name")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    u.add_argument("--update", action="store_true", help="set a new password for an existing user")
+    t = cmd("create-token", "create a bearer token for the JSON API (printed once)")
+    t.add_argument("user")
+    t.add_argument("--name", default="api", help="a label for the token")
+    cmd("db-upgrade", "create or upgrade the database schema (Alembic upgrade head)")
+    cmd("purge", "delete events, stats and snapshots older than dashboard.retention_days")
+
+
+def _engine(cfg):  # type: ignore[no-untyped-def]
+    from dashboard.db import make_engine
+
+    return make_engine(cfg.dashboard.database_url)
+
+
+def _ready(engine, upgrade: bool) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.db import SchemaError, check_schema
+    from dashboard.db import upgrade as do_upgrade
+
+    if upgrade:
+        do_upgrade(engine)
+    try:
+        check_schema(engine)
+    except SchemaError as err:
+        print(f"maskwatch dashboard: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
+
+
+def _stop_event() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_agent.config import load_config
+
+    cfg = load_config(args.config)
+    logging.getLogger().setLevel(cfg.log_level)
+    return int(ACTIONS[args.action](args, cfg))
+
+
+def _serve(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    import waitress
+
+    from dashboard import create_app
+
+    app = create_app(config=cfg)  # raises ConfigError without a secret key
+    rc = _ready(app.extensions["maskwatch"]["engine"], args.upgrade)
+    if rc:
+        return rc
+    log.info("serving the dashboard on http://%s:%d/", cfg.dashboard.host, cfg.dashboard.port)
+    waitress.serve(app, host=cfg.dashboard.host, port=cfg.dashboard.port, threads=args.threads,
+                   ident="maskwatch", channel_timeout=60)
+    return 0
+
+
+def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    import os
+    import socket
+
+    from dashboard.ingest import Ingester, MqttIngest
+
+    d, m = cfg.dashboard, cfg.mqtt
+    engine = _engine(cfg)
+    rc = _ready(engine, args.upgrade)
+    if rc:
+        return rc
+    host = socket.gethostname()
+    client_id = args.client_id or (f"maskwatch-dashboard-{host}-{os.getpid()}" if d.ingest_group
+                                   else f"maskwatch-dashboard-{host}")
+    ing = Ingester(engine, d.snapshot_dir, m.topic_prefix, name=client_id)
+    mq = MqttIngest(
+        ing, m.host, m.port, username=d.mqtt_username,
+        password=d.mqtt_password.get_secret_value() if d.mqtt_password else None,
+        group=d.ingest_group, keepalive=m.keepalive_s, tls=m.tls, retention_days=d.retention_days,
+        client_id=client_id,
+    )
+    log.info("ingest %s: broker %s:%d, prefix %r, group %s, database %s", client_id, m.host, m.port,
+             m.topic_prefix, d.ingest_group or "(none)", engine.url.render_as_string(hide_password=True))
+    mq.run_forever(_stop_event())
+    return 0
+
+
+def _create_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.auth import UserError, create_user
+    from dashboard.db import session_factory
+
+    engine = _engine(cfg)
+    rc = _ready(engine, False)
+    if rc:
+        return rc
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with session_factory(engine)() as db:
+            pw = create_user(db, args.name, password, update=args.update)
+    except UserError as err:
+        print(f"maskwatch dashboard create-user: {err}", file=sys.stderr)
+        return 1
+    print(f"user {args.name!r} {'updated' if args.update else 'created'}", file=sys.stderr)
+    if password is None:
+        print(pw)  # stdout: the generated password alone, for scripts
+    return 0
+
+
+def _create_token(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.auth import UserError, create_token
+    from dashboard.db import session_factory
+
+    engine = _engine(cfg)
+    rc = _ready(engine, False)
+    if rc:
+        return rc
+    try:
+        with session_factory(engine)() as db:
+            print(create_token(db, args.user, args.name))
+    except UserError as err:
+        print(f"maskwatch dashboard create-token: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _db_upgrade(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.db import current_revision, upgrade
+
+    engine = _engine(cfg)
+    upgrade(engine)
+    print(f"database at schema {current_revision(engine)}")
+    return 0
+
+
+def _purge(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.retention import purge
+
+    engine = _engine(cfg)
+    rc = _ready(engine, False)
+    if rc:
+        return rc
+    out = purge(engine, cfg.dashboard.snapshot_dir, cfg.dashboard.retention_days)
+    print(f"purged {out['events']} events, {out['stat_samples']} stats samples, {out['snapshots']} snapshots "
+          f"older than {cfg.dashboard.retention_days} days")
+    return 0
+
+
+ACTIONS = {"serve": _serve, "ingest": _ingest, "create-user": _create_user, "create-token": _create_token,
+           "db-upgrade": _db_upgrade, "purge": _purge}

@@ -1,0 +1,260 @@
+"""MQTT ingest: subscribe to the agents' topics, validate, store in batches, acknowledge after commit.
+
+``Ingester`` is the core (no MQTT): ``process(batch)`` classifies, stores and counts; it never raises for a
+bad message. ``MqttIngest`` is the adapter: paho-mqtt 2 with MQTT v5, manual acknowledgements (a QoS 1
+message is acknowledged only once its transaction committed, so a crash loses nothing: the broker
+re-delivers), an optional shared subscription (``$share/<group>/...``) so several ingesters split the load,
+and a periodic retention purge.
+
+Retained topics (camera status, agent availability) are also subscribed without the share: brokers do not
+send retained messages to shared subscriptions, and these messages are idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, select, update
+
+from dashboard.messages import Message, PreviewMsg, Rejected, classify
+from dashboard.models import IngestCounter
+from dashboard.previews import PreviewStore
+from dashboard.retention import purge
+from dashboard.store import Store
+
+log = logging.getLogger(__name__)
+COUNTERS = IngestCounter.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    topic: str
+    payload: bytes
+    mid: int = 0
+    qos: int = 0
+
+
+class Ingester:
+    """Classify -> store -> count. Thread-compatible (use from one thread)."""
+
+    def __init__(self, engine: Engine, snapshot_dir: Path, prefix: str, name: str | None = None) -> None:
+        self.engine = engine
+        self.prefix = prefix
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.store = Store(engine, snapshot_dir)
+        self.previews = PreviewStore(snapshot_dir)
+        self.counters: Counter[str] = Counter()
+        self._reject_logged: Counter[str] = Counter()
+
+    def _reject(self, r: Rejected) -> None:
+        self.counters[f"rejected_{r.reason}"] += 1
+        self.counters["rejected"] += 1
+        n = self._reject_logged[r.reason] = self._reject_logged[r.reason] + 1
+        if n <= 20 or n % 1000 == 0:  # the log shows the first ones and then a sample; counters have all
+            log.warning("rejected %s message on %r (%d so far): %s", r.reason, r.topic[:200], n, r.detail)
+
+    def process(self, batch: Sequence[Received]) -> None:
+        """Store a batch. A database error retries one by one so one bad row cannot block the rest."""
+        good: list[Message] = []
+        previews: dict[tuple[str, str], PreviewMsg] = {}
+        for item in batch:
+            m = classify(self.prefix, item.topic, item.payload)
+            if isinstance(m, Rejected):
+                self._reject(m)
+            elif isinstance(m, PreviewMsg):
+                previews[(m.site, m.camera)] = m
+            else:
+                good.append(m)
+        for p in previews.values():
+            try:
+                self.previews.put(p.site, p.camera, p.jpeg)
+                self.counters["preview"] += 1
+            except OSError as err:
+                self.counters["preview_error"] += 1
+                log.error("cannot write preview for %s/%s: %s", p.site, p.camera, err)
+        if not good:
+            return
+        try:
+            self.counters.update(self.store.write(good))
+        except Exception:
+            log.exception("batch of %d messages failed; storing them one by one", len(good))
+            for m in good:
+                try:
+                    self.counters.update(self.store.write([m]))
+                except Exception as err:
+                    self.counters["store_error"] += 1
+                    log.error("cannot store %s: %s", type(m).__name__, err)
+
+    def flush_counters(self) -> None:
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            have = set(conn.execute(select(COUNTERS.c.name).where(COUNTERS.c.ingester == self.name)).scalars())
+            for name, value in self.counters.items():
+                if name in have:
+                    conn.execute(update(COUNTERS).where(COUNTERS.c.ingester == self.name, COUNTERS.c.name == name)
+                                 .values(value=value, updated_at=now))
+                else:
+                    conn.execute(COUNTERS.insert().values(ingester=self.name, name=name, value=value, updated_at=now))
+
+
+def subscriptions(prefix: str, group: str | None) -> list[str]:
+    everything = f"{prefix}/#"
+    if not group:
+        return [everything]
+    return [f"$share/{group}/{everything}", f"{prefix}/+/camera/+/status", f"{prefix}/+/agent/+/available"]
+
+
+class MqttIngest:
+    """Runs an :class:`Ingester` behind a paho-mqtt client; ``start()`` / ``stop()`` or ``run_forever()``."""
+
+    def __init__(self, ingester: Ingester, host: str, port: int, *, username: str | None = None,
+                 password: str | None = None, group: str | None = None, keepalive: int = 30,
+                 tls: object | None = None, batch_size: int = 500, batch_wait_s: float = 0.05,
+                 retention_days: int | None = None, purge_every_s: float = 3600.0,
+                 counters_every_s: float = 10.0, client_id: str | None = None) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        self.ingester = ingester
+        self.group = group
+        self.batch_size, self.batch_wait_s = batch_size, batch_wait_s
+        self.retention_days, self.purge_every_s = retention_days, purge_every_s
+        self.counters_every_s = counters_every_s
+        self.queue: queue.Queue[Received] = queue.Queue(maxsize=20_000)
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._stop = threading.Event()
+        self._writer: threading.Thread | None = None
+        cid = client_id or f"maskwatch-dashboard-{socket.gethostname()}-{os.getpid()}"
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5,
+                                  manual_ack=True)
+        if username:
+            self.client.username_pw_set(username, password)
+        if tls is not None and getattr(tls, "enabled", False):
+            self.client.tls_set(ca_certs=_s(tls.ca_file), certfile=_s(tls.cert_file), keyfile=_s(tls.key_file))  # type: ignore[attr-defined]
+            self.client.tls_insecure_set(bool(tls.insecure))  # type: ignore[attr-defined]
+        self.client.reconnect_delay_set(1, 120)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+        props = Properties(PacketTypes.CONNECT)
+        props.ReceiveMaximum = 1000  # bounds un-acknowledged QoS 1 messages in flight to us
+        props.SessionExpiryInterval = 3600 if group is None else 0
+        self._connect_args = dict(host=host, port=port, keepalive=keepalive, clean_start=False, properties=props)
+
+    # ------------------------------------------------------------ paho callbacks (network thread)
+    def _on_connect(self, client, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        topics = subscriptions(self.ingester.prefix, self.group)
+        log.info("connected to the broker; subscribing to %s", ", ".join(topics))
+        client.subscribe([(t, 1) for t in topics])
+        self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):  # type: ignore[no-untyped-def]
+        bad = [rc for rc in reason_codes if rc.is_failure]
+        if bad:
+            log.error("subscription refused: %s", bad)
+        else:
+            self.subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]
+        self.connected.clear()
+        self.subscribed.clear()
+        if not self._stop.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, msg):  # type: ignore[no-untyped-def]
+        item = Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
+        while not self._stop.is_set():
+            try:
+                self.queue.put(item, timeout=1.0)  # back-pressure: the broker holds the rest
+                return
+            except queue.Full:
+                continue
+
+    # ------------------------------------------------------------ writer thread
+    def _next_batch(self) -> list[Received]:
+        try:
+            first = self.queue.get(timeout=0.5)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(batch) < self.batch_size:
+            left = deadline - time.monotonic()
+            try:
+                batch.append(self.queue.get(timeout=left) if left > 0 else self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _writer_loop(self) -> None:
+        next_counters = time.monotonic() + self.counters_every_s
+        next_purge = time.monotonic() + 5.0
+        while not (self._stop.is_set() and self.queue.empty()):
+            batch = self._next_batch()
+            if batch:
+                try:
+                    self.ingester.process(batch)
+                except Exception:  # loop boundary: log, count, keep going
+                    self.ingester.counters["batch_error"] += 1
+                    log.exception("unexpected error processing a batch of %d", len(batch))
+                for item in batch:
+                    if item.qos > 0:
+                        self.client.ack(item.mid, item.qos)
+            now = time.monotonic()
+            try:
+                if now >= next_counters:
+                    next_counters = now + self.counters_every_s
+                    self.ingester.flush_counters()
+                if self.retention_days and now >= next_purge:
+                    next_purge = now + self.purge_every_s
+                    purge(self.ingester.engine, self.ingester.store.snapshot_dir, self.retention_days)
+            except Exception:
+                log.exception("periodic task failed; will retry")
+        try:
+            self.ingester.flush_counters()
+        except Exception:
+            log.exception("could not save the counters at exit")
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._writer = threading.Thread(target=self._writer_loop, name="ingest-writer", daemon=True)
+        self._writer.start()
+        self.client.connect_async(**self._connect_args)
+        self.client.loop_start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.client.disconnect()
+        self.client.loop_stop()
+        if self._writer is not None:
+            self._writer.join(timeout)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        self.start()
+        try:
+            while not stop.wait(60.0):
+                c = self.ingester.counters
+                log.info("ingest: %d events (%d duplicates), %d stats, %d snapshots, %d rejected",
+                         c["event"], c["event_duplicate"], c["stats"], c["snapshot"], c["rejected"])
+        finally:
+            self.stop()
+
+
+def _s(p: object) -> str | None:
+    return None if p is None else str(p)

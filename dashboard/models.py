@@ -1,0 +1,204 @@
+"""SQLAlchemy 2.0 models. Every timestamp is UTC, stored naive (``UTCDateTime`` converts at the edge).
+
+Schema changes go through Alembic (``dashboard/migrations``); a test checks the models and the
+migrations agree.
+
+Statistics pages read :class:`HourlyCount` (one row per camera and UTC hour), kept up to date by the
+ingest as events and stats arrive, so a page over millions of events reads a few thousand rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the database (same on SQLite and PostgreSQL)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    # flask-login protocol
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ApiToken(Base):
+    """Bearer token for machine clients; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Agent(Base):
+    """An edge agent's availability (retained ``available`` topic)."""
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("site", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    availability: Mapped[str] = mapped_column(String(16))  # online | offline | stopped
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Camera(Base):
+    """A camera as (site, name); created on the first message that names it."""
+
+    __tablename__ = "cameras"
+    __table_args__ = (UniqueConstraint("site", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="unknown")  # online | offline | unknown
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    @property
+    def label(self) -> str:
+        return f"{self.site}/{self.name}"
+
+
+class Event(Base):
+    """One violation event, unique by the agent's event_id (a replayed backlog is a no-op)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_camera_id_time", "camera_id", "time"),
+        Index("ix_events_time", "time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    agent: Mapped[str] = mapped_column(String(64))
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    verdict: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float)
+    track_id: Mapped[int] = mapped_column(Integer)
+    votes: Mapped[int] = mapped_column(Integer)
+    box: Mapped[str] = mapped_column(String(64))  # "x1,y1,x2,y2"
+    frame_w: Mapped[int] = mapped_column(Integer)
+    frame_h: Mapped[int] = mapped_column(Integer)
+    camera: Mapped[Camera] = relationship(lazy="joined")
+
+
+class Snapshot(Base):
+    """A violation's JPEG on disk; keyed by event_id because it may arrive before its event."""
+
+    __tablename__ = "snapshots"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text)  # relative to the snapshot directory
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class StatSample(Base):
+    """One periodic stats message; unique per camera and time so a replay is a no-op."""
+
+    __tablename__ = "stat_samples"
+    __table_args__ = (UniqueConstraint("camera_id", "time"), Index("ix_stat_samples_time", "time"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    interval_s: Mapped[float] = mapped_column(Float)
+    with_mask: Mapped[int] = mapped_column(Integer)
+    without_mask: Mapped[int] = mapped_column(Integer)
+    mask_incorrect: Mapped[int] = mapped_column(Integer)
+    frames: Mapped[int] = mapped_column(Integer)
+    fps: Mapped[float] = mapped_column(Float)
+    inference_ms: Mapped[float] = mapped_column(Float)
+    dropped_frames: Mapped[int] = mapped_column(Integer)
+
+
+class HourlyCount(Base):
+    """Pre-aggregated counts per camera and UTC hour: people (from stats) and violation events."""
+
+    __tablename__ = "hourly_counts"
+
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    people_with_mask: Mapped[int] = mapped_column(Integer, default=0)
+    people_without_mask: Mapped[int] = mapped_column(Integer, default=0)
+    people_mask_incorrect: Mapped[int] = mapped_column(Integer, default=0)
+    events_without_mask: Mapped[int] = mapped_column(Integer, default=0)
+    events_mask_incorrect: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IngestCounter(Base):
+    """Counters (accepted, duplicates, rejected by reason) per ingest process, written periodically."""
+
+    __tablename__ = "ingest_counters"
+
+    ingester: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,49 @@
+// Statistics page: compliance over time, people by verdict, busiest hours (Chart.js, vendored).
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("stats-data").textContent);
+  const COLORS = ["#0b6bcb", "#1a7f37", "#8250df", "#b26a00", "#c62828", "#0a7c86", "#6e7781", "#bf3989"];
+  const names = Object.keys(data.series);
+  const datasets = names.map(function (name, i) {
+    const site = name.indexOf("site ") === 0;
+    return {
+      label: name,
+      data: data.series[name].map(function (v) { return v === null ? null : Math.round(v * 1000) / 10; }),
+      borderColor: COLORS[i % COLORS.length],
+      backgroundColor: COLORS[i % COLORS.length],
+      borderWidth: site ? 3 : 1.5,
+      borderDash: site ? [] : [4, 3],
+      pointRadius: data.labels.length > 60 ? 0 : 2,
+      spanGaps: false,
+      tension: 0.2,
+    };
+  });
+  const common = { responsive: true, maintainAspectRatio: false, animation: false };
+  new Chart(document.getElementById("chart-compliance"), {
+    type: "line",
+    data: { labels: data.labels, datasets: datasets },
+    options: Object.assign({}, common, {
+      scales: { y: { min: 0, max: 100, title: { display: true, text: "% of people with a mask" } },
+                x: { ticks: { maxTicksLimit: 12, autoSkip: true } } },
+      plugins: { legend: { position: "bottom" } },
+    }),
+  });
+  new Chart(document.getElementById("chart-verdicts"), {
+    type: "bar",
+    data: {
+      labels: ["mask", "no mask", "mask worn incorrectly"],
+      datasets: [{ label: "people", data: [data.people.with_mask, data.people.without_mask, data.people.mask_incorrect],
+                   backgroundColor: ["#1a7f37", "#c62828", "#b26a00"] }],
+    },
+    options: Object.assign({}, common, { plugins: { legend: { display: false } } }),
+  });
+  new Chart(document.getElementById("chart-hours"), {
+    type: "bar",
+    data: {
+      labels: data.busiest_hours.map(function (_, h) { return (h < 10 ? "0" : "") + h + ":00"; }),
+      datasets: [{ label: "people", data: data.busiest_hours, backgroundColor: "#0b6bcb" }],
+    },
+    options: Object.assign({}, common, { plugins: { legend: { display: false } } }),
+  });
+  document.body.dataset.chartsReady = "1";
+})();

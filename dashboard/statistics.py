@@ -1,0 +1,146 @@
+"""Compliance statistics from the hourly roll-up (``hourly_counts``), bucketed in the site's time zone.
+
+Compliance rate = people with a mask / all people decided (from the agents' stats messages).
+Violation counts come from the stored events. Both are summed per camera and UTC hour at ingest, so a
+page over months of data reads (cameras x hours) rows, whatever the number of events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dashboard.models import Camera, HourlyCount
+
+BUCKETS = ("hour", "day", "week")
+VERDICTS = ("with_mask", "without_mask", "mask_incorrect")
+
+
+@dataclass(slots=True)
+class Tally:
+    with_mask: int = 0
+    without_mask: int = 0
+    mask_incorrect: int = 0
+    events_without_mask: int = 0
+    events_mask_incorrect: int = 0
+
+    def add(self, r: HourlyCount | Tally) -> None:
+        if isinstance(r, Tally):
+            self.with_mask += r.with_mask
+            self.without_mask += r.without_mask
+            self.mask_incorrect += r.mask_incorrect
+        else:
+            self.with_mask += r.people_with_mask
+            self.without_mask += r.people_without_mask
+            self.mask_incorrect += r.people_mask_incorrect
+        self.events_without_mask += r.events_without_mask
+        self.events_mask_incorrect += r.events_mask_incorrect
+
+    @property
+    def people(self) -> int:
+        return self.with_mask + self.without_mask + self.mask_incorrect
+
+    @property
+    def violations(self) -> int:
+        return self.events_without_mask + self.events_mask_incorrect
+
+    @property
+    def compliance(self) -> float | None:
+        return None if self.people == 0 else self.with_mask / self.people
+
+
+@dataclass(slots=True)
+class Report:
+    bucket: str
+    labels: list[str]
+    series: dict[str, list[float | None]]  # "site hq" / "hq/door" -> compliance per bucket (None: nobody)
+    people: dict[str, int]  # per verdict, whole range
+    events: dict[str, int]  # violation events per verdict, whole range
+    busiest_hours: list[int]  # people per local hour of day 0..23
+    total: Tally = field(default_factory=Tally)
+
+
+def bucket_start(local: datetime, bucket: str) -> datetime:
+    if bucket == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if bucket == "day":
+        return day
+    if bucket == "week":
+        return day - timedelta(days=day.weekday())
+    raise ValueError(f"bucket must be one of {BUCKETS}, got {bucket!r}")
+
+
+def _label(start: datetime, bucket: str) -> str:
+    return start.strftime("%Y-%m-%d %H:00" if bucket == "hour" else "%Y-%m-%d")
+
+
+def hourly_rows(db: Session, start: datetime, end: datetime, camera_ids: list[int] | None = None) -> list[HourlyCount]:
+    q = select(HourlyCount).where(HourlyCount.hour >= start, HourlyCount.hour < end)
+    if camera_ids is not None:
+        q = q.where(HourlyCount.camera_id.in_(camera_ids))
+    return list(db.scalars(q))
+
+
+def report(db: Session, tz: str, bucket: str, start: datetime, end: datetime,
+           cameras: list[Camera]) -> Report:
+    """Compliance over time per camera and per site, verdict counts and busiest hours for [start, end)."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {BUCKETS}, got {bucket!r}")
+    zone = ZoneInfo(tz)
+    by_id = {c.id: c for c in cameras}
+    rows = hourly_rows(db, start, end, list(by_id))
+    # every bucket in the range, so gaps show as gaps
+    keys: list[datetime] = []
+    t = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    while t < end:
+        k = bucket_start(t.astimezone(zone), bucket)
+        if not keys or keys[-1] != k:
+            keys.append(k)
+        t += timedelta(hours=1)
+    index = {k.replace(tzinfo=None): i for i, k in enumerate(keys)}
+    tallies: dict[str, list[Tally]] = defaultdict(lambda: [Tally() for _ in keys])
+    total = Tally()
+    hours = [0] * 24
+    for r in rows:
+        cam = by_id[r.camera_id]
+        local = r.hour.astimezone(zone)
+        i = index.get(bucket_start(local, bucket).replace(tzinfo=None))
+        if i is not None:
+            tallies[f"site {cam.site}"][i].add(r)
+            tallies[cam.label][i].add(r)
+        total.add(r)
+        hours[local.hour] += r.people_with_mask + r.people_without_mask + r.people_mask_incorrect
+    names = sorted(k for k in tallies if k.startswith("site ")) + sorted(k for k in tallies if not k.startswith("site "))
+    return Report(
+        bucket=bucket,
+        labels=[_label(k, bucket) for k in keys],
+        series={n: [None if x.compliance is None else round(x.compliance, 4) for x in tallies[n]] for n in names},
+        people={"with_mask": total.with_mask, "without_mask": total.without_mask, "mask_incorrect": total.mask_incorrect},
+        events={"without_mask": total.events_without_mask, "mask_incorrect": total.events_mask_incorrect},
+        busiest_hours=hours,
+        total=total,
+    )
+
+
+def day_bounds(tz: str, day: date) -> tuple[datetime, datetime]:
+    """UTC start and end of a local calendar day."""
+    zone = ZoneInfo(tz)
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    nxt = start + timedelta(days=1)
+    return start.astimezone(UTC), datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone).astimezone(UTC)
+
+
+def today_by_camera(db: Session, tz: str, now: datetime | None = None) -> dict[int, Tally]:
+    """Today's (local calendar day) tally per camera id."""
+    now = now or datetime.now(UTC)
+    start, end = day_bounds(tz, now.astimezone(ZoneInfo(tz)).date())
+    out: dict[int, Tally] = defaultdict(Tally)
+    for r in hourly_rows(db, start, end):
+        out[r.camera_id].add(r)
+    return out

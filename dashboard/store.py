@@ -1,0 +1,235 @@
+"""Write validated messages to the database in batches, idempotently (SQLAlchemy Core, one transaction each).
+
+- events: unique by event_id; a replay inserts nothing and counts as a duplicate;
+- stats: unique by (camera, time); people counts go into the hourly roll-up only when the sample is new;
+- snapshots: JPEG written under the snapshot directory, relative path in ``snapshots``;
+- camera status: the newest status wins (retained messages arrive again after every reconnect);
+- agent availability: latest value.
+
+Upserts use ``INSERT .. ON CONFLICT`` on SQLite and PostgreSQL and a select-then-write fallback elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
+
+from dashboard.messages import AvailabilityMsg, EventMsg, Message, SnapshotMsg, StatsMsg, StatusMsg
+from dashboard.models import Agent, Camera, Event, HourlyCount, Snapshot, StatSample
+
+EVENTS: Table = Event.__table__  # type: ignore[assignment]
+CAMERAS: Table = Camera.__table__  # type: ignore[assignment]
+SNAPSHOTS: Table = Snapshot.__table__  # type: ignore[assignment]
+SAMPLES: Table = StatSample.__table__  # type: ignore[assignment]
+HOURLY: Table = HourlyCount.__table__  # type: ignore[assignment]
+AGENTS: Table = Agent.__table__  # type: ignore[assignment]
+HOURLY_COLS = ("people_with_mask", "people_without_mask", "people_mask_incorrect",
+               "events_without_mask", "events_mask_incorrect")
+
+
+def hour_of(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def write_file_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class Store:
+    def __init__(self, engine: Engine, snapshot_dir: Path) -> None:
+        self.engine = engine
+        self.snapshot_dir = Path(snapshot_dir)
+        self.dialect = engine.dialect.name
+        self._cameras: dict[tuple[str, str], int] = {}
+
+    # ------------------------------------------------------------ generic helpers
+    def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],
+                       returning: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Insert rows whose ``keys`` are new; return ``returning`` columns of the rows inserted."""
+        if not rows:
+            return []
+        if self.dialect in ("sqlite", "postgresql"):
+            if self.dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+            stmt = insert(table).on_conflict_do_nothing(index_elements=list(keys))
+            stmt = stmt.returning(*(table.c[c] for c in returning))  # type: ignore[assignment]
+            return [tuple(r) for r in conn.execute(stmt, rows).all()]
+        out = []
+        for row in rows:
+            cond = and_(*(table.c[k] == row[k] for k in keys))
+            if conn.execute(select(table.c[keys[0]]).where(cond)).first() is None:
+                conn.execute(table.insert(), row)
+                out.append(tuple(row[c] for c in returning))
+        return out
+
+    def _add_hourly(self, conn: Connection, counts: dict[tuple[int, datetime], Counter[str]]) -> None:
+        rows = [{"camera_id": cid, "hour": hour, **{c: int(cnt.get(c, 0)) for c in HOURLY_COLS}}
+                for (cid, hour), cnt in counts.items()]
+        if not rows:
+            return
+        if self.dialect in ("sqlite", "postgresql"):
+            if self.dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+            ins = insert(HOURLY)
+            stmt = ins.on_conflict_do_update(
+                index_elements=["camera_id", "hour"], set_={c: HOURLY.c[c] + ins.excluded[c] for c in HOURLY_COLS})
+            conn.execute(stmt, rows)
+            return
+        for row in rows:
+            key = and_(HOURLY.c.camera_id == row["camera_id"], HOURLY.c.hour == row["hour"])
+            if conn.execute(select(HOURLY.c.camera_id).where(key)).first() is None:
+                conn.execute(HOURLY.insert(), row)
+            else:
+                conn.execute(update(HOURLY).where(key).values({c: HOURLY.c[c] + row[c] for c in HOURLY_COLS}))
+
+    def camera_ids(self, conn: Connection, names: Iterable[tuple[str, str]],
+                   new: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+        """Ids for (site, camera), creating cameras as needed; ``new`` collects ids to cache after commit."""
+        out = {}
+        missing = []
+        for key in set(names):
+            if key in self._cameras:
+                out[key] = self._cameras[key]
+            else:
+                missing.append(key)
+        if missing:
+            self._insert_ignore(conn, CAMERAS, [{"site": s, "name": n, "state": "unknown"} for s, n in missing],
+                                ["site", "name"], ["id"])
+            cond = or_(*(and_(CAMERAS.c.site == s, CAMERAS.c.name == n) for s, n in missing))
+            for cid, site, name in conn.execute(select(CAMERAS.c.id, CAMERAS.c.site, CAMERAS.c.name).where(cond)):
+                out[(site, name)] = new[(site, name)] = cid
+        return out
+
+    # ------------------------------------------------------------ the batch
+    def write(self, messages: Sequence[Message], now: datetime | None = None) -> Counter[str]:
+        """Store a batch in one transaction; returns counters (``event``, ``event_duplicate``, ...)."""
+        now = now or datetime.now(UTC)
+        counts: Counter[str] = Counter()
+        new_ids: dict[tuple[str, str], int] = {}
+        with self.engine.begin() as conn:
+            names = []
+            for m in messages:
+                if isinstance(m, EventMsg | StatsMsg | StatusMsg):
+                    p = m.event if isinstance(m, EventMsg) else m.stats if isinstance(m, StatsMsg) else m.status
+                    names.append((p.site, p.camera))
+                elif isinstance(m, SnapshotMsg):
+                    names.append((m.site, m.camera))
+            ids = self.camera_ids(conn, names, new_ids)
+            self._events(conn, [m for m in messages if isinstance(m, EventMsg)], ids, now, counts)
+            self._stats(conn, [m for m in messages if isinstance(m, StatsMsg)], ids, counts)
+            self._snapshots(conn, [m for m in messages if isinstance(m, SnapshotMsg)], ids, now, counts)
+            self._statuses(conn, [m for m in messages if isinstance(m, StatusMsg)], ids, counts)
+            self._availability(conn, [m for m in messages if isinstance(m, AvailabilityMsg)], now, counts)
+            self._last_seen(conn, messages, ids)
+        self._cameras.update(new_ids)
+        return +counts
+
+    def _events(self, conn: Connection, msgs: list[EventMsg], ids: dict[tuple[str, str], int], now: datetime,
+                counts: Counter[str]) -> None:
+        rows = {}
+        for m in msgs:
+            e = m.event
+            rows.setdefault(e.event_id, {
+                "event_id": e.event_id, "camera_id": ids[(e.site, e.camera)], "agent": e.agent, "time": e.time,
+                "received_at": now, "verdict": e.verdict, "confidence": e.confidence, "track_id": e.track_id,
+                "votes": e.votes, "box": ",".join(str(v) for v in e.box),
+                "frame_w": e.frame_size[0], "frame_h": e.frame_size[1],
+            })
+        inserted = {r[0] for r in self._insert_ignore(conn, EVENTS, list(rows.values()), ["event_id"], ["event_id"])}
+        counts["event"] += len(inserted)
+        counts["event_duplicate"] += len(msgs) - len(inserted)
+        hourly: dict[tuple[int, datetime], Counter[str]] = defaultdict(Counter)
+        for eid in inserted:
+            r = rows[eid]
+            hourly[(r["camera_id"], hour_of(r["time"]))][f"events_{r['verdict']}"] += 1
+        self._add_hourly(conn, hourly)
+
+    def _stats(self, conn: Connection, msgs: list[StatsMsg], ids: dict[tuple[str, str], int],
+               counts: Counter[str]) -> None:
+        rows = {}
+        for m in msgs:
+            s = m.stats
+            cid = ids[(s.site, s.camera)]
+            rows.setdefault((cid, s.time), {
+                "camera_id": cid, "time": s.time, "interval_s": s.interval_s, "frames": s.frames, "fps": s.fps,
+                "inference_ms": s.inference_ms, "dropped_frames": s.dropped_frames, **s.people,
+            })
+        inserted = self._insert_ignore(conn, SAMPLES, list(rows.values()), ["camera_id", "time"], ["camera_id", "time"])
+        counts["stats"] += len(inserted)
+        counts["stats_duplicate"] += len(msgs) - len(inserted)
+        hourly: dict[tuple[int, datetime], Counter[str]] = defaultdict(Counter)
+        for cid, t in inserted:
+            t = t if isinstance(t, datetime) and t.tzinfo else t.replace(tzinfo=UTC)
+            r = rows[(cid, t)]
+            for label in ("with_mask", "without_mask", "mask_incorrect"):
+                hourly[(cid, hour_of(t))][f"people_{label}"] += r[label]
+        self._add_hourly(conn, hourly)
+
+    def _snapshots(self, conn: Connection, msgs: list[SnapshotMsg], ids: dict[tuple[str, str], int], now: datetime,
+                   counts: Counter[str]) -> None:
+        if not msgs:
+            return
+        wanted = {m.event_id: m for m in msgs}
+        have = set(conn.execute(select(SNAPSHOTS.c.event_id).where(SNAPSHOTS.c.event_id.in_(wanted))).scalars())
+        rows = []
+        for eid, m in wanted.items():
+            if eid in have:
+                continue
+            rel = f"{m.site}/{m.camera}/{now:%Y-%m-%d}/{eid}.jpg"
+            write_file_atomic(self.snapshot_dir / rel, m.jpeg)
+            rows.append({"event_id": eid, "camera_id": ids[(m.site, m.camera)], "path": rel, "size": len(m.jpeg),
+                         "received_at": now})
+        inserted = self._insert_ignore(conn, SNAPSHOTS, rows, ["event_id"], ["event_id"])
+        counts["snapshot"] += len(inserted)
+        counts["snapshot_duplicate"] += len(msgs) - len(inserted)
+
+    def _statuses(self, conn: Connection, msgs: list[StatusMsg], ids: dict[tuple[str, str], int],
+                  counts: Counter[str]) -> None:
+        for m in sorted(msgs, key=lambda m: m.status.time):
+            s = m.status
+            w, h = s.resolution or (None, None)
+            conn.execute(
+                update(CAMERAS)
+                .where(CAMERAS.c.id == ids[(s.site, s.camera)],
+                       or_(CAMERAS.c.status_time.is_(None), CAMERAS.c.status_time <= s.time))
+                .values(state=s.state, reason=s.reason, width=w, height=h, status_time=s.time, agent=s.agent)
+            )
+            counts["status"] += 1
+
+    def _availability(self, conn: Connection, msgs: list[AvailabilityMsg], now: datetime,
+                      counts: Counter[str]) -> None:
+        latest = {(m.site, m.agent): m.value for m in msgs}
+        for (site, agent), value in latest.items():
+            res = conn.execute(update(AGENTS).where(AGENTS.c.site == site, AGENTS.c.name == agent)
+                               .values(availability=value, updated_at=now))
+            if res.rowcount == 0:
+                self._insert_ignore(conn, AGENTS, [{"site": site, "name": agent, "availability": value,
+                                                    "updated_at": now}], ["site", "name"], ["id"])
+        counts["available"] += len(msgs)
+
+    def _last_seen(self, conn: Connection, messages: Sequence[Message], ids: dict[tuple[str, str], int]) -> None:
+        seen: dict[int, tuple[datetime, str]] = {}
+        for m in messages:
+            p = m.event if isinstance(m, EventMsg) else m.stats if isinstance(m, StatsMsg) else None
+            if p is None:
+                continue
+            cid = ids[(p.site, p.camera)]
+            if cid not in seen or seen[cid][0] < p.time:
+                seen[cid] = (p.time, p.agent)
+        for cid, (t, agent) in seen.items():
+            conn.execute(update(CAMERAS)
+                         .where(CAMERAS.c.id == cid, or_(CAMERAS.c.last_seen.is_(None), CAMERAS.c.last_seen < t))
+                         .values(last_seen=t, agent=agent))

@@ -1,0 +1,205 @@
+"""HTML pages: overview, camera (live MJPEG), violations (filters, pages, CSV), event snapshot, statistics."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+)
+from sqlalchemy import select
+
+from dashboard import statistics
+from dashboard.db_session import get_db, previews
+from dashboard.models import Camera, Event, Snapshot
+from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
+
+bp = Blueprint("views", __name__)
+RANGES = {"1": 1, "7": 7, "30": 30, "90": 90, "365": 365}
+
+
+def _tz() -> str:
+    return str(current_app.config["TIMEZONE"])
+
+
+@bp.app_template_filter("local")
+def _local(t: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return "" if t is None else t.astimezone(ZoneInfo(_tz())).strftime(fmt)
+
+
+@bp.app_template_filter("pct")
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f}%"
+
+
+def _camera_or_404(camera_id: int) -> Camera:
+    cam = get_db().get(Camera, camera_id)
+    if cam is None:
+        abort(404)
+    return cam
+
+
+@bp.route("/", endpoint="overview")
+def overview_page():  # type: ignore[no-untyped-def]
+    return render_template("overview.html", rows=overview(get_db(), _tz()), tz=_tz())
+
+
+@bp.route("/cameras/<int:camera_id>")
+def camera(camera_id: int):  # type: ignore[no-untyped-def]
+    cam = _camera_or_404(camera_id)
+    recent = events_page(get_db(), EventFilter(camera_id=cam.id, per_page=10))
+    return render_template("camera.html", cam=cam, recent=recent)
+
+
+@bp.route("/cameras/<int:camera_id>/live.jpg")
+def live_jpg(camera_id: int):  # type: ignore[no-untyped-def]
+    cam = _camera_or_404(camera_id)
+    frame = previews().get(cam.site, cam.name)
+    if frame is None:
+        abort(404)
+    resp = Response(frame.jpeg, mimetype="image/jpeg")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.route("/cameras/<int:camera_id>/live.mjpg")
+def live_mjpeg(camera_id: int):  # type: ignore[no-untyped-def]
+    """Relay the agent's preview frames as MJPEG: a new part whenever the ingest stored a new frame."""
+    cam = _camera_or_404(camera_id)
+    store = previews()
+    site, name = cam.site, cam.name
+    max_s = float(current_app.config["LIVE_MAX_SECONDS"])
+    poll = float(current_app.config["LIVE_POLL_SECONDS"])
+
+    def frames() -> Iterator[bytes]:
+        end = time.monotonic() + max_s
+        last = None
+        while time.monotonic() < end:
+            version = store.version(site, name)
+            if version is not None and version != last:
+                frame = store.get(site, name)
+                if frame is not None:
+                    last = frame.version
+                    yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                           + str(len(frame.jpeg)).encode() + b"\r\n\r\n" + frame.jpeg + b"\r\n")
+                    continue
+            time.sleep(poll)
+
+    resp = Response(frames(), mimetype="multipart/x-mixed-replace; boundary=frame")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Accel-Buffering"] = "no"
+    return resp
+
+
+def _filter() -> EventFilter:
+    try:
+        return EventFilter.from_args(request.args, _tz(), int(current_app.config["PER_PAGE"]))
+    except FilterError as err:
+        abort(400, description=str(err))
+
+
+@bp.route("/violations")
+def violations():  # type: ignore[no-untyped-def]
+    f = _filter()
+    return render_template("violations.html", page=events_page(get_db(), f), f=f, cameras=cameras(get_db()))
+
+
+@bp.route("/violations.csv")
+def violations_csv():  # type: ignore[no-untyped-def]
+    f = _filter()
+    db = get_db()
+    tz = ZoneInfo(_tz())
+
+    def rows() -> Iterator[str]:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["event_id", "time_utc", "time_local", "site", "camera", "agent", "verdict", "confidence",
+                    "track_id", "votes", "box", "frame_w", "frame_h"])
+        for e in events_for_export(db, f):
+            w.writerow([e.event_id, e.time.isoformat(), e.time.astimezone(tz).isoformat(), e.camera.site,
+                        e.camera.name, e.agent, e.verdict, f"{e.confidence:.3f}", e.track_id, e.votes, e.box,
+                        e.frame_w, e.frame_h])
+            if buf.tell() > 64_000:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue()
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Response(stream_with_context(rows()), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="violations-{stamp}.csv"'})
+
+
+@bp.route("/events/<event_id>")
+def event(event_id: str):  # type: ignore[no-untyped-def]
+    db = get_db()
+    e = db.scalar(select(Event).where(Event.event_id == event_id))
+    if e is None:
+        abort(404)
+    snap = db.get(Snapshot, event_id)
+    box = [int(v) for v in e.box.split(",")]
+    return render_template("event.html", e=e, snap=snap, box=box)
+
+
+@bp.route("/snapshots/<event_id>.jpg")
+def snapshot(event_id: str):  # type: ignore[no-untyped-def]
+    snap = get_db().get(Snapshot, event_id)
+    if snap is None:
+        abort(404)
+    base = Path(current_app.config["SNAPSHOT_DIR"]).resolve()
+    path = (base / snap.path).resolve()
+    if base not in path.parents or not path.is_file():
+        abort(404)
+    resp = send_file(path, mimetype="image/jpeg", max_age=3600)
+    resp.headers["Cache-Control"] = "private, max-age=3600"
+    return resp
+
+
+def stats_params() -> tuple[str, int, int | None]:
+    bucket = request.args.get("bucket", "hour")
+    if bucket not in statistics.BUCKETS:
+        abort(400, description=f"bucket must be one of {', '.join(statistics.BUCKETS)}")
+    days = RANGES.get(request.args.get("days", "7"))
+    if days is None:
+        abort(400, description=f"days must be one of {', '.join(RANGES)}")
+    cam = request.args.get("camera") or None
+    try:
+        camera_id = int(cam) if cam else None
+    except ValueError:
+        abort(400, description="camera must be a camera id")
+    return bucket, days, camera_id
+
+
+def build_report(bucket: str, days: int, camera_id: int | None) -> statistics.Report:
+    db = get_db()
+    cams = cameras(db)
+    if camera_id is not None:
+        cams = [c for c in cams if c.id == camera_id]
+        if not cams:
+            abort(404)
+    now = datetime.now(UTC)
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return statistics.report(db, _tz(), bucket, end - timedelta(days=days), end, cams)
+
+
+@bp.route("/statistics")
+def stats_page():  # type: ignore[no-untyped-def]
+    bucket, days, camera_id = stats_params()
+    rep = build_report(bucket, days, camera_id)
+    data = {"labels": rep.labels, "series": rep.series, "people": rep.people, "events": rep.events,
+            "busiest_hours": rep.busiest_hours}
+    return render_template("statistics.html", rep=rep, data=data, bucket=bucket, days=days, camera_id=camera_id,
+                           cameras=cameras(get_db()), ranges=RANGES, tz=_tz())
