@@ -156,7 +156,8 @@ DetectorConfig = Annotated[CenterFaceConfig | BlazeFaceConfig | FakeDetectorConf
 
 
 class ClassifierConfig(_Section):
-    model_card: Path = Field(PACKAGED_MODEL, description="Model card JSON next to the .tflite (names model, labels, crop)")
+    model_card: Path = Field(PACKAGED_MODEL, description="Model card JSON next to the .tflite (names model, labels, crop)",
+                             json_schema_extra={"default": "<edge_agent package>/models/model_card.json"})
     threads: int = Field(1, ge=1, le=8, description="Interpreter threads")
 
 
