@@ -1,0 +1,3 @@
+from edge_agent.schemas import main
+
+main()
