@@ -133,6 +133,12 @@ class CenterFaceConfig(_Section):
     input_scale: float = Field(1.0, gt=0.1, le=4.0, description="Scale the frame by this before detection")
     min_face_px: int = Field(10, ge=1, description="Ignore faces whose shorter side is smaller (frame pixels)")
     nms_iou: float = Field(0.3, gt=0, le=1.0, description="Overlap above which the weaker face is dropped")
+    box_adjust: tuple[float, float, float, float] = Field(
+        (0.0, 0.12, 1.04, 0.95),
+        description="Box calibration [dx, dy, sw, sh]: move the centre by dx*width, dy*height, scale width by sw "
+        "and height by sh. The default maps CenterFace boxes to the training annotations' convention (they "
+        "include the chin); [0, 0, 1, 1] keeps CenterFace's own boxes. See docs/evaluation.md",
+    )
 
 
 class BlazeFaceConfig(_Section):

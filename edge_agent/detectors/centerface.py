@@ -4,7 +4,8 @@ The network takes an RGB image whose sides are multiples of 32 and returns four 
 face-centre heatmap, log box scale (h, w), centre offset (y, x) and five landmarks (unused here).
 A frame is scaled by ``input_scale`` and rounded up to multiples of 32 in one ``blobFromImage`` call
 (resize + BGR->RGB + HWC->NCHW float); boxes are mapped back to frame pixels per axis.
-OpenCV re-plans the network when the input size changes (hundreds of ms), so one net is kept per size.
+OpenCV re-plans a network when its input size changes (tens to hundreds of ms), so a few nets are kept,
+one per recent input size; live video uses one size and never re-plans.
 """
 
 from __future__ import annotations
@@ -40,15 +41,17 @@ class CenterFaceDetector:
         self._net_for((640, 480))  # fail at start, not on the first frame
 
     def _net_for(self, size: tuple[int, int]) -> cv2.dnn.Net:
-        net = self._nets.get(size)
+        """A net used only at this input size (LRU). When the cache is full the least recently used net
+        is re-planned for the new size, which is cheaper than loading another one."""
+        net = self._nets.pop(size, None)
+        if net is None and len(self._nets) >= _MAX_NETS:
+            net = self._nets.pop(next(iter(self._nets)))
         if net is None:
-            if len(self._nets) >= _MAX_NETS:
-                self._nets.pop(next(iter(self._nets)))
             try:
                 net = cv2.dnn.readNetFromONNX(str(self.model_path))
             except cv2.error as err:
                 raise DetectorError(f"cannot load CenterFace model {self.model_path}: {err}") from None
-            self._nets[size] = net
+        self._nets[size] = net  # most recently used last
         return net
 
     def detect(self, frame_bgr: Image) -> Faces:
@@ -62,6 +65,7 @@ class CenterFaceDetector:
         boxes, scores = decode(heat[0, 0], scale[0], offset[0], self.cfg.score_threshold)
         boxes[:, 0::2] *= w / iw
         boxes[:, 1::2] *= h / ih
+        boxes = adjust_boxes(boxes, self.cfg.box_adjust)
         return finish(boxes, scores, w, h, self.cfg.min_face_px, self.cfg.nms_iou)
 
 
@@ -76,3 +80,14 @@ def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: f
     cy = (ys + offset[0, ys, xs] + 0.5) * 4.0
     boxes = np.column_stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]).astype(np.float32)
     return boxes.reshape(-1, 4), scores
+
+
+def adjust_boxes(boxes: np.ndarray, adjust: tuple[float, float, float, float]) -> np.ndarray:
+    """Calibrate boxes (n, 4): centre moved by (dx*w, dy*h), width scaled by sw, height by sh."""
+    dx, dy, sw, sh = adjust
+    if (dx, dy, sw, sh) == (0.0, 0.0, 1.0, 1.0) or not len(boxes):
+        return boxes
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2 + dx * w, (boxes[:, 1] + boxes[:, 3]) / 2 + dy * h
+    w, h = w * sw, h * sh
+    return np.column_stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]).astype(np.float32)
