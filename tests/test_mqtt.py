@@ -1,0 +1,204 @@
+"""MQTT link and outbox sender against a real mosquitto started by the test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from edge_agent.config import MQTTConfig
+from edge_agent.mqtt_client import MqttLink, OutboxSender, client_id_for
+from edge_agent.outbox import Outbox
+
+from helpers import mosquitto
+from helpers.mosquitto import Mosquitto
+from helpers.mqtt_collector import Collector
+from helpers.net import wait_for
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(90),
+    pytest.mark.skipif(not mosquitto.available(), reason="mosquitto is not installed (apt install mosquitto)"),
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+AVAIL = "maskwatch/s1/agent/a1/available"
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    b = Mosquitto(tmp_path / "broker").start()
+    yield b
+    b.stop()
+
+
+def mqtt_cfg(port: int, **kw: object) -> MQTTConfig:
+    return MQTTConfig.model_validate({"host": "127.0.0.1", "port": port, "reconnect_min_s": 1,
+                                      "reconnect_max_s": 2, "keepalive_s": 5, **kw})
+
+
+def test_client_id_defaults_to_site_and_agent() -> None:
+    assert client_id_for(MQTTConfig(), "s1", "a1") == "maskwatch-s1-a1"
+    assert client_id_for(MQTTConfig(client_id="x"), "s1", "a1") == "x"
+
+
+def test_online_on_connect_and_stopped_on_clean_exit(broker: Mosquitto) -> None:
+    col = Collector(broker.port, "maskwatch/#").start()
+    link = MqttLink(mqtt_cfg(broker.port), "s1", "a1")
+    link.start()
+    try:
+        col.wait_on("/available", 10, predicate=lambda m: m.payload == b"online")
+    finally:
+        assert link.stop() is True
+    col.wait_on("/available", 10, predicate=lambda m: m.payload == b"stopped")
+    col.stop()
+    # retained: a newcomer sees the latest state
+    late = Collector(broker.port, AVAIL, persistent=False).start()
+    late.wait_on("/available", 5)
+    assert late.on("/available")[-1].payload == b"stopped" and late.on("/available")[-1].retain
+    late.stop()
+
+
+def test_last_will_offline_when_the_agent_is_killed(broker: Mosquitto) -> None:
+    script = textwrap.dedent(f"""
+        import time
+        from edge_agent.config import MQTTConfig
+        from edge_agent.mqtt_client import MqttLink
+        link = MqttLink(MQTTConfig(host="127.0.0.1", port={broker.port}, keepalive_s=5), "s1", "a1")
+        link.start()
+        link.connected.wait(10)
+        print("up", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+        col = Collector(broker.port, AVAIL, persistent=False).start()
+        col.wait_on("/available", 5, predicate=lambda m: m.payload == b"online")
+        proc.kill()
+        proc.wait(10)
+        t0 = time.monotonic()
+        col.wait_on("/available", 15, predicate=lambda m: m.payload == b"offline")
+        print(f"will delivered {time.monotonic() - t0:.2f} s after SIGKILL")
+        col.stop()
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_subscriptions_are_renewed_and_online_republished_after_broker_restart(broker: Mosquitto) -> None:
+    got: list[bytes] = []
+    link = MqttLink(mqtt_cfg(broker.port), "s1", "a1")
+    link.subscribe("maskwatch/s1/cmd", lambda topic, payload: got.append(payload))
+    link.start()
+    try:
+        wait_for(link.connected.is_set, 10, what="connect")
+        broker.stop()
+        wait_for(lambda: not link.connected.is_set(), 10, what="disconnect noticed")
+        broker.start()
+        wait_for(lambda: link.connects >= 2, 15, what="reconnect")
+        col = Collector(broker.port, AVAIL, persistent=False).start()
+        col.wait_on("/available", 5, predicate=lambda m: m.payload == b"online")
+        col.client.publish("maskwatch/s1/cmd", b"hello", qos=1).wait_for_publish(5)
+        wait_for(lambda: got == [b"hello"], 5, what="message on renewed subscription")
+        col.stop()
+    finally:
+        link.stop()
+
+
+def test_a_handler_that_raises_does_not_stop_the_link(broker: Mosquitto) -> None:
+    got: list[bytes] = []
+
+    def handler(topic: str, payload: bytes) -> None:
+        if payload == b"bad":
+            raise ValueError("malformed")
+        got.append(payload)
+
+    link = MqttLink(mqtt_cfg(broker.port), "s1", "a1")
+    link.subscribe("maskwatch/s1/cmd", handler)
+    link.start()
+    try:
+        wait_for(link.connected.is_set, 10, what="connect")
+        time.sleep(0.2)
+        col = Collector(broker.port, "x/none", persistent=False).start()
+        for p in (b"bad", b"good"):
+            col.client.publish("maskwatch/s1/cmd", p, qos=1).wait_for_publish(5)
+        wait_for(lambda: got == [b"good"], 5, what="the good message after the bad one")
+        col.stop()
+    finally:
+        link.stop()
+
+
+def test_outbox_backlog_is_delivered_in_order_exactly_once_after_an_outage(broker: Mosquitto, tmp_path: Path) -> None:
+    col = Collector(broker.port, "maskwatch/s1/camera/#", persistent=True).start()
+    outbox = Outbox(tmp_path / "q.sqlite3")
+    link = MqttLink(mqtt_cfg(broker.port), "s1", "a1")
+    sender = OutboxSender(outbox, link)
+    sender.start()
+    link.start()
+    topic = "maskwatch/s1/camera/c1/event"
+    try:
+        wait_for(link.connected.is_set, 10, what="connect")
+        for i in range(20):
+            outbox.put(topic, f"{i}".encode())
+            sender.wake()
+        wait_for(lambda: outbox.pending() == 0, 10, what="first batch acknowledged")
+        broker.stop()
+        wait_for(lambda: not link.connected.is_set(), 10, what="disconnect noticed")
+        for i in range(20, 120):
+            outbox.put(topic, f"{i}".encode())
+            sender.wake()
+        time.sleep(0.3)
+        assert outbox.pending() == 100  # nothing leaves the outbox without a PUBACK
+        t0 = time.monotonic()
+        broker.start()
+        wait_for(lambda: outbox.pending() == 0, 20, what="backlog acknowledged")
+        wait_for(lambda: len(col.on("/event")) >= 120, 20, what="all 120 messages at the subscriber")
+        print(f"backlog of 100 delivered {time.monotonic() - t0:.2f} s after the broker returned")
+        time.sleep(0.5)  # any duplicate would arrive now
+        assert [int(m.payload) for m in col.on("/event")] == list(range(120))
+    finally:
+        sender.stop()
+        link.stop()
+        col.stop()
+
+
+def test_outbox_backlog_survives_an_agent_restart(broker: Mosquitto, tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "q.sqlite3")
+    for i in range(5):
+        outbox.put("maskwatch/s1/camera/c1/event", f"{i}".encode())
+    outbox.close()  # the agent stopped before it could publish (no broker then)
+    col = Collector(broker.port, "maskwatch/s1/camera/#", persistent=False).start()
+    outbox = Outbox(tmp_path / "q.sqlite3")
+    link = MqttLink(mqtt_cfg(broker.port), "s1", "a1")
+    sender = OutboxSender(outbox, link)
+    sender.start()
+    link.start()
+    try:
+        wait_for(lambda: len(col.on("/event")) >= 5, 10, what="stored messages after restart")
+        assert [int(m.payload) for m in col.on("/event")] == list(range(5))
+        wait_for(lambda: outbox.pending() == 0, 5, what="acknowledged")
+    finally:
+        sender.stop()
+        link.stop()
+        col.stop()
+
+
+def test_a_message_paho_refuses_is_dropped_and_counted(broker: Mosquitto, tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "q.sqlite3")
+    outbox.put("bad/+/topic", b"x")  # wildcards are not allowed in a publish topic
+    outbox.put("maskwatch/s1/camera/c1/event", b"ok")
+    link = MqttLink(mqtt_cfg(broker.port), "s1", "a1")
+    sender = OutboxSender(outbox, link)
+    sender.start()
+    link.start()
+    try:
+        wait_for(lambda: outbox.pending() == 0, 10, what="outbox drained")
+        assert sender.rejected == 1 and outbox.counter("rejected") == 1
+    finally:
+        sender.stop()
+        link.stop()
