@@ -9,15 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-
-from edge_agent.config import MQTTConfig
-from edge_agent.mqtt_client import MqttLink, OutboxSender, client_id_for
-from edge_agent.outbox import Outbox
-
 from helpers import mosquitto
 from helpers.mosquitto import Mosquitto
 from helpers.mqtt_collector import Collector
 from helpers.net import wait_for
+
+from edge_agent.config import MQTTConfig
+from edge_agent.mqtt_client import MqttLink, OutboxSender, client_id_for
+from edge_agent.outbox import Outbox
 
 pytestmark = [
     pytest.mark.integration,

@@ -7,16 +7,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.fakes import ScriptedSource
+from helpers.net import free_port, wait_for
 
 from edge_agent.config import CameraConfig
 from edge_agent.core.labels import LABELS
-from edge_agent.sources import SOURCES, Backoff, CameraState, CaptureWorker, LatestFrame, make_source, make_worker
+from edge_agent.sources import (
+    SOURCES,
+    Backoff,
+    CameraState,
+    CaptureWorker,
+    LatestFrame,
+    make_source,
+    make_worker,
+)
 from edge_agent.sources.base import EndOfStream, Frame, SourceError
 from edge_agent.sources.demo import DemoScene
 from edge_agent.sources.opencv import describe
-
-from helpers.fakes import ScriptedSource
-from helpers.net import free_port, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 

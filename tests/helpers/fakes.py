@@ -63,3 +63,19 @@ class ScriptedSource:
 
     def close(self) -> None:
         pass
+
+
+class BlinkingDetector:
+    """Fixed boxes that are visible for ``on_s`` then gone for ``off_s`` (people leaving and coming back):
+    with a tracker ``max_age_s`` below ``off_s`` every appearance is a new person."""
+
+    def __init__(self, boxes: list[list[float]], on_s: float = 1.5, off_s: float = 0.8) -> None:
+        from edge_agent.core.detections import Faces
+
+        self._faces = Faces(np.asarray(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9, np.float32))
+        self._empty = Faces.empty()
+        self.on_s, self.period = on_s, on_s + off_s
+        self._t0 = time.monotonic()
+
+    def detect(self, frame_bgr: np.ndarray):  # noqa: ANN201
+        return self._faces if (time.monotonic() - self._t0) % self.period < self.on_s else self._empty
