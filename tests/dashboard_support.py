@@ -1,0 +1,178 @@
+"""Helpers for the dashboard and ingest tests: payloads, JPEGs, an app on a real SQLite file, login with CSRF,
+a config file for the CLI, and a throw-away PostgreSQL cluster. (Mosquitto comes from tests/helpers.)"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import yaml
+
+from dashboard import create_app
+from dashboard.auth import create_user
+from dashboard.db import session_factory, upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+PREFIX = "maskwatch"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def event(event_id: str = "e1", camera: str = "door", site: str = "hq", **kw: Any) -> dict[str, Any]:
+    data = {"schema": "maskwatch.violation/1", "site": site, "agent": "pi-1", "camera": camera, "time": now_iso(),
+            "event_id": event_id, "track_id": 3, "verdict": "without_mask", "confidence": 0.9,
+            "box": [100, 60, 220, 200], "frame_size": [640, 480], "votes": 3}
+    data.update(kw)
+    return data
+
+
+def stats(camera: str = "door", site: str = "hq", people: dict[str, int] | None = None, **kw: Any) -> dict[str, Any]:
+    data = {"schema": "maskwatch.stats/1", "site": site, "agent": "pi-1", "camera": camera, "time": now_iso(),
+            "interval_s": 60, "people": people or {"with_mask": 8, "without_mask": 2, "mask_incorrect": 0},
+            "frames": 300, "fps": 5.0, "inference_ms": 21.5, "dropped_frames": 0}
+    data.update(kw)
+    return data
+
+
+def status(camera: str = "door", site: str = "hq", state: str = "online", **kw: Any) -> dict[str, Any]:
+    data = {"schema": "maskwatch.camera_status/1", "site": site, "agent": "pi-1", "camera": camera,
+            "time": now_iso(), "state": state, "reason": None if state == "online" else "read timeout",
+            "resolution": [640, 480]}
+    data.update(kw)
+    return data
+
+
+def topic(kind: str, camera: str = "door", site: str = "hq", event_id: str | None = None) -> str:
+    if kind == "available":
+        return f"{PREFIX}/{site}/agent/pi-1/available"
+    if kind == "snapshot":
+        return f"{PREFIX}/{site}/camera/{camera}/snapshot/{event_id}"
+    return f"{PREFIX}/{site}/camera/{camera}/{kind}"
+
+
+def raw(d: dict[str, Any]) -> bytes:
+    return json.dumps(d).encode()
+
+
+def jpeg(color: tuple[int, int, int] = (40, 120, 200), size: tuple[int, int] = (320, 240), text: str = "") -> bytes:
+    img = np.zeros((size[1], size[0], 3), np.uint8)
+    img[:] = color
+    if text:
+        cv2.putText(img, text, (10, size[1] // 2), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return buf.tobytes()
+
+
+def make_app(tmp_path: Path, **settings: Any):  # type: ignore[no-untyped-def]
+    """A testing app on a real SQLite file, schema upgraded through Alembic."""
+    cfg = {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'dash.sqlite3'}",
+           "SNAPSHOT_DIR": str(tmp_path / "snapshots"), "LIVE_MAX_SECONDS": 5, "LIVE_POLL_SECONDS": 0.05}
+    cfg.update(settings)
+    app = create_app(cfg)
+    upgrade(app.extensions["maskwatch"]["engine"])
+    return app
+
+
+def add_user(app, name: str = "manager", password: str | None = "correct horse battery") -> str:  # type: ignore[no-untyped-def]
+    with session_factory(app.extensions["maskwatch"]["engine"])() as db:
+        return create_user(db, name, password)
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_from(html: str) -> str:
+    m = CSRF_RE.search(html)
+    assert m, "no csrf_token in the page"
+    return m.group(1) or m.group(2)
+
+
+def login(client, name: str = "manager", password: str = "correct horse battery"):  # type: ignore[no-untyped-def]
+    page = client.get("/login")
+    token = csrf_from(page.get_data(as_text=True))
+    return client.post("/login", data={"username": name, "password": password, "csrf_token": token})
+
+
+def write_config(path: Path, *, db_url: str, snapshot_dir: Path, mqtt_port: int = 1883, http_port: int = 8080,
+                 group: str | None = None, retention_days: int = 30) -> Path:
+    data = {
+        "site": "hq", "agent_id": "pi-1",
+        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "topic_prefix": PREFIX},
+        "dashboard": {"database_url": db_url, "snapshot_dir": str(snapshot_dir),
+                      "secret_key": "${MASKWATCH_SECRET_KEY:-}", "host": "127.0.0.1", "port": http_port,
+                      "retention_days": retention_days, **({"ingest_group": group} if group else {})},
+    }
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def maskwatch(*args: str, env: dict[str, str] | None = None, input: str | None = None,
+              timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the real ``maskwatch`` command (python -m edge_agent) and capture its output."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "edge_agent", *args], capture_output=True, text=True,
+                          input=input, env=full_env, cwd=REPO, timeout=timeout)
+
+
+# ------------------------------------------------------------------ PostgreSQL
+def pg_binaries() -> Path | None:
+    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (d / "initdb").is_file() and (d / "pg_ctl").is_file():
+            return d
+    return None
+
+
+class PostgresCluster:
+    """initdb + pg_ctl in a temp dir as user ``postgres`` (initdb refuses root), trust auth on 127.0.0.1."""
+
+    def __init__(self, workdir: Path, port: int) -> None:
+        self.bin = pg_binaries()
+        self.dir = Path(workdir)
+        self.data = self.dir / "data"
+        self.port = port
+        self.user = "postgres" if os.geteuid() == 0 else None
+
+    def _run(self, *cmd: str, timeout: float = 60) -> None:
+        full = list(cmd)
+        if self.user:
+            full = ["runuser", "-u", self.user, "--", *full]
+        subprocess.run(full, check=True, capture_output=True, timeout=timeout)
+
+    def start(self) -> PostgresCluster:
+        assert self.bin is not None
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if self.user:
+            shutil.chown(self.dir, self.user, self.user)
+            os.chmod(self.dir, 0o700)
+            # the temp dir's parents must be traversable by the postgres user
+            for p in self.dir.parents:
+                if p == Path("/"):
+                    break
+                os.chmod(p, os.stat(p).st_mode | 0o011)
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"),
+                  "-w", "-t", "60", "start")
+        return self
+
+    def stop(self) -> None:
+        if self.bin is not None and self.data.exists():
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
