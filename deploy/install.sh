@@ -143,7 +143,7 @@ MOSQ_CERTS="$MOSQ_ETC/certs/maskwatch"
 ENV_FILE="$ETC/maskwatch.env"
 CONFIG="$ETC/config.yaml"
 UNITS=(maskwatch-agent.service)
-[ "$WITH_DASHBOARD" = 1 ] && UNITS+=(maskwatch-dashboard.service maskwatch-ingest.service)
+if [ "$WITH_DASHBOARD" = 1 ]; then UNITS+=(maskwatch-dashboard.service maskwatch-ingest.service); fi
 
 # Real system changes (packages, users, chown, systemctl) only for a real install as root.
 REAL=0
@@ -169,6 +169,12 @@ write_file() {
   chmod "$mode" "$tmp"
   if [ "$REAL" = 1 ] && [ -n "$owner" ]; then chown "$owner" "$tmp"; fi
   mv -f "$tmp" "$dest"
+}
+
+# copy_file SRC DEST MODE [OWNER:GROUP]
+copy_file() {
+  if [ "$DRY_RUN" = 1 ]; then echo "would copy: $1 -> $2 (mode $3${4:+, owner $4})"; return 0; fi
+  write_file "$2" "$3" "${4:-}" <"$1"
 }
 
 make_dir() {
@@ -262,7 +268,7 @@ do_uninstall() {
     fi
     remove "$UNIT_DIR/$u"
   done
-  [ "$REAL" = 1 ] && command -v systemctl >/dev/null 2>&1 && { run systemctl daemon-reload || true; }
+  if [ "$REAL" = 1 ] && command -v systemctl >/dev/null 2>&1; then run systemctl daemon-reload || true; fi
   remove "$PREFIX" "$MOSQ_CONF" "$MOSQ_PASSWD" "$MOSQ_ACL" "$MOSQ_CERTS"
   if [ "$REAL" = 1 ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
     run systemctl restart mosquitto || warn "could not restart mosquitto"
@@ -337,7 +343,7 @@ install_venv() {
   make_dir "$PREFIX/docs" 0755
   local doc
   for doc in raspberry-pi.md deploy.md; do
-    [ -f "$SRC_DIR/docs/$doc" ] && write_file "$PREFIX/docs/$doc" 0644 <"$SRC_DIR/docs/$doc"
+    if [ -f "$SRC_DIR/docs/$doc" ]; then copy_file "$SRC_DIR/docs/$doc" "$PREFIX/docs/$doc" 0644; fi
   done
   return 0
 }
@@ -448,15 +454,14 @@ install_broker() {
       if [ ! -r "$TLS_CERT" ] || [ ! -r "$TLS_KEY" ]; then die "--tls-cert and --tls-key must both name readable files"; fi
       [ -z "$TLS_CA" ] || [ -r "$TLS_CA" ] || die "--tls-ca $TLS_CA: not readable"
       make_dir "$MOSQ_CERTS" 0750
-      write_file "$MOSQ_CERTS/server.crt" 0644 <"$TLS_CERT"
-      write_file "$MOSQ_CERTS/server.key" 0600 "$mosq_owner" <"$TLS_KEY"
-      if [ -n "$TLS_CA" ]; then write_file "$MOSQ_CERTS/ca.crt" 0644 <"$TLS_CA"; else
-        write_file "$MOSQ_CERTS/ca.crt" 0644 <"$TLS_CERT"; fi
+      copy_file "$TLS_CERT" "$MOSQ_CERTS/server.crt" 0644
+      copy_file "$TLS_KEY" "$MOSQ_CERTS/server.key" 0600 "$mosq_owner"
+      copy_file "${TLS_CA:-$TLS_CERT}" "$MOSQ_CERTS/ca.crt" 0644
       tls_ca="$MOSQ_CERTS/ca.crt"; tls_cert="$MOSQ_CERTS/server.crt"; tls_key="$MOSQ_CERTS/server.key"
     fi
-    [ "$REAL" = 1 ] && [ "$DRY_RUN" = 0 ] && chown -R "$mosq_owner" "$MOSQ_CERTS"
+    if [ "$REAL" = 1 ] && [ "$DRY_RUN" = 0 ]; then chown -R "$mosq_owner" "$MOSQ_CERTS"; fi
     make_dir "$ETC/tls" 0755
-    write_file "$ETC/tls/ca.crt" 0644 <"$tls_ca"
+    copy_file "$tls_ca" "$ETC/tls/ca.crt" 0644
   fi
   {
     render "$DEPLOY_DIR/mosquitto/maskwatch.conf.in" "MOSQ_PASSWD=$MOSQ_PASSWD" "MOSQ_ACL=$MOSQ_ACL" \
@@ -478,7 +483,7 @@ install_broker() {
     mosquitto_passwd -b "$MOSQ_PASSWD" "$AGENT_USER" "$AGENT_PW"
     mosquitto_passwd -b "$MOSQ_PASSWD" "$DASH_USER" "$DASH_PW"
     chmod 0600 "$MOSQ_PASSWD"
-    [ "$REAL" = 1 ] && chown "$mosq_owner" "$MOSQ_PASSWD"
+    if [ "$REAL" = 1 ]; then chown "$mosq_owner" "$MOSQ_PASSWD"; fi
   fi
   if [ "$REAL" = 0 ] && [ ! -e "$MOSQ_ETC/mosquitto.conf" ]; then
     # A self-contained tree has no package-provided main config: write one that runs this tree's broker.

@@ -1,0 +1,141 @@
+"""Fast checks of deploy/: shell scripts pass shellcheck, unit templates pass systemd-analyze, templates render.
+
+The units that the installer actually writes are verified again in test_deploy_install.py.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY = REPO / "deploy"
+SCRIPTS = [DEPLOY / "install.sh", DEPLOY / "demo.sh"]
+UNIT_TEMPLATES = sorted((DEPLOY / "systemd").glob("*.service.in"))
+
+
+def analyze_verify(unit: Path) -> subprocess.CompletedProcess[str]:
+    """``systemd-analyze verify``; it prints unknown keys as warnings with exit 0, so callers check stderr."""
+    return subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+needs_analyze = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed (apt-get install systemd)"
+)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_shell_scripts_are_shellcheck_clean(script: Path) -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
+    assert script.exists(), script
+    out = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_shell_scripts_are_executable_and_parse(script: Path) -> None:
+    assert script.stat().st_mode & 0o111, f"{script} is not executable"
+    out = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30, check=False)
+    assert out.returncode == 0, out.stderr
+
+
+def test_every_service_has_a_template() -> None:
+    names = {p.name.removesuffix(".in") for p in UNIT_TEMPLATES}
+    assert names == {"maskwatch-agent.service", "maskwatch-dashboard.service", "maskwatch-ingest.service"}
+
+
+def render_unit(template: Path, out_dir: Path, exec_path: Path) -> Path:
+    """Fill a unit template with existing paths (ExecStart must exist for systemd-analyze)."""
+    text = template.read_text()
+    text = text.replace("@VENV@/bin/maskwatch", str(exec_path))
+    for key, value in {"PREFIX": "/opt/maskwatch", "ETC": "/etc/maskwatch", "STATE": "/var/lib/maskwatch",
+                       "USER": "maskwatch"}.items():
+        text = text.replace(f"@{key}@", value)
+    assert not re.search(r"@[A-Z_]+@", text), f"unfilled placeholder in {template.name}"
+    out = out_dir / template.name.removesuffix(".in")
+    out.write_text(text)
+    return out
+
+
+@needs_analyze
+@pytest.mark.parametrize("template", UNIT_TEMPLATES, ids=lambda p: p.name)
+def test_unit_templates_pass_systemd_analyze(template: Path, tmp_path: Path) -> None:
+    exe = tmp_path / "maskwatch"
+    exe.write_text("#!/bin/sh\nexit 0\n")
+    exe.chmod(0o755)
+    unit = render_unit(template, tmp_path, exe)
+    out = analyze_verify(unit)
+    assert out.returncode == 0 and out.stderr.strip() == "", out.stderr
+
+
+@needs_analyze
+def test_systemd_analyze_check_catches_a_bad_key(tmp_path: Path) -> None:
+    """The lint is only worth something if a typo fails it: an unknown key prints to stderr (exit 0)."""
+    exe = tmp_path / "maskwatch"
+    exe.write_text("#!/bin/sh\nexit 0\n")
+    exe.chmod(0o755)
+    unit = render_unit(DEPLOY / "systemd" / "maskwatch-agent.service.in", tmp_path, exe)
+    unit.write_text(unit.read_text().replace("WatchdogSec=", "WatchDogSec="))
+    out = analyze_verify(unit)
+    assert "WatchDogSec" in out.stderr
+
+
+def test_agent_unit_has_the_required_settings() -> None:
+    text = (DEPLOY / "systemd" / "maskwatch-agent.service.in").read_text()
+    for line in ["Type=notify", "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict",
+                 "ProtectHome=yes", "PrivateTmp=yes", "ReadWritePaths=@STATE@", "SupplementaryGroups=video",
+                 "DeviceAllow=char-video4linux rw", "ExecReload=/bin/kill -HUP $MAINPID",
+                 "EnvironmentFile=@ETC@/maskwatch.env"]:
+        assert re.search(rf"^{re.escape(line)}$", text, re.M), line
+    assert re.search(r"^WatchdogSec=\d+$", text, re.M)
+
+
+@pytest.mark.parametrize("unit", ["maskwatch-dashboard.service.in", "maskwatch-ingest.service.in"])
+def test_dashboard_units_use_waitress_commands(unit: str) -> None:
+    text = (DEPLOY / "systemd" / unit).read_text()
+    kind = "serve" if "dashboard.service" in unit else "ingest"
+    assert f"ExecStart=@VENV@/bin/maskwatch dashboard {kind} --config @ETC@/config.yaml" in text
+
+
+def test_installer_help_lists_the_options() -> None:
+    out = subprocess.run([str(DEPLOY / "install.sh"), "--help"], capture_output=True, text=True, timeout=30,
+                         check=False)
+    assert out.returncode == 0
+    for opt in ["--uninstall", "--dry-run", "--root", "--tls", "--wheelhouse", "--site", "--purge"]:
+        assert opt in out.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--site", "bad site"], "not a valid site/agent name"),
+    (["--bogus"], "unknown option"),
+    (["--purge"], "--purge goes with --uninstall"),
+    (["--tls", "selfsigned"], "--tls takes 'generate'"),
+    (["--site"], "--site needs a value"),
+])
+def test_installer_rejects_bad_arguments(args: list[str], message: str, tmp_path: Path) -> None:
+    out = subprocess.run([str(DEPLOY / "install.sh"), "--root", str(tmp_path / "root"), *args],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert not (tmp_path / "root").exists()
+
+
+def test_dry_run_changes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    out = subprocess.run([str(DEPLOY / "install.sh"), "--root", str(root), "--dry-run", "--site", "lobby",
+                          "--tls", "generate"], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert not root.exists(), "--dry-run created files"
+    for path in ["etc/maskwatch/maskwatch.env", "etc/mosquitto/conf.d/maskwatch.conf",
+                 "etc/systemd/system/maskwatch-agent.service", "etc/maskwatch/config.yaml"]:
+        assert f"would write: {root / path}" in out.stdout, path
+    assert "would run:" in out.stdout and "pip install" in out.stdout
