@@ -88,10 +88,7 @@ class FramePipeline:
         self.tracker = Tracker(TrackerParams(t.iou_threshold, t.max_age_s, t.votes, t.window, t.min_confidence),
                                self.analyzer.labels)
         self.people = PeopleCounter()
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.analyzer.labels
+        self.labels: tuple[str, ...] = self.analyzer.labels
 
     def process(self, frame_bgr: Image, capture_time: float) -> FrameResult:
         faces = self.analyzer.analyse(frame_bgr)
