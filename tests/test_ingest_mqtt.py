@@ -1,0 +1,155 @@
+"""Ingest against a real mosquitto: storage, replay, retained status, shared subscriptions, a restart that
+loses nothing, and the ``maskwatch dashboard ingest`` process itself."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+from dashboard_support import REPO, event, jpeg, raw, stats, status, topic, write_config
+from helpers import mosquitto as mq
+from helpers.net import wait_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dashboard.db import make_engine, upgrade
+from dashboard.ingest import Ingester, MqttIngest
+from dashboard.models import Agent, Camera, Event, IngestCounter, Snapshot
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not mq.available(), reason="mosquitto not installed (apt-get install mosquitto)"),
+]
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = mq.Mosquitto(tmp_path / "broker", persistence=False).start()
+    yield b
+    b.stop()
+
+
+class Publisher:
+    def __init__(self, port: int) -> None:
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def send(self, t: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(t, payload, qos=qos, retain=retain).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def pub(broker):
+    p = Publisher(broker.port)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def engine(tmp_path):
+    e = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    upgrade(e)
+    return e
+
+
+def count(engine, model) -> int:
+    with Session(engine) as db:
+        return db.scalar(select(func.count()).select_from(model)) or 0
+
+
+def start_ingest(engine, tmp_path, broker, **kw) -> MqttIngest:
+    ing = Ingester(engine, tmp_path / "snaps", "maskwatch", name=kw.get("client_id", "ingest-test"))
+    m = MqttIngest(ing, "127.0.0.1", broker.port, counters_every_s=0.5, **kw)
+    m.start()
+    assert m.subscribed.wait(10), "ingest did not subscribe"
+    return m
+
+
+def test_ingest_stores_everything_once(engine, tmp_path, broker, pub):
+    pub.send(topic("status"), raw(status(state="offline")), retain=True)  # retained before the ingest starts
+    pub.send(topic("available"), b"online", retain=True)
+    m = start_ingest(engine, tmp_path, broker, client_id="ing-1")
+    try:
+        for i in range(30):
+            pub.send(topic("event"), raw(event(f"m{i}")))
+        pub.send(topic("snapshot", event_id="m3"), jpeg())
+        pub.send(topic("stats"), raw(stats()))
+        pub.send(topic("preview"), jpeg((1, 2, 3)), qos=0)
+        for i in range(30):  # the agent replays its backlog
+            pub.send(topic("event"), raw(event(f"m{i}")))
+        wait_for(lambda: m.ingester.counters["event_duplicate"] == 30, 15, what="replayed events")
+        assert count(engine, Event) == 30 and count(engine, Snapshot) == 1
+        with Session(engine) as db:
+            assert db.scalar(select(Camera.state)) == "offline"
+            assert db.scalar(select(Agent.availability)) == "online"
+        wait_for(lambda: m.ingester.previews.get("hq", "door") is not None, 10, what="preview")
+        wait_for(lambda: count(engine, IngestCounter) > 0, 10, what="counters saved")
+    finally:
+        m.stop()
+
+
+def test_shared_subscription_splits_the_load(engine, tmp_path, broker, pub):
+    pub.send(topic("status"), raw(status()), retain=True)
+    a = start_ingest(engine, tmp_path, broker, client_id="ing-a", group="dash")
+    b = start_ingest(engine, tmp_path, broker, client_id="ing-b", group="dash")
+    try:
+        for i in range(200):
+            pub.send(topic("event"), raw(event(f"s{i}")))
+        wait_for(lambda: count(engine, Event) == 200, 20, what="200 events")
+        got_a, got_b = (x.ingester.counters["event"] + x.ingester.counters["event_duplicate"] for x in (a, b))
+        assert got_a + got_b == 200, (got_a, got_b)  # each message went to one member of the group
+        assert got_a > 0 and got_b > 0
+        # retained status is not sent to shared subscriptions: both ingesters subscribe to it directly
+        assert a.ingester.counters["status"] >= 1 and b.ingester.counters["status"] >= 1
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_messages_sent_while_ingest_is_down_arrive_after_restart(engine, tmp_path, broker, pub):
+    m = start_ingest(engine, tmp_path, broker, client_id="ing-persist")
+    pub.send(topic("event"), raw(event("before")))
+    wait_for(lambda: count(engine, Event) == 1, 10, what="first event")
+    m.stop()
+    for i in range(20):
+        pub.send(topic("event"), raw(event(f"down{i}")))  # queued by the broker for the persistent session
+    m2 = start_ingest(engine, tmp_path, broker, client_id="ing-persist")
+    try:
+        wait_for(lambda: count(engine, Event) == 21, 15, what="events queued while down")
+    finally:
+        m2.stop()
+
+
+def test_ingest_command_runs_and_stops_cleanly(engine, tmp_path, broker, pub):
+    cfg = write_config(tmp_path / "config.yaml", db_url=str(engine.url), snapshot_dir=tmp_path / "snaps",
+                       mqtt_port=broker.port)
+    proc = subprocess.Popen([sys.executable, "-m", "edge_agent", "dashboard", "ingest", "--config", str(cfg)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def stored() -> bool:
+            pub.send(topic("event"), b"garbage")  # in order before the event: handled before it is stored
+            pub.send(topic("event"), raw(event("cli-1")))
+            return count(engine, Event) == 1
+
+        wait_for(stored, 30, interval=0.5, what="the ingest process to store an event")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0, out
+        assert "subscribing to maskwatch/#" in out
+        with Session(engine) as db:
+            counters = {c.name: c.value for c in db.scalars(select(IngestCounter))}
+        assert counters.get("event") == 1 and counters.get("rejected_invalid_json", 0) >= 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
