@@ -18,7 +18,8 @@ def available() -> bool:
 class Mosquitto:
     """``start()`` / ``stop()`` / ``start()`` again keeps the port, so clients reconnect to the same place."""
 
-    def __init__(self, workdir: Path, port: int | None = None, persistence: bool = True) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, persistence: bool = True,
+                 extra: list[str] | None = None, anonymous: bool = True) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -26,7 +27,8 @@ class Mosquitto:
         self.log = self.workdir / "mosquitto.log"
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            f"allow_anonymous {'true' if anonymous else 'false'}",
+            *(extra or []),
             "user root",  # tests run as root in CI; stay root so the files below stay writable
             f"persistence {'true' if persistence else 'false'}",
             f"persistence_location {self.workdir}/",
@@ -70,3 +72,25 @@ class Mosquitto:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+def make_tls_files(folder: Path) -> dict[str, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost (openssl CLI)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_crt = folder / "ca.key", folder / "ca.crt"
+    key, csr, crt, ext = folder / "server.key", folder / "server.csr", folder / "server.crt", folder / "ext.cnf"
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True, timeout=60)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_crt),
+        "-days", "2", "-subj", "/CN=maskwatch-test-ca")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+        "-subj", "/CN=localhost")
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-out", str(crt), "-days", "2", "-extfile", str(ext))
+    return {"ca": ca_crt, "cert": crt, "key": key}
+
+
+def make_password_file(path: Path, user: str, password: str) -> Path:
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(path), user, password], check=True, capture_output=True,
+                   timeout=30)
+    return path
