@@ -98,11 +98,16 @@ class CameraRunner:
         self._thread = threading.Thread(target=self._run, name=f"analysis-{self.camera.name}", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0, reason: str = "agent stopped") -> None:
+        """Stop capture and analysis; the retained status says the camera is no longer watched."""
         self._stop.set()
         self.worker.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
+        try:
+            self._on_status(CameraState("offline", reason, self.worker.state.resolution))
+        except Exception:
+            log.exception("camera %s: final status failed", self.camera.name)
 
     # ------------------------------------------------------------ outputs
     def _on_status(self, state: CameraState) -> None:
@@ -302,9 +307,9 @@ class Runtime:
             r.start()
         log.info("agent %s/%s running %d camera(s)", self.config.site, self.config.agent_id, len(self.runners))
 
-    def _stop_cameras(self) -> None:
+    def _stop_cameras(self, reason: str = "agent stopped") -> None:
         for r in self.runners:
-            r.stop()
+            r.stop(reason=reason)
 
     def _reload_config(self) -> None:
         self._reload.clear()
@@ -318,7 +323,7 @@ class Runtime:
             log.error("SIGHUP: config not reloaded, keeping the running one: %s", err)
             return
         log.info("SIGHUP: reloading %s", self.config_path)
-        self._stop_cameras()
+        self._stop_cameras(reason="configuration reloaded")
         if new.mqtt != self.config.mqtt or new.site != self.config.site or new.agent_id != self.config.agent_id:
             self._stop_link(flush_s=1.0)
             self.config = new

@@ -80,7 +80,8 @@ def test_events_snapshots_stats_status_and_availability(broker: Mosquitto, tmp_p
     assert any(s["frames"] > 0 and 2.0 <= s["fps"] <= 6.0 for s in stat_docs), stat_docs  # detect_fps 5
 
     status = [validate("status", m.payload) for m in col.on("/camera/cam1/status")]
-    assert status[-1]["state"] == "online" and status[-1]["resolution"] == [800, 480]
+    assert status[0]["state"] == "online" and status[0]["resolution"] == [800, 480]
+    assert status[-1]["state"] == "offline" and status[-1]["reason"] == "agent stopped"
     previews = col.on("/camera/cam1/preview")
     assert all(is_jpeg(m.payload) for m in previews)
 
@@ -166,3 +167,51 @@ def test_watchdog_is_fed_only_while_frames_are_processed(tmp_path: Path, monkeyp
     msg = sock.recv(100)
     assert msg == b"WATCHDOG=1"
     sock.close()
+
+
+def test_sighup_reload_adds_a_camera_and_a_bad_file_keeps_the_running_config(broker: Mosquitto,
+                                                                               tmp_path: Path) -> None:
+    import yaml
+
+    col = Collector(broker.port, "maskwatch/s1/camera/+/status").start()
+    path = tmp_path / "config.yaml"
+    cfg = agent_config(tmp_path, broker.port, [demo_camera("cam1")], detector={"type": "fake", "boxes": []})
+    path.write_text(yaml.safe_dump(cfg))
+    rt = RuntimeThread(cfg, config_path=path, pipeline_factory=fake_pipeline()).start()
+    try:
+        col.wait_on("/cam1/status", 20, predicate=lambda m: b'"online"' in m.payload)
+        path.write_text("cameras: [{name: broken, source: {type: webcam}}]\n")
+        rt.runtime.request_reload()
+        time.sleep(1.0)
+        assert [r.camera.name for r in rt.runtime.runners] == ["cam1"] and rt.runtime.reloads == 0
+        cfg["cameras"].append(demo_camera("cam2"))
+        path.write_text(yaml.safe_dump(cfg))
+        rt.runtime.request_reload()
+        col.wait_on("/cam2/status", 20, predicate=lambda m: b'"online"' in m.payload)
+        assert sorted(r.camera.name for r in rt.runtime.runners) == ["cam1", "cam2"]
+        assert rt.runtime.reloads == 1
+    finally:
+        rt.stop()
+        col.stop()
+
+
+def test_a_pipeline_that_raises_is_counted_and_the_camera_keeps_going(broker: Mosquitto, tmp_path: Path) -> None:
+    class Flaky(FramePipeline):
+        calls = 0
+
+        def process(self, frame_bgr, capture_time):  # noqa: ANN001, ANN201
+            Flaky.calls += 1
+            if Flaky.calls % 2:
+                raise ValueError("corrupt frame")
+            return super().process(frame_bgr, capture_time)
+
+    def factory(config: Config, camera: CameraConfig) -> FramePipeline:
+        return Flaky(config, camera, classifier=FakeClassifier())  # type: ignore[arg-type]
+
+    cfg = agent_config(tmp_path, broker.port, [demo_camera()], detector={"type": "fake", "boxes": BOXES})
+    rt = RuntimeThread(cfg, pipeline_factory=factory).start()
+    try:
+        wait_for(lambda: rt.runtime.runners and rt.runtime.runners[0].frames_total >= 4, 20, what="frames analysed")
+        assert rt.runtime.runners[0].errors >= 3
+    finally:
+        rt.stop()
