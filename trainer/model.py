@@ -1,0 +1,60 @@
+"""The classifier network: RGB uint8-range input, normalisation inside, softmax over the labels."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import keras
+from keras import layers
+
+log = logging.getLogger(__name__)
+
+#: Recorded in the model card: the model takes RGB 0..255 and normalises itself.
+NORMALISATION = "Rescaling(1/127.5, offset=-1) inside the model: input is RGB 0..255 (uint8 range)"
+
+
+def _tiny(x: keras.KerasTensor) -> keras.KerasTensor:
+    """A very small separable CNN, for tests and smoke runs."""
+    for filters in (16, 32, 64):
+        x = layers.SeparableConv2D(filters, 3, strides=2, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU(6.0)(x)
+    return layers.GlobalAveragePooling2D()(x)
+
+
+def build_model(
+    n_classes: int, input_size: int, architecture: str = "mobilenetv2", alpha: float = 0.35,
+    dropout: float = 0.2, weights: str | None = None, bn_momentum: float = 0.9,
+) -> keras.Model:
+    """MobileNetV2 (width ``alpha``) or a tiny CNN; ``weights``: None, 'imagenet' or a weights file path."""
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalise")(inputs)
+    if architecture == "mobilenetv2":
+        backbone = keras.applications.MobileNetV2(
+            input_shape=(input_size, input_size, 3), alpha=alpha, include_top=False, pooling="avg",
+            weights="imagenet" if weights == "imagenet" else None,
+        )
+        for layer in backbone.layers:  # Keras uses 0.999, too slow for small data trained from scratch
+            if isinstance(layer, layers.BatchNormalization):
+                layer.momentum = bn_momentum
+        x = backbone(x)
+    elif architecture == "tiny":
+        x = _tiny(x)
+    else:
+        raise ValueError(f"architecture must be mobilenetv2 or tiny, got {architecture!r}")
+    if dropout > 0:
+        x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    model = keras.Model(inputs, outputs, name=f"maskwatch_{architecture}")
+    if weights not in (None, "imagenet"):
+        path = Path(weights)
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file {path} does not exist")
+        model.load_weights(str(path), skip_mismatch=True)
+        log.info("loaded weights from %s", path)
+    return model
+
+
+def focal_loss(gamma: float = 2.0, label_smoothing: float = 0.0) -> keras.losses.Loss:
+    return keras.losses.CategoricalFocalCrossentropy(gamma=gamma, label_smoothing=label_smoothing)

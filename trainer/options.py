@@ -1,0 +1,112 @@
+"""Trainer options: the ``trainer:`` section of config.yaml, validated here (the agent's schema allows any keys)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edge_agent.config import ConfigError, format_validation_error
+
+
+class _Opts(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class SourceOptions(_Opts):
+    """One data set to import."""
+
+    type: Literal["voc", "folders"] = Field(description="voc: scene photos + PASCAL VOC XML; folders: one folder per class")
+    path: Path = Field(description="voc: folder holding images/ and annotations/; folders: folder of class folders")
+    name: str | None = Field(None, description="Name used in reports and the model card (default: folder name)")
+    max_per_class: int | None = Field(None, ge=1, description="Keep at most this many faces per class (quick runs, CI)")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path.name
+
+
+class AugmentOptions(_Opts):
+    """Augmentation aimed at entrance cameras; probabilities per training sample."""
+
+    enabled: bool = True
+    scale_jitter: float = Field(0.15, ge=0, le=0.5, description="Crop side varies by +- this fraction")
+    shift_jitter: float = Field(0.08, ge=0, le=0.3, description="Crop centre moves by +- this fraction of the side")
+    flip: float = Field(0.5, ge=0, le=1, description="Horizontal flip probability")
+    downsample: float = Field(0.35, ge=0, le=1, description="Probability of shrinking the face to a CCTV size and back")
+    downsample_min_px: int = Field(12, ge=4, le=128, description="Smallest face side when downsampling")
+    blur: float = Field(0.2, ge=0, le=1, description="Gaussian blur probability")
+    jpeg: float = Field(0.3, ge=0, le=1, description="JPEG re-encoding probability (quality 15..75)")
+    low_light: float = Field(0.3, ge=0, le=1, description="Probability of darkening (gamma, gain) with sensor noise")
+    color: float = Field(0.3, ge=0, le=1, description="Probability of contrast/saturation/white-balance jitter")
+
+
+class TrainerOptions(_Opts):
+    """Everything a training run depends on; recorded in the model card."""
+
+    sources: list[SourceOptions] = Field(
+        default_factory=lambda: [
+            SourceOptions(type="voc", path=Path("../shared/data/andrewmvd")),
+            SourceOptions(type="folders", path=Path("../shared/data/chandrikadeb7")),
+        ],
+        description="Data sets to import",
+    )
+    labels: list[str] = Field(
+        default_factory=lambda: ["with_mask", "without_mask", "mask_incorrect"],
+        description="Output classes, in order (canonical labels)",
+    )
+    input_size: int = Field(64, ge=32, le=224, description="Model input side in pixels (= crop size)")
+    crop_margin: float = Field(0.15, ge=0, le=1, description="Crop margin, fraction of the box's longer side")
+    architecture: Literal["mobilenetv2", "tiny"] = Field("mobilenetv2", description="mobilenetv2 (alpha) or a tiny test CNN")
+    alpha: float = Field(0.35, gt=0, le=1.4, description="MobileNetV2 width multiplier")
+    weights: str | None = Field(None, description="None (from scratch), 'imagenet' (needs internet) or a .weights.h5 path")
+    dropout: float = Field(0.2, ge=0, lt=1)
+    epochs: int = Field(60, ge=1, le=1000)
+    batch_size: int = Field(64, ge=1, le=1024)
+    learning_rate: float = Field(2e-3, gt=0, le=1)
+    weight_decay: float = Field(1e-4, ge=0, le=1)
+    label_smoothing: float = Field(0.05, ge=0, lt=1)
+    loss: Literal["ce", "focal"] = Field("ce", description="Cross-entropy or focal loss (gamma 2)")
+    balance: Literal["oversample", "class_weight", "none"] = Field(
+        "oversample", description="Class imbalance: resample rare classes, weight the loss, or nothing"
+    )
+    balance_power: float = Field(0.5, ge=0, le=1, description="Oversampling weight per sample = count**-power")
+    patience: int = Field(0, ge=0, description="Stop after this many epochs without val improvement (0 = never)")
+    val_fraction: float = Field(0.12, gt=0, lt=0.5)
+    test_fraction: float = Field(0.15, gt=0, lt=0.5)
+    seed: int = 1234
+    representative_per_class: int = Field(100, ge=1, le=5000, description="Class-balanced int8 calibration crops per class")
+    augment: AugmentOptions = Field(default_factory=AugmentOptions)
+    detector_scale: float = Field(1.0, gt=0.1, le=4.0, description="folders importer: detector input scale for whole photos")
+    runs_dir: Path = Field(Path("runs"), description="Each run writes runs/<name>/")
+    cache_dir: Path = Field(Path("runs/cache"), description="Imported crops are cached here (.npz)")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainerOptions:
+        from edge_agent.core.labels import LABELS
+
+        bad = [x for x in self.labels if x not in LABELS]
+        if bad or len(set(self.labels)) != len(self.labels) or len(self.labels) < 2:
+            raise ValueError(f"labels must be 2+ distinct values of {list(LABELS)}, got {self.labels}")
+        if self.val_fraction + self.test_fraction >= 0.6:
+            raise ValueError("val_fraction + test_fraction must stay below 0.6")
+        if not self.sources:
+            raise ValueError("at least one source is needed")
+        return self
+
+
+def parse_options(section: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> TrainerOptions:
+    """Validate the ``trainer:`` section merged with CLI overrides (``None`` values are ignored)."""
+    data: dict[str, Any] = dict(section or {})
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key == "augment" and isinstance(value, dict):
+            data["augment"] = {**data.get("augment", {}), **value}
+        else:
+            data[key] = value
+    try:
+        return TrainerOptions.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err).replace("configuration", "trainer configuration", 1)) from None

@@ -1,0 +1,135 @@
+"""One training run end to end: data -> train -> float metrics -> int8 -> int8 metrics (agent's runtime) -> card."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainer import __version__
+from trainer.augment import darkened_copy
+from trainer.data import SplitData, load_data
+from trainer.dataset import FaceSet
+from trainer.evaluate import agreement, metrics
+from trainer.importers import FaceFinder
+from trainer.options import TrainerOptions
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "mask_classifier_int8.tflite"
+CARD_FILE = "model_card.json"
+#: Files a run writes that make up a shippable model (copied by ``--export``).
+EXPORT_FILES = (MODEL_FILE, CARD_FILE, "model_card.md", "labels.txt", "curves.png", "confusion_matrix.png",
+                "confusion_matrix.json", "metrics.json")
+
+
+def _int8_probs(card_path: Path, images: np.ndarray) -> np.ndarray:
+    from edge_agent.classifier import Classifier
+
+    clf = Classifier(card_path, threads=1)
+    return np.concatenate([clf.predict_proba(images[i:i + 64]) for i in range(0, len(images), 64)]) \
+        if len(images) else np.empty((0, len(clf.labels)), np.float32)
+
+
+def _evaluate(predict: Any, data: SplitData, labels: list[str], seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    probs = {
+        "val": predict(data.val.exact),
+        "test": predict(data.test.exact),
+        "test_dark": predict(darkened_copy(data.test.exact, seed)),
+    }
+    out = {name: metrics(p, (data.val if name == "val" else data.test).labels, labels,
+                         (data.val if name == "val" else data.test).sources) for name, p in probs.items()}
+    return out, probs
+
+
+def _card(opts: TrainerOptions, name: str, model: Any, data: SplitData, tflite: bytes, command: str | None) -> dict[str, Any]:
+    from trainer.model import NORMALISATION
+
+    return {
+        "name": name,
+        "model_file": MODEL_FILE,
+        "labels": list(opts.labels),
+        "crop": {"size": opts.input_size, "margin": opts.crop_margin},
+        "input_size": opts.input_size,
+        "input_color": "RGB",
+        "normalisation": NORMALISATION,
+        "quantization": "full-integer int8 (weights, activations, int8 input and output); calibrated on "
+                        f"{opts.representative_per_class} training crops per class",
+        "architecture": f"{opts.architecture}" + (f" alpha {opts.alpha}" if opts.architecture == "mobilenetv2" else ""),
+        "parameters": int(model.count_params()),
+        "model_bytes": len(tflite),
+        "trainer_version": __version__,
+        "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "datasets": data.reports,
+        "splits": {k: dict(Counter(getattr(data, k).labels.tolist())) for k in ("train", "val", "test")},
+        "command": command,
+    }
+
+
+def run_training(opts: TrainerOptions, name: str, command: str | None = None, finder: FaceFinder | None = None,
+                 export_to: Path | None = None) -> Path:
+    """Train and write ``runs/<name>/``; returns the run folder."""
+    from trainer.convert import balanced_representative, to_int8_tflite
+    from trainer.fit import train
+    from trainer.report import card_markdown, plot_confusion, plot_curves
+
+    run_dir = opts.runs_dir / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "options.json").write_text(opts.model_dump_json(indent=2))
+    data = load_data(opts, finder)
+    fit = train(data.train, data.val, opts)
+    fit.model.save(run_dir / "model.keras")
+    labels = list(opts.labels)
+
+    float_metrics, float_probs = _evaluate(lambda x: fit.model.predict(x.astype(np.float32), batch_size=256, verbose=0),
+                                           data, labels, opts.seed)
+    log.info("float test accuracy %s, darkened %s", float_metrics["test"]["accuracy"], float_metrics["test_dark"]["accuracy"])
+
+    index = {label: i for i, label in enumerate(labels)}
+    y_train = np.array([index[x] for x in data.train.labels], np.int64)
+    rep = balanced_representative(data.train.exact, y_train, opts.representative_per_class, opts.seed)
+    tflite = to_int8_tflite(fit.model, rep)
+    (run_dir / MODEL_FILE).write_bytes(tflite)
+    (run_dir / "labels.txt").write_text("\n".join(labels) + "\n")
+    card = _card(opts, name, fit.model, data, tflite, command)
+    card_path = run_dir / CARD_FILE
+    card_path.write_text(json.dumps(card, indent=2))  # the agent's loader needs it to evaluate the int8 model
+
+    int8_metrics, int8_probs = _evaluate(lambda x: _int8_probs(card_path, x), data, labels, opts.seed)
+    agree = agreement(float_probs["test"], int8_probs["test"])
+    log.info("int8 test accuracy %s, darkened %s, float/int8 agreement %s (%d bytes)",
+             int8_metrics["test"]["accuracy"], int8_metrics["test_dark"]["accuracy"], agree, len(tflite))
+    all_metrics = {"float": float_metrics, "int8": int8_metrics, "float_int8_agreement": agree}
+    card["metrics"] = all_metrics
+    card["training"] = {"best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "seconds": round(fit.seconds, 1),
+                        "history": fit.history, "options": json.loads(opts.model_dump_json()),
+                        "options_json": opts.model_dump_json(indent=2)}
+    card_path.write_text(json.dumps(card, indent=2))
+    (run_dir / "model_card.md").write_text(card_markdown(card))
+    (run_dir / "metrics.json").write_text(json.dumps({"model_bytes": len(tflite), **all_metrics}, indent=2))
+    (run_dir / "confusion_matrix.json").write_text(json.dumps(
+        {"split": "test", "model": "int8", **int8_metrics["test"]["confusion"]}, indent=2))
+    plot_curves(fit.history, run_dir / "curves.png", fit.best_epoch)
+    plot_confusion(int8_metrics["test"]["confusion"]["rows_true_cols_pred"], labels, run_dir / "confusion_matrix.png",
+                   f"int8, test split (accuracy {int8_metrics['test']['accuracy']:.2%})")
+    if export_to is not None:
+        export(run_dir, export_to)
+    return run_dir
+
+
+def export(run_dir: Path, target: Path) -> None:
+    """Copy a run's shippable files (model, card, label map, plots, metrics) into ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    for f in EXPORT_FILES:
+        shutil.copy2(run_dir / f, target / f)
+    log.info("exported %s to %s", run_dir, target)
+
+
+def split_faces(data: SplitData, name: str) -> FaceSet:
+    return {"train": data.train, "val": data.val, "test": data.test}[name]
