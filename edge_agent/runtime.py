@@ -260,6 +260,7 @@ class Runtime:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self.reloads = 0
+        self.health: Any = None
 
     # ------------------------------------------------------------ control
     def request_stop(self, *_: Any) -> None:
@@ -332,6 +333,18 @@ class Runtime:
         self._start_cameras(pipelines)
         self.reloads += 1
 
+    def health_report(self) -> tuple[bool, dict[str, Any]]:
+        now = time.monotonic()
+        cams = {r.camera.name: {"state": r.worker.state.state, "reason": r.worker.state.reason,
+                                "frames": r.frames_total, "events": r.events_total, "errors": r.errors,
+                                "dropped_frames": r.worker.frames.dropped,
+                                "analysis_alive": now - r.heartbeat < 10.0} for r in self.runners}
+        q = self.outbox.stats()
+        body = {"cameras": cams, "mqtt_connected": bool(self.link and self.link.connected.is_set()),
+                "queue": {"pending": q.pending, "in_flight": q.in_flight, "dropped_full": q.dropped_full,
+                          "dropped_age": q.dropped_age}}
+        return all(c["analysis_alive"] for c in cams.values()), body
+
     # ------------------------------------------------------------ main loop
     def run(self, install_signals: bool = True) -> int:
         pipelines = self._make_pipelines(self.config)
@@ -340,6 +353,10 @@ class Runtime:
         try:
             self._start_link()
             self._start_cameras(pipelines)
+            if self.config.agent.health_port:
+                from edge_agent.health import HealthServer
+
+                self.health = HealthServer(self.config.agent.health_port, self.health_report).start()
             self.watchdog.notify("READY=1")
             last_purge = time.monotonic()
             while not self._stop.wait(0.25):
@@ -361,6 +378,8 @@ class Runtime:
     def shutdown(self) -> None:
         log.info("stopping")
         self.watchdog.notify("STOPPING=1")
+        if self.health is not None:
+            self.health.stop()
         self._stop_cameras()
         self._stop_link(flush_s=5.0)
         self.outbox.close()

@@ -215,3 +215,26 @@ def test_a_pipeline_that_raises_is_counted_and_the_camera_keeps_going(broker: Mo
         assert rt.runtime.runners[0].errors >= 3
     finally:
         rt.stop()
+
+
+def test_healthz_reports_cameras_mqtt_and_queue(broker: Mosquitto, tmp_path: Path) -> None:
+    import json
+    import urllib.request
+
+    from helpers.net import free_port
+
+    port = free_port()
+    cfg = agent_config(tmp_path, broker.port, [demo_camera()], detector={"type": "fake", "boxes": []},
+                       agent={"health_port": port})
+    rt = RuntimeThread(cfg, pipeline_factory=fake_pipeline()).start()
+    try:
+        wait_for(lambda: rt.runtime.runners and rt.runtime.runners[0].frames_total > 0, 20, what="frames")
+        wait_for(lambda: rt.runtime.health is not None, 5, what="health server")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            body = json.loads(resp.read())
+            assert resp.status == 200
+        assert body["ok"] and body["mqtt_connected"]
+        assert body["cameras"]["cam1"]["state"] == "online" and body["cameras"]["cam1"]["frames"] > 0
+        assert set(body["queue"]) == {"pending", "in_flight", "dropped_full", "dropped_age"}
+    finally:
+        rt.stop()
