@@ -79,7 +79,7 @@ def draw_mask(face: FaceImage, label: str) -> Image:
     if label == WITH_MASK:
         top = face.eyes_y + 0.45 * (nose_y - face.eyes_y)
     else:
-        top = nose_y + 0.35 * (face.mouth_y - nose_y)
+        top = nose_y + 0.6 * (face.mouth_y - nose_y)  # nostrils visible, mouth covered
     bottom = min(y2 + 0.05 * (y2 - face.box[1]), img.shape[0] - 1)
     w = x2 - x1
     left, right = x1 + 0.02 * w, x2 - 0.02 * w
