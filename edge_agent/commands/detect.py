@@ -19,14 +19,14 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 #: Detector settings for still images (accuracy over speed), applied unless ``--profile config``.
 #: Measured on andrewmvd scenes: see docs/evaluation.md. Live video keeps the config's settings.
-ACCURACY_PROFILE = {"centerface": {"input_scale": 2.0, "score_threshold": 0.3, "min_face_px": 2},
+ACCURACY_PROFILE = {"centerface": {"input_scale": 2.0, "score_threshold": 0.2, "min_face_px": 2},
                     "blazeface": {"score_threshold": 0.5, "min_face_px": 2}}
 
 
 def add_detector_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=["accuracy", "config"], default="accuracy",
                    help="accuracy (default): detector settings tuned for still images (CenterFace at 2x, "
-                   "score >= 0.3); config: exactly the config file's detector settings, as the live agent")
+                   "score >= 0.2); config: exactly the config file's detector settings, as the live agent")
     p.add_argument("--config", type=Path, help="config file (default: $MASKWATCH_CONFIG, ./config.yaml, built-in defaults)")
     p.add_argument("--detector", choices=["centerface", "blazeface"], help="override detector.type")
     p.add_argument("--input-scale", type=float, help="override detector.input_scale (CenterFace)")
