@@ -107,7 +107,9 @@ class DemoScene:
                  speed_px_s: float | None = None) -> None:
         self.width, self.height = width, height
         self.face_px = face_px or max(40, height // 6)  # face box height in the scene
-        self.speed = speed_px_s or width / 10.0
+        # slow walkers: an IoU tracker must still match a face between analysed frames on a slow CPU
+        # (0.6 s per 720p frame measured on 2 busy cores: 20 px, under a quarter of a face width)
+        self.speed = speed_px_s or width / 40.0
         self.lanes = 3
         self.spacing_s = (width + 2 * self.face_px) / self.speed / self.lanes
         self._background = self._make_background()
