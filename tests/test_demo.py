@@ -201,11 +201,22 @@ def test_demo_broker_enforces_passwords_and_acls(demo_broker: tuple[int, dict[st
 
 
 # ---------------------------------------------------------------- the whole demo
-def _needs_full_stack() -> None:
+#: A model card to run the end-to-end tests with before the packaged model exists (e.g. runs/NAME/model_card.json).
+MODEL_ENV = "MASKWATCH_DEMO_TEST_MODEL_CARD"
+
+
+def _model_args() -> list[str]:
+    if os.environ.get(MODEL_ENV):
+        return ["--model-card", os.environ[MODEL_ENV]]
     if not (REPO / "edge_agent" / "models" / "model_card.json").exists():
-        pytest.skip("no packaged classifier (edge_agent/models/model_card.json) in this checkout yet")
+        pytest.skip(f"no packaged classifier (edge_agent/models/model_card.json) in this checkout yet; set {MODEL_ENV}")
+    return []
+
+
+def _needs_full_stack() -> list[str]:
     if demo.find_mosquitto() is None:
         pytest.skip("mosquitto not installed: the dashboard ingest speaks MQTT 5, which amqtt does not")
+    return _model_args()
 
 
 def _children(pid: int) -> set[int]:
@@ -230,12 +241,15 @@ def _alive(pid: int) -> bool:
 
 
 class RunningDemo:
-    def __init__(self, data_dir: Path) -> None:
+    """``python -m edge_agent demo`` as a user starts it, with its output collected."""
+
+    def __init__(self, data_dir: Path, extra: list[str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edge_agent", "demo", "--data-dir", str(data_dir), "--port", "0"],
+            [sys.executable, "-m", "edge_agent", "demo", "--data-dir", str(data_dir), "--port", "0", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
             env={k: v for k, v in os.environ.items() if k != "MASKWATCH_CONFIG"},
         )
+        self.data_dir = data_dir
         self.lines: list[str] = []
         self.banner = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
@@ -247,23 +261,29 @@ class RunningDemo:
             if line.startswith("Press Ctrl-C"):
                 self.banner.set()
 
+    def output(self) -> str:
+        logs = "".join(f"\n--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-15:])
+                       for p in sorted((self.data_dir / "logs").glob("*.log")))
+        return "".join(self.lines) + logs
+
     def wait_banner(self, timeout: float = 180) -> dict[str, str]:
         deadline = time.monotonic() + timeout
         while not self.banner.wait(0.5):
-            assert self.proc.poll() is None, "demo exited early:\n" + "".join(self.lines)
-            assert time.monotonic() < deadline, "no URL printed:\n" + "".join(self.lines)
+            assert self.proc.poll() is None, "demo exited early:\n" + self.output()
+            assert time.monotonic() < deadline, "no URL printed:\n" + self.output()
         text = "".join(self.lines)
         return {k: re.search(rf"^\s+{k}:\s+(\S+)", text, re.M).group(1)  # type: ignore[union-attr]
                 for k in ("dashboard", "user", "password")}
 
-    def stop(self, sig: int, timeout: float = 90) -> tuple[int, set[int]]:
+    def stop(self, sig: int, timeout: float = 90) -> tuple[int, set[int], set[int]]:
+        """Send ``sig``; return the exit code, the children it had, and those still alive afterwards."""
         kids = _children(self.proc.pid)
         self.proc.send_signal(sig)
         rc = self.proc.wait(timeout)
         deadline = time.monotonic() + 30
         while any(_alive(p) for p in kids) and time.monotonic() < deadline:
             time.sleep(0.2)
-        return rc, {p for p in kids if _alive(p)}
+        return rc, kids, {p for p in kids if _alive(p)}
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -277,8 +297,17 @@ class RunningDemo:
 
 @pytest.fixture
 def running_demo(tmp_path: Path) -> Iterator[RunningDemo]:
-    _needs_full_stack()
-    d = RunningDemo(tmp_path / "demo")
+    d = RunningDemo(tmp_path / "demo", _needs_full_stack())
+    try:
+        yield d
+    finally:
+        d.kill()
+
+
+@pytest.fixture(scope="module")
+def shared_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
+    """One demo for the ordered end-to-end tests below (login, camera, event, Ctrl-C)."""
+    d = RunningDemo(tmp_path_factory.mktemp("demo"), _needs_full_stack())
     try:
         yield d
     finally:
@@ -301,7 +330,7 @@ def _login(base: str, user: str, password: str) -> urllib.request.OpenerDirector
     return opener if resp.status == 200 and not resp.url.endswith("/login") else None
 
 
-def _poll_json(opener: urllib.request.OpenerDirector, url: str, ok, timeout: float) -> dict:  # noqa: ANN001
+def _poll_json(opener: urllib.request.OpenerDirector, url: str, ok, timeout: float, why: str) -> dict:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     body: dict = {}
     while time.monotonic() < deadline:
@@ -309,36 +338,66 @@ def _poll_json(opener: urllib.request.OpenerDirector, url: str, ok, timeout: flo
         if ok(body):
             return body
         time.sleep(1)
-    pytest.fail(f"{url}: condition not met within {timeout}s; last answer {body}")
+    pytest.fail(f"{why} within {timeout}s ({url}); last answer {body}")
 
 
-@pytest.mark.integration
-@pytest.mark.slow
-def test_demo_end_to_end_login_camera_event_and_clean_ctrl_c(running_demo: RunningDemo) -> None:
-    banner = running_demo.wait_banner()
-    base = banner["dashboard"]
-    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", base)
-    assert _login(base, banner["user"], banner["password"] + "x") is None, "a wrong password was accepted"
-    opener = _login(base, banner["user"], banner["password"])
-    assert opener is not None, "login with the printed credentials failed"
-    cams = _poll_json(opener, base + "api/v1/cameras", lambda b: any(c.get("name") == "demo" for c in b["items"]), 120)
-    assert any(c.get("name") == "demo" for c in cams["items"])
-    events = _poll_json(opener, base + "api/v1/events", lambda b: len(b["items"]) > 0, 180)
-    assert events["items"][0]["camera"] == "demo"
-    rc, left = running_demo.stop(signal.SIGINT)
-    assert rc == 0, "".join(running_demo.lines)
-    assert not left, f"children still running after Ctrl-C: {left}"
-    assert "stopping" in "".join(running_demo.lines)
+
+class TestDemoEndToEnd:
+    """In order, on one running demo."""
+
+    opener: urllib.request.OpenerDirector
+    base: str
+
+    @pytest.mark.integration
+    @pytest.mark.slow
+    def test_prints_url_and_credentials_that_log_in(self, shared_demo: RunningDemo) -> None:
+        banner = shared_demo.wait_banner()
+        base = banner["dashboard"]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", base)
+        assert _login(base, banner["user"], banner["password"] + "x") is None, "a wrong password was accepted"
+        opener = _login(base, banner["user"], banner["password"])
+        assert opener is not None, "login with the printed credentials failed"
+        type(self).opener, type(self).base = opener, base
+
+    @pytest.mark.integration
+    @pytest.mark.slow
+    def test_demo_camera_comes_online(self, shared_demo: RunningDemo) -> None:
+        if not hasattr(type(self), "opener"):
+            pytest.skip("login failed")
+
+        def online(b: dict) -> bool:
+            return any(c["name"] == "demo" and c["state"] == "online" and c["agent_availability"] == "online"
+                       for c in b["items"])
+
+        _poll_json(self.opener, self.base + "api/v1/cameras", online, 120, "the demo camera did not come online")
+
+    @pytest.mark.integration
+    @pytest.mark.slow
+    def test_a_violation_event_arrives(self, shared_demo: RunningDemo) -> None:
+        if not hasattr(type(self), "opener"):
+            pytest.skip("login failed")
+        body = _poll_json(self.opener, self.base + "api/v1/events", lambda b: len(b["items"]) > 0, 180,
+                          "no violation event reached the dashboard")
+        assert body["items"][0]["camera"] == "demo"
+        assert body["items"][0]["verdict"] in ("without_mask", "mask_incorrect")
+
+    @pytest.mark.integration
+    @pytest.mark.slow
+    def test_ctrl_c_stops_everything(self, shared_demo: RunningDemo) -> None:
+        shared_demo.wait_banner()
+        rc, kids, left = shared_demo.stop(signal.SIGINT)
+        assert rc == 0, shared_demo.output()
+        assert len(kids) >= 4, f"expected broker, dashboard, ingest and agent; got {kids}"
+        assert not left, f"children still running after Ctrl-C: {left}"
+        assert "stopping" in "".join(shared_demo.lines)
 
 
 @pytest.mark.integration
 @pytest.mark.slow
 def test_demo_stops_cleanly_on_sigterm(running_demo: RunningDemo) -> None:
     running_demo.wait_banner()
-    kids = _children(running_demo.proc.pid)
-    assert len(kids) >= 4, f"expected broker, dashboard, ingest and agent; got {kids}"
-    rc, left = running_demo.stop(signal.SIGTERM)
-    assert rc == 0 and not left, (rc, left, "".join(running_demo.lines))
+    rc, kids, left = running_demo.stop(signal.SIGTERM)
+    assert rc == 0 and len(kids) >= 4 and not left, (rc, kids, left, running_demo.output())
 
 
 @pytest.mark.integration
@@ -347,8 +406,8 @@ def test_demo_stops_cleanly_on_sigterm(running_demo: RunningDemo) -> None:
 def test_demo_children_die_with_a_killed_demo(running_demo: RunningDemo) -> None:
     """SIGKILL gives the demo no chance to clean up: PR_SET_PDEATHSIG must still end every child."""
     running_demo.wait_banner()
-    rc, left = running_demo.stop(signal.SIGKILL)
-    assert rc == -signal.SIGKILL
+    rc, kids, left = running_demo.stop(signal.SIGKILL)
+    assert rc == -signal.SIGKILL and len(kids) >= 4
     assert not left, f"orphans after the demo was killed: {left}"
 
 

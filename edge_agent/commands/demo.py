@@ -40,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--camera", choices=["auto", "usb", "demo"], default="auto",
                    help="auto: /dev/video0 if it delivers frames, else the generated scene")
     p.add_argument("--user", default="admin", help="dashboard login to create (default admin)")
+    p.add_argument("--model-card", type=Path, help="classifier model card (default: the packaged model); "
+                   "e.g. a model you trained: runs/NAME/model_card.json")
     p.add_argument("--fresh", action="store_true", help="delete the demo's database, queue and logs first")
 
 
@@ -84,10 +86,12 @@ def acl_rules() -> dict[str, tuple[list[str], list[str]]]:
     return {AGENT_USER: ([own], [own]), DASHBOARD_MQTT_USER: ([], [all_sites_filter(PREFIX)])}
 
 
-def demo_config(data_dir: Path, mqtt_port: int, host: str, port: int, camera: dict[str, Any]) -> dict[str, Any]:
+def demo_config(data_dir: Path, mqtt_port: int, host: str, port: int, camera: dict[str, Any],
+                model_card: Path | None = None) -> dict[str, Any]:
     """The demo's config.yaml as a dict; secrets stay ${VAR} references filled from the children's env."""
     d = data_dir.resolve()
-    return {
+    extra: dict[str, Any] = {"classifier": {"model_card": str(model_card.resolve())}} if model_card else {}
+    return {**extra,
         "site": SITE, "agent_id": AGENT, "log_level": "INFO",
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "topic_prefix": PREFIX,
                  "username": "${MASKWATCH_MQTT_USER}", "password": "${MASKWATCH_MQTT_PASSWORD}"},
@@ -155,7 +159,9 @@ def pick_camera(choice: str, probe: Any = usb_camera_works) -> tuple[dict[str, A
         return {"name": "usb0", "source": {"type": "usb", "device": "/dev/video0"}, "detect_fps": 5}, \
             "USB camera /dev/video0"
     why = "" if choice == "demo" else " (no USB camera delivering frames at /dev/video0)"
-    return {"name": "demo", "source": {"type": "demo", "fps": 10}, "detect_fps": 5}, f"generated demo scene{why}"
+    # Analysed at 640x360: a quarter of the pixels keeps the tracker fed on slow or busy machines (Pi 4).
+    return {"name": "demo", "source": {"type": "demo", "fps": 10}, "detect_fps": 5, "width": 640, "height": 360}, \
+        f"generated demo scene{why}"
 
 
 def find_mosquitto() -> tuple[str, str] | None:
@@ -317,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
     camera, camera_note = pick_camera(args.camera)
 
     config_path = data / "config.yaml"
-    cfg_dict = demo_config(data, mqtt_port, args.host, port, camera)
+    cfg_dict = demo_config(data, mqtt_port, args.host, port, camera, args.model_card)
     parse_config(cfg_dict, env=env)  # fail here, before anything starts
     config_path.write_text("# maskwatch demo config (generated on each run; secrets come from the environment)\n"
                            + yaml.safe_dump(cfg_dict, sort_keys=False))
