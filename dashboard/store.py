@@ -100,7 +100,7 @@ class Store:
         """Ids for (site, camera), creating cameras as needed; ``new`` collects ids to cache after commit."""
         out = {}
         missing = []
-        for key in set(names):
+        for key in sorted(set(names)):  # sorted: ids do not depend on hash order
             if key in self._cameras:
                 out[key] = self._cameras[key]
             else:

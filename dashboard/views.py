@@ -28,6 +28,7 @@ from dashboard.models import Camera, Event, Snapshot
 from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
 
 bp = Blueprint("views", __name__)
+PART = b"--frame\r\nContent-Type: image/jpeg\r\n\r\n"
 RANGES = {"1": 1, "7": 7, "30": 30, "90": 90, "365": 365}
 
 
@@ -54,7 +55,9 @@ def _camera_or_404(camera_id: int) -> Camera:
 
 @bp.route("/", endpoint="overview")
 def overview_page():  # type: ignore[no-untyped-def]
-    return render_template("overview.html", rows=overview(get_db(), _tz()), tz=_tz())
+    rows = overview(get_db(), _tz())
+    live = {r.camera.id for r in rows if previews().version(r.camera.site, r.camera.name) is not None}
+    return render_template("overview.html", rows=rows, live=live, tz=_tz())
 
 
 @bp.route("/cameras/<int:camera_id>")
@@ -92,9 +95,10 @@ def live_mjpeg(camera_id: int):  # type: ignore[no-untyped-def]
             if version is not None and version != last:
                 frame = store.get(site, name)
                 if frame is not None:
+                    # Chromium shows a part only when the next part has begun, so each frame is followed
+                    # by the next boundary and part header (the JPEG then follows when it arrives)
+                    yield ((PART if last is None else b"") + frame.jpeg + b"\r\n" + PART)
                     last = frame.version
-                    yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                           + str(len(frame.jpeg)).encode() + b"\r\n\r\n" + frame.jpeg + b"\r\n")
                     continue
             time.sleep(poll)
 

@@ -172,7 +172,7 @@ def test_mjpeg_relays_new_preview_frames(client, ingester):
     new = jpeg((200, 10, 10), text="next")
     ingester.process([Received(topic("preview"), new)])
     second = next(parts)
-    assert second.endswith(new + b"\r\n")
+    assert second == new + b"\r\n--frame\r\nContent-Type: image/jpeg\r\n\r\n"
     r.close()
 
 

@@ -3,7 +3,11 @@
   "use strict";
   const data = JSON.parse(document.getElementById("stats-data").textContent);
   const COLORS = ["#0b6bcb", "#1a7f37", "#8250df", "#b26a00", "#c62828", "#0a7c86", "#6e7781", "#bf3989"];
-  const names = Object.keys(data.series);
+  // sites first (solid, thick), then cameras (dashed)
+  const names = Object.keys(data.series).sort(function (a, b) {
+    const sa = a.indexOf("site ") === 0, sb = b.indexOf("site ") === 0;
+    return sa === sb ? (a < b ? -1 : a > b ? 1 : 0) : (sa ? -1 : 1);
+  });
   const datasets = names.map(function (name, i) {
     const site = name.indexOf("site ") === 0;
     return {

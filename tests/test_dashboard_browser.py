@@ -1,0 +1,204 @@
+"""Headless Chromium against the real stack: mosquitto + `maskwatch dashboard ingest` + `maskwatch dashboard
+serve` (waitress). Logs in, watches a camera's live image change, sees a violation published over MQTT
+appear, sees the statistics charts render, and checks the phone layout. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import cv2
+import numpy as np
+import paho.mqtt.client as mqtt
+import pytest
+from dashboard_support import REPO, event, jpeg, maskwatch, raw, stats, status, topic, write_config
+from helpers import mosquitto as mq
+from helpers.net import free_port, port_open, wait_for
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts" / "dashboard"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "browser test password"
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright not installed (pip install playwright)")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    if not mq.available():
+        pytest.skip("mosquitto not installed")
+    return sync_playwright
+
+
+@pytest.fixture
+def stack(tmp_path):
+    sync_playwright = _playwright()
+    broker = mq.Mosquitto(tmp_path / "broker", persistence=False).start()
+    http_port = free_port()
+    cfg = write_config(tmp_path / "config.yaml", db_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                       snapshot_dir=tmp_path / "snaps", mqtt_port=broker.port, http_port=http_port)
+    env = {**os.environ, "MASKWATCH_SECRET_KEY": uuid.uuid4().hex * 2}
+    assert maskwatch("dashboard", "db-upgrade", "--config", str(cfg)).returncode == 0
+    r = maskwatch("dashboard", "create-user", "manager", "--password-stdin", "--config", str(cfg), input=PASSWORD)
+    assert r.returncode == 0, r.stderr
+    procs = [subprocess.Popen([sys.executable, "-m", "edge_agent", "dashboard", action, "--config", str(cfg)],
+                              cwd=REPO, env=env, stdout=open(tmp_path / f"{action}.log", "w"),  # noqa: SIM115
+                              stderr=subprocess.STDOUT) for action in ("ingest", "serve")]
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="browser-pub", protocol=mqtt.MQTTv5)
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    try:
+        wait_for(lambda: port_open(http_port), 30, what="the dashboard server")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+        def send(t: str, payload: bytes, retain: bool = False) -> None:
+            pub.publish(t, payload, qos=1, retain=retain).wait_for_publish(10)
+
+        yield {"url": f"http://127.0.0.1:{http_port}", "send": send, "browser": browser, "tmp": tmp_path}
+    finally:
+        browser.close()
+        pw.stop()
+        pub.disconnect()
+        pub.loop_stop()
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        broker.stop()
+        for action in ("ingest", "serve"):
+            log = tmp_path / f"{action}.log"
+            if log.exists():
+                shutil.copy(log, ARTIFACTS / f"{action}.log")
+
+
+def wait_js(page, expr: str, timeout: float = 15, what: str = "") -> None:
+    """Poll a JS expression from Python: the page's CSP (no 'unsafe-eval') blocks wait_for_function."""
+    wait_for(lambda: page.evaluate(expr), timeout, interval=0.2, what=what or expr)
+
+
+def mean_bgr(png: bytes) -> np.ndarray:
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    h, w = img.shape[:2]
+    return img[h // 4: 3 * h // 4, w // 4: 3 * w // 4].reshape(-1, 3).mean(axis=0)
+
+
+def seed(send) -> None:
+    now = datetime.now(UTC)
+    send(topic("status"), raw(status()), retain=True)
+    send(topic("status", camera="lobby"), raw(status(camera="lobby", state="offline", reason="no frames for 6 s")),
+         retain=True)
+    send(topic("available"), b"online", retain=True)
+    for h in range(48):  # two days of stats for the charts
+        t = (now - timedelta(hours=h)).isoformat()
+        wm = 20 + (h * 7) % 15
+        send(topic("stats"), raw(stats(time=t, people={"with_mask": wm, "without_mask": 3 + h % 5,
+                                                       "mask_incorrect": h % 3})))
+        send(topic("stats", camera="lobby"), raw(stats(camera="lobby", time=t, people={"with_mask": 12,
+                                                                                       "without_mask": h % 4})))
+    for i in range(12):
+        send(topic("event"), raw(event(f"seed{i}", time=(now - timedelta(minutes=5 * i + 1)).isoformat(),
+                                       verdict=("without_mask", "mask_incorrect")[i % 4 == 0])))
+    send(topic("preview", camera="lobby"), jpeg((90, 90, 90), (480, 270), "lobby"))
+
+
+def test_browser_end_to_end(stack):
+    url, send = stack["url"], stack["send"]
+    seed(send)
+    red, green = jpeg((30, 30, 220), (480, 270), "frame A"), jpeg((40, 200, 40), (480, 270), "frame B")
+    send(topic("preview"), red)
+    ctx = stack["browser"].new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+    # login
+    page.goto(url + "/")
+    assert "/login" in page.url
+    page.fill("input[name=username]", "manager")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/")
+    page.wait_for_selector("text=hq/door", timeout=15_000)
+    wait_js(page, "() => document.querySelector('img.live-tile') !== null && "
+                  "[...document.querySelectorAll('img.live-tile')].every(i => i.naturalWidth > 0)")
+    page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+    # camera page: the MJPEG live image changes when a new preview frame is published
+    page.click("text=hq/door")
+    page.wait_for_selector("#live")
+    wait_js(page, "() => document.getElementById('live').naturalWidth > 0")
+    live = page.locator("#live")
+    wait_for(lambda: mean_bgr(live.screenshot())[2] > 150, 15, interval=0.3, what="the red frame A")
+    send(topic("preview"), green)
+    wait_for(lambda: mean_bgr(live.screenshot())[1] > 150, 15, interval=0.3, what="the live image to turn green")
+    page.screenshot(path=str(ARTIFACTS / "camera-live.png"), full_page=True)
+
+    # a violation published over MQTT appears on the open page (the list polls the API)
+    send(topic("snapshot", event_id="live-violation"), jpeg((20, 20, 160), (640, 480), "violation"))
+    send(topic("event"), raw(event("live-violation", box=[200, 120, 360, 300])))
+    item = page.wait_for_selector("#recent-violations li[data-event-id='live-violation']", timeout=20_000)
+    assert "no mask" in item.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "camera-violation.png"), full_page=True)
+
+    # the snapshot viewer, with the face box drawn over the image
+    item.query_selector("a").click()
+    page.wait_for_selector(".snapshot .box")
+    wait_js(page, "() => document.querySelector('.snapshot img').naturalWidth === 640")
+    page.screenshot(path=str(ARTIFACTS / "event.png"), full_page=True)
+
+    # violations list with filter
+    page.goto(url + "/violations?verdict=mask_incorrect")
+    assert "3 found" in page.inner_text("h1")
+
+    # statistics: the charts render (Chart.js instances with data, pixels drawn on the canvas)
+    page.goto(url + "/statistics?days=7&bucket=hour")
+    page.wait_for_selector("body[data-charts-ready='1']", timeout=15_000)
+    n_points = page.evaluate("Chart.getChart(document.getElementById('chart-compliance')).data.datasets"
+                             ".map(d => d.data.filter(v => v !== null).length)")
+    assert len(n_points) == 3 and min(n_points) >= 40  # site line + two cameras, 48 hourly points each
+    drawn = page.evaluate("""() => {
+        const c = document.getElementById('chart-hours');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let colored = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && d[i + 2] > d[i] + 60) colored++;
+        return colored; }""")
+    assert drawn > 500  # blue bars were drawn
+    page.screenshot(path=str(ARTIFACTS / "statistics.png"), full_page=True)
+    assert not errors, errors  # no script errors, no failed requests (CSP would show here too)
+    ctx.close()
+
+    # phone: nothing wider than the screen
+    phone = stack["browser"].new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                         is_mobile=True, has_touch=True)
+    p2 = phone.new_page()
+    p2.goto(url + "/login")
+    p2.fill("input[name=username]", "manager")
+    p2.fill("input[name=password]", PASSWORD)
+    p2.click("button[type=submit]")
+    p2.wait_for_url(url + "/")
+    for path, name in (("/", "phone-overview.png"), ("/violations", "phone-violations.png"),
+                       ("/statistics", "phone-statistics.png")):
+        p2.goto(url + path)
+        if path == "/statistics":
+            p2.wait_for_selector("body[data-charts-ready='1']")
+        assert p2.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+        p2.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    phone.close()
