@@ -326,7 +326,8 @@ install_venv() {
       own_site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; fi
     printf '%s\n' "$site" | write_file "$own_site/maskwatch-deps-from.pth" 0644
     pip_args+=(--no-deps --no-build-isolation --no-index)
-  elif [ -n "$WHEELHOUSE" ]; then
+  fi
+  if [ -n "$WHEELHOUSE" ]; then
     [ -d "$WHEELHOUSE" ] || die "--wheelhouse $WHEELHOUSE: no such directory"
     pip_args+=(--no-index --find-links "$WHEELHOUSE")
   fi
@@ -337,6 +338,10 @@ install_venv() {
   fi
   run "$VENV/bin/python" -m pip install "${pip_args[@]}" --upgrade "$spec" || \
     die "pip install failed. Offline? Build a wheelhouse on a connected machine (docs/deploy.md) and pass --wheelhouse DIR"
+  if [ "$spec" != "$SRC_DIR$extras" ]; then
+    # A rebuilt wheel may keep its version number: reinstall the project itself (not its dependencies).
+    run "$VENV/bin/python" -m pip install "${pip_args[@]}" --force-reinstall --no-deps "$spec" || die "pip install failed"
+  fi
   if [ "$DRY_RUN" = 0 ]; then
     "$VENV/bin/maskwatch" --version >/dev/null || die "the installed maskwatch command does not run"
   fi

@@ -375,3 +375,22 @@ def test_uninstall_keeps_config_and_purge_removes_it(tmp_path: Path) -> None:
     assert re.search(r"kept .*etc/maskwatch", out.stdout)
     run_installer(root, "--uninstall", "--purge")
     assert not (root / "etc/maskwatch").exists() and not (root / "var/lib/maskwatch").exists()
+
+
+def test_offline_install_from_a_wheelhouse(tmp_path: Path) -> None:
+    """--wheelhouse: pip runs with --no-index and installs the project's own wheel from the folder."""
+    wheels = tmp_path / "wheelhouse"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                            "-q", "-w", str(wheels), str(REPO)], capture_output=True, text=True, timeout=300,
+                           check=False)
+    assert build.returncode == 0, build.stderr
+    assert list(wheels.glob("maskwatch-*.whl"))
+    root = tmp_path / "root"
+    run_installer(root, "--site", SITE, "--no-dashboard", "--wheelhouse", str(wheels),
+                  "--python", sys.executable, "--deps-from", sys.prefix)
+    py = root / "opt/maskwatch/venv/bin/python"
+    out = subprocess.run([str(py), "-m", "pip", "show", "-f", "maskwatch"], capture_output=True, text=True,
+                         timeout=60, check=False, cwd=root)
+    assert out.returncode == 0 and str(root / "opt/maskwatch/venv") in out.stdout, out.stdout
+    assert not (root / "etc/systemd/system/maskwatch-dashboard.service").exists()   # --no-dashboard
+    assert (root / "etc/systemd/system/maskwatch-agent.service").exists()
