@@ -23,7 +23,7 @@ def _prepare(image: Image, border: float, side: int) -> tuple[Image, float, int]
     """Image with a border and rescaled; returns it, the scale and the border in original pixels."""
     h, w = image.shape[:2]
     pad = int(round(border * max(h, w)))
-    out = image
+    out: Image = image
     if pad:
         out = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128))
     k = 1.0

@@ -43,10 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_with_overrides(args: argparse.Namespace) -> Any:
     """The validated Config with the detector/classifier overrides given on the command line applied."""
-    from edge_agent.config import Config, find_config, load_config, parse_config
+    from edge_agent.config import find_config, load_config, parse_config
 
     path = find_config(args.config)
-    cfg = load_config(path) if path is not None else Config()
+    cfg = load_config(path) if path is not None else parse_config({})
     data = cfg.model_dump(mode="json", exclude_unset=False)
     det = dict(data["detector"])
     if args.detector and args.detector != det["type"]:
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             status = 1
             continue
         faces = analyzer.analyse(img)
-        rows = [{"box": [round(float(v), 1) for v in box], "label": analyzer.labels[int(cid)],
+        rows: list[dict[str, Any]] = [{"box": [round(float(v), 1) for v in box], "label": analyzer.labels[int(cid)],
                  "score": round(float(s * cs), 4)}
                 for box, cid, s, cs in zip(faces.xyxy, faces.class_id, faces.score, faces.class_score, strict=True)]
         if args.json:

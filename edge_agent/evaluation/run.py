@@ -126,8 +126,8 @@ def evaluate_voc(samples: list[SceneSample], analyzer: FaceAnalyzer, predictions
     if predictions is not None:
         k = 0
         for s in samples:
-            for box, t in zip(s.boxes, s.labels, strict=True):
-                _write(predictions, {"image": str(s.image), "kind": "ground_truth", "box": _box(box), "true": t,
+            for box, true in zip(s.boxes, s.labels, strict=True):
+                _write(predictions, {"image": str(s.image), "kind": "ground_truth", "box": _box(box), "true": true,
                                      "pred": pred[k], "score": round(float(score[k]), 4)})
                 k += 1
         for s, im in zip(samples, per_image, strict=True):
