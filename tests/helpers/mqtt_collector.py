@@ -21,6 +21,7 @@ class Received:
     retain: bool
     qos: int
     at: float
+    dup: bool = False  # the broker re-sent it to this subscriber (session resumed before our PUBACK)
 
 
 class Collector:
@@ -43,7 +44,8 @@ class Collector:
 
     def _on_message(self, client, userdata, msg):  # noqa: ANN001
         with self._lock:
-            self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, time.monotonic()))
+            self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, time.monotonic(),
+                                          bool(msg.dup)))
 
     def start(self, timeout: float = 10.0) -> Collector:
         self.client.connect_async("127.0.0.1", self.port, keepalive=10)
@@ -56,9 +58,11 @@ class Collector:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def on(self, suffix: str) -> list[Received]:
+    def on(self, suffix: str, redelivered: bool = True) -> list[Received]:
+        """Messages on topics ending with ``suffix``; ``redelivered=False`` leaves out the broker's own
+        re-sends to this subscriber (DUP set), which say nothing about how often the publisher sent."""
         with self._lock:
-            return [m for m in self.messages if m.topic.endswith(suffix)]
+            return [m for m in self.messages if m.topic.endswith(suffix) and (redelivered or not m.dup)]
 
     def matching(self, part: str) -> list[Received]:
         with self._lock:
