@@ -38,21 +38,26 @@ class CenterFaceDetector:
         if not self.model_path.is_file():
             raise DetectorError(f"detector.model: {self.model_path} does not exist")
         self._nets: dict[tuple[int, int], cv2.dnn.Net] = {}
-        self._net_for((640, 480))  # fail at start, not on the first frame
+        self._spare: cv2.dnn.Net | None = self._load()  # fail at start; adopted by the first input size
 
     def _net_for(self, size: tuple[int, int]) -> cv2.dnn.Net:
         """A net used only at this input size (LRU). When the cache is full the least recently used net
         is re-planned for the new size, which is cheaper than loading another one."""
         net = self._nets.pop(size, None)
+        if net is None and self._spare is not None:  # the net loaded at start: no second copy in memory
+            net, self._spare = self._spare, None
         if net is None and len(self._nets) >= _MAX_NETS:
             net = self._nets.pop(next(iter(self._nets)))
         if net is None:
-            try:
-                net = cv2.dnn.readNetFromONNX(str(self.model_path))
-            except cv2.error as err:
-                raise DetectorError(f"cannot load CenterFace model {self.model_path}: {err}") from None
+            net = self._load()
         self._nets[size] = net  # most recently used last
         return net
+
+    def _load(self) -> cv2.dnn.Net:
+        try:
+            return cv2.dnn.readNetFromONNX(str(self.model_path))
+        except cv2.error as err:
+            raise DetectorError(f"cannot load CenterFace model {self.model_path}: {err}") from None
 
     def detect(self, frame_bgr: Image) -> Faces:
         check_frame(frame_bgr)
