@@ -89,42 +89,77 @@ def hourly_rows(db: Session, start: datetime, end: datetime, camera_ids: list[in
 
 def report(db: Session, tz: str, bucket: str, start: datetime, end: datetime,
            cameras: list[Camera]) -> Report:
-    """Compliance over time per camera and per site, verdict counts and busiest hours for [start, end)."""
+    """Compliance over time per camera and per site, verdict counts and busiest hours for [start, end).
+
+    Plain tuples and integer lists (no ORM objects): this runs over (cameras x hours) rows per page view.
+    """
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {BUCKETS}, got {bucket!r}")
     zone = ZoneInfo(tz)
     by_id = {c.id: c for c in cameras}
-    rows = hourly_rows(db, start, end, list(by_id))
-    # every bucket in the range, so gaps show as gaps
+    # every UTC hour of the range -> (bucket index, local hour of day); every bucket listed, so gaps show
     keys: list[datetime] = []
+    slot: dict[datetime, tuple[int, int]] = {}
     t = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     while t < end:
-        k = bucket_start(t.astimezone(zone), bucket)
+        local = t.astimezone(zone)
+        k = bucket_start(local, bucket)
         if not keys or keys[-1] != k:
             keys.append(k)
+        slot[t] = (len(keys) - 1, local.hour)
         t += timedelta(hours=1)
-    index = {k.replace(tzinfo=None): i for i, k in enumerate(keys)}
-    tallies: dict[str, list[Tally]] = defaultdict(lambda: [Tally() for _ in keys])
-    total = Tally()
+    n = len(keys)
+    per_camera: dict[int, list[int]] = {}  # flat [bucket * 3 + (with, without, incorrect)] people counts
+    total = [0, 0, 0, 0, 0]
     hours = [0] * 24
-    for r in rows:
-        cam = by_id[r.camera_id]
-        local = r.hour.astimezone(zone)
-        i = index.get(bucket_start(local, bucket).replace(tzinfo=None))
-        if i is not None:
-            tallies[f"site {cam.site}"][i].add(r)
-            tallies[cam.label][i].add(r)
-        total.add(r)
-        hours[local.hour] += r.people_with_mask + r.people_without_mask + r.people_mask_incorrect
-    names = sorted(k for k in tallies if k.startswith("site ")) + sorted(k for k in tallies if not k.startswith("site "))
+    q = select(HourlyCount.camera_id, HourlyCount.hour, HourlyCount.people_with_mask,
+               HourlyCount.people_without_mask, HourlyCount.people_mask_incorrect,
+               HourlyCount.events_without_mask, HourlyCount.events_mask_incorrect
+               ).where(HourlyCount.hour >= start, HourlyCount.hour < end, HourlyCount.camera_id.in_(list(by_id)))
+    for cid, hour, w, wo, inc, ewo, einc in db.execute(q):
+        where = slot.get(hour)
+        if where is None:
+            continue
+        i, local_hour = where
+        arr = per_camera.get(cid)
+        if arr is None:
+            arr = per_camera[cid] = [0] * (3 * n)
+        j = 3 * i
+        arr[j] += w
+        arr[j + 1] += wo
+        arr[j + 2] += inc
+        total[0] += w
+        total[1] += wo
+        total[2] += inc
+        total[3] += ewo
+        total[4] += einc
+        hours[local_hour] += w + wo + inc
+    sites: dict[str, list[int]] = {}
+    for cid, arr in per_camera.items():
+        site = sites.setdefault(f"site {by_id[cid].site}", [0] * (3 * n))
+        for j, v in enumerate(arr):
+            site[j] += v
+
+    def rates(arr: list[int]) -> list[float | None]:
+        out: list[float | None] = []
+        for i in range(n):
+            people = arr[3 * i] + arr[3 * i + 1] + arr[3 * i + 2]
+            out.append(None if people == 0 else round(arr[3 * i] / people, 4))
+        return out
+
+    series = {name: rates(sites[name]) for name in sorted(sites)}
+    for cid in sorted(per_camera, key=lambda c: by_id[c].label):
+        series[by_id[cid].label] = rates(per_camera[cid])
+    tally = Tally(*total)
     return Report(
         bucket=bucket,
         labels=[_label(k, bucket) for k in keys],
-        series={n: [None if x.compliance is None else round(x.compliance, 4) for x in tallies[n]] for n in names},
-        people={"with_mask": total.with_mask, "without_mask": total.without_mask, "mask_incorrect": total.mask_incorrect},
-        events={"without_mask": total.events_without_mask, "mask_incorrect": total.events_mask_incorrect},
+        series=series,
+        people={"with_mask": tally.with_mask, "without_mask": tally.without_mask,
+                "mask_incorrect": tally.mask_incorrect},
+        events={"without_mask": tally.events_without_mask, "mask_incorrect": tally.events_mask_incorrect},
         busiest_hours=hours,
-        total=total,
+        total=tally,
     )
 
 
