@@ -46,10 +46,32 @@ class Pipeline(Protocol):
 PipelineFactory = Callable[[Config, CameraConfig], Pipeline]
 
 
+class SharedDetector:
+    """One detector for every camera, one frame at a time. A CenterFace net planned for 640x384 holds
+    ~65 MB, so one net per camera would put two cameras past 250 MB; OpenCV already spreads one forward
+    pass over all cores, so taking turns costs little throughput (docs/performance.md)."""
+
+    def __init__(self, detector: Any) -> None:
+        self.detector = detector
+        self._lock = threading.Lock()
+
+    def detect(self, frame_bgr: Any) -> Any:
+        with self._lock:
+            return self.detector.detect(frame_bgr)
+
+
+_shared: dict[str, SharedDetector] = {}
+
+
 def default_pipeline(config: Config, camera: CameraConfig) -> Pipeline:
+    from edge_agent.detectors import create_detector
     from edge_agent.pipeline import FramePipeline
 
-    return FramePipeline(config, camera)
+    key = config.detector.model_dump_json()
+    if key not in _shared:  # a reload with other detector settings replaces it
+        _shared.clear()
+        _shared[key] = SharedDetector(create_detector(config.detector))
+    return FramePipeline(config, camera, detector=_shared[key])  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +172,8 @@ class CameraRunner:
         )
         self.out.put(self.out.topics.camera(self.camera.name, "event"), dump(event))
         self.events_total += 1
-        log.info("camera %s: %s (track %d, confidence %.2f)", self.camera.name, d.verdict, d.track_id, d.confidence)
+        log.info("camera %s: %s (track %d, confidence %.2f, event %s)", self.camera.name, d.verdict, d.track_id,
+                 d.confidence, event_id)
 
     def _preview(self, frame: Frame, result: FrameResult) -> None:
         link = self.out.link

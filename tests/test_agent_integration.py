@@ -149,3 +149,37 @@ def test_invalid_config_exits_with_code_2(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "cameras[0].source" in proc.stderr and "webcam" in proc.stderr
+
+
+@needs_model
+@pytest.mark.fault
+def test_events_during_a_broker_outage_survive_an_agent_sigkill(tmp_path: Path, broker: Mosquitto) -> None:
+    """Broker down while violations happen, then the agent is SIGKILLed before it could send them: after
+    the broker and the agent return, every event the first run produced arrives exactly once."""
+    from helpers.agent import AgentProcess
+
+    col = Collector(broker.port, "maskwatch/s1/camera/+/event").start()
+    config = write_config(tmp_path, broker.port, [demo_cam("lobby")])
+    first = AgentProcess(config)
+    second = None
+    try:
+        col.wait_on("/event", 90)
+        broker.stop()
+        before = len(first.event_ids())
+        wait_for(lambda: len(first.event_ids()) >= before + 2, 120, what="violations while the broker is down")
+        first.kill()
+        produced = first.event_ids()
+        broker.start()
+        second = AgentProcess(config)
+        wait_for(lambda: set(produced) <= {validate("event", m.payload)["event_id"] for m in col.on("/event")},
+                 60, what="every event of the killed run")
+        time.sleep(1.0)
+        delivered = [validate("event", m.payload)["event_id"] for m in col.on("/event", redelivered=False)]
+        assert sorted(d for d in delivered if d in produced) == sorted(produced), "each exactly once"
+        print(f"first run produced {len(produced)} events ({len(produced) - before} during the outage); "
+              f"all delivered exactly once after broker + agent restart")
+    finally:
+        first.kill()
+        if second is not None:
+            assert second.terminate() == 0, second.output[-3000:]
+        col.stop()

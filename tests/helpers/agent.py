@@ -55,3 +55,47 @@ def validate(kind: str, payload: bytes) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(payload)
     jsonschema.validate(doc, load(kind))
     return doc
+
+
+class AgentProcess:
+    """``python -m edge_agent agent --config FILE`` with its output collected line by line."""
+
+    def __init__(self, config: Path, env_extra: dict[str, str] | None = None) -> None:
+        import os
+        import subprocess
+        import sys
+
+        root = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+        self.proc = subprocess.Popen([sys.executable, "-m", "edge_agent", "agent", "--config", str(config)],
+                                     cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def event_ids(self) -> list[str]:
+        """Event ids the agent logged as produced (one log line per violation event)."""
+        import re
+
+        return [m.group(1) for line in list(self.lines) if (m := re.search(r", event ([0-9a-f]{32})\)", line))]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        self._reader.join(5)
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        self.proc.terminate()
+        rc = self.proc.wait(timeout)
+        self._reader.join(5)
+        return rc
