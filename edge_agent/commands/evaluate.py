@@ -39,7 +39,7 @@ def _clean(x: Any) -> Any:
 def _print_text(r: dict[str, Any]) -> None:
     c = r["classification"]
     print(f"data: {r['data']} ({r['format']}, {r['images']} images, {r['seconds']} s)")
-    print(f"detector: {r['detector']}   model: {r['model_card']}")
+    print(f"detector ({r['profile']} profile): {r['detector']}   model: {r['model_card']}")
     print(f"classification of {c['n']} ground-truth faces (argmax over {', '.join(c['argmax_over'])}):")
     print(f"  accuracy {c['accuracy']}  balanced accuracy {c['balanced_accuracy']}")
     if "no_face_found" in c:
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if fh is not None:
             fh.close()
-    result = {"data": str(args.data), **result, "detector": cfg.detector.model_dump(mode="json"),
+    result = {"data": str(args.data), **result, "profile": args.profile, "detector": cfg.detector.model_dump(mode="json"),
               "model_card": str(cfg.classifier.model_card)}
     result = _clean(result)
     if args.json:
