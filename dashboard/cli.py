@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     logging.getLogger().setLevel(cfg.log_level)
+    if args.action != "db-upgrade":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks are not news
     return int(ACTIONS[args.action](args, cfg))
 
 

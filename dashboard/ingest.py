@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from dashboard.messages import Message, PreviewMsg, Rejected, classify
 from dashboard.models import IngestCounter
@@ -44,8 +45,16 @@ class Received:
     qos: int = 0
 
 
+class StoreUnavailable(Exception):
+    """The database stayed unavailable until shutdown; the batch was not stored (and is not acknowledged)."""
+
+
 class Ingester:
-    """Classify -> store -> count. Thread-compatible (use from one thread)."""
+    """Classify -> store -> count. Thread-compatible (use from one thread).
+
+    A database that is down or locked is retried with back-off (doubling to 30 s) until ``stop_event`` is
+    set; a message the database refuses for its content is counted as ``store_error`` and dropped.
+    """
 
     def __init__(self, engine: Engine, snapshot_dir: Path, prefix: str, name: str | None = None) -> None:
         self.engine = engine
@@ -55,6 +64,7 @@ class Ingester:
         self.previews = PreviewStore(snapshot_dir)
         self.counters: Counter[str] = Counter()
         self._reject_logged: Counter[str] = Counter()
+        self.stop_event = threading.Event()
 
     def _reject(self, r: Rejected) -> None:
         self.counters[f"rejected_{r.reason}"] += 1
@@ -84,16 +94,28 @@ class Ingester:
                 log.error("cannot write preview for %s/%s: %s", p.site, p.camera, err)
         if not good:
             return
-        try:
-            self.counters.update(self.store.write(good))
-        except Exception:
-            log.exception("batch of %d messages failed; storing them one by one", len(good))
-            for m in good:
-                try:
-                    self.counters.update(self.store.write([m]))
-                except Exception as err:
-                    self.counters["store_error"] += 1
-                    log.error("cannot store %s: %s", type(m).__name__, err)
+        delay = 1.0
+        while True:
+            try:
+                self.counters.update(self.store.write(good))
+                return
+            except (OperationalError, InterfaceError) as err:
+                # the database is unreachable or locked: keep the batch (it is not acknowledged) and retry
+                self.counters["store_retry"] += 1
+                log.warning("database unavailable (%s); retrying %d messages in %.0f s",
+                            str(err).splitlines()[0][:200], len(good), delay)
+                if self.stop_event.wait(delay):
+                    raise StoreUnavailable("stopping while the database is unavailable") from err
+                delay = min(delay * 2, 30.0)
+            except Exception:
+                log.exception("batch of %d messages failed; storing them one by one", len(good))
+                for m in good:
+                    try:
+                        self.counters.update(self.store.write([m]))
+                    except Exception as err:
+                        self.counters["store_error"] += 1
+                        log.error("cannot store %s: %s", type(m).__name__, err)
+                return
 
     def flush_counters(self) -> None:
         now = datetime.now(UTC)
@@ -134,7 +156,7 @@ class MqttIngest:
         self.queue: queue.Queue[Received] = queue.Queue(maxsize=20_000)
         self.connected = threading.Event()
         self.subscribed = threading.Event()
-        self._stop = threading.Event()
+        self._stop = ingester.stop_event
         self._writer: threading.Thread | None = None
         cid = client_id or f"maskwatch-dashboard-{socket.gethostname()}-{os.getpid()}"
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5,
@@ -210,8 +232,11 @@ class MqttIngest:
             if batch:
                 try:
                     self.ingester.process(batch)
-                except Exception:  # loop boundary: log, count, keep going
-                    self.ingester.counters["batch_error"] += 1
+                except StoreUnavailable:
+                    log.error("stopping with %d messages not stored; the broker re-delivers them", len(batch))
+                    break
+                except Exception:  # loop boundary: log, count, keep going (acknowledged: a poison message
+                    self.ingester.counters["batch_error"] += 1  # must not block the session forever)
                     log.exception("unexpected error processing a batch of %d", len(batch))
                 for item in batch:
                     if item.qos > 0:

@@ -168,6 +168,12 @@ class PostgresCluster:
                   "-w", "-t", "60", "start")
         return self
 
+    def start_again(self) -> None:
+        assert self.bin is not None
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"),
+                  "-w", "-t", "60", "start")
+
     def stop(self) -> None:
         if self.bin is not None and self.data.exists():
             with contextlib.suppress(subprocess.CalledProcessError):

@@ -90,3 +90,32 @@ def test_postgresql_for_real(postgres, tmp_path):
     ing.flush_counters()
     assert purge(engine, tmp_path / "snaps", 30)["events"] == 0
     engine.dispose()
+
+
+@pytest.mark.integration
+@pytest.mark.fault
+def test_ingest_waits_for_postgresql_to_come_back(postgres, tmp_path):
+    """Database down: the batch is kept and retried (not dropped, not acknowledged) until it is back."""
+    import threading
+
+    engine = make_engine(postgres.url)
+    upgrade(engine)
+    ing = Ingester(engine, tmp_path / "snaps", "maskwatch", name="pg-fault")
+    ing.process([Received(topic("event"), raw(event("up-1")))])
+    postgres.stop()
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (ing.process([Received(topic("event"), raw(event("while-down")))]),
+                                              done.set()), daemon=True)
+    worker.start()
+    try:
+        from helpers.net import wait_for
+
+        wait_for(lambda: ing.counters["store_retry"] >= 1, 20, what="a retry while PostgreSQL is down")
+        assert not done.is_set()
+    finally:
+        postgres.start_again()
+    assert done.wait(60), "the ingest did not store the batch after PostgreSQL came back"
+    with Session(engine) as db:
+        assert set(db.scalars(select(Event.event_id))) >= {"up-1", "while-down"}
+    assert not ing.counters["store_error"]
+    engine.dispose()
