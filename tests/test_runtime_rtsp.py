@@ -117,3 +117,23 @@ def test_silent_rtsp_stream_is_detected_by_the_read_timeout(tmp_path: Path, brok
         col.stop()
     assert offline_s < 15, "read_timeout_s is 2 s: a silent stream must not block for FFmpeg's 30 s default"
     print(f"silent RTSP stream -> offline in {offline_s:.2f} s (read_timeout_s 2); resumed -> online in {online_s:.2f} s")
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_rtsp_source_reads_frames_over_tcp_and_udp(server: rtsp.RtspServer, transport: str) -> None:
+    from edge_agent.sources import make_source
+
+    cam = CameraConfig.model_validate({"name": "door", "source": {"type": "rtsp", "url": server.url,
+                                                                  "transport": transport},
+                                       "open_timeout_s": 10, "read_timeout_s": 5})
+    src = make_source(cam)
+    t0 = time.monotonic()
+    src.open()
+    try:
+        frames = [src.read() for _ in range(15)]
+    finally:
+        src.close()
+    print(f"RTSP over {transport}: open + 15 frames in {time.monotonic() - t0:.2f} s")
+    assert frames[-1].size == (640, 360)
+    assert frames[-1].image.std() > 10  # a picture, not a blank frame
+    assert os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS") is None  # the process-wide option was restored
