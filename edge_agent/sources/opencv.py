@@ -45,6 +45,14 @@ def open_capture(
                     os.environ.pop(_FFMPEG_OPTIONS, None)
                 else:
                     os.environ[_FFMPEG_OPTIONS] = old
+    if not cap.isOpened() and backend != cv2.CAP_FFMPEG:
+        # Backends that do not understand the timeout properties refuse to open at all ("unsupported
+        # parameters in .open(). Bailout"): try again without them; the worker's stall check still applies.
+        cap.release()
+        try:
+            cap = cv2.VideoCapture(target, backend)
+        except cv2.error as err:
+            raise SourceError(f"cannot open {describe(target)}: {err}") from None
     if not cap.isOpened():
         cap.release()
         raise SourceError(f"cannot open {describe(target)}")
