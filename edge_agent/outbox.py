@@ -70,16 +70,36 @@ class Outbox:
         self._clock = clock or time.time
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = self._open(str(path))
+        except sqlite3.DatabaseError as err:
+            if str(path) == ":memory:":
+                raise
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            log.error("outbox %s is unreadable (%s): moved aside to %s, starting an empty queue", path, err, aside)
+            self.path.rename(aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            self._db = self._open(str(path))
         self._lock = threading.RLock()
         self._in_flight: dict[int, int] = {}  # MQTT message id -> row id, within this process
         self._sent: set[int] = set()  # row ids handed to the client and not yet acknowledged
         self._acked = 0
         self._rows = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
         self.purge_expired()
+
+    @staticmethod
+    def _open(path: str) -> sqlite3.Connection:
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
+            db.executescript(_SCHEMA)
+            db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     # ------------------------------------------------------------ producing
     def put(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:

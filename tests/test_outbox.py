@@ -142,3 +142,13 @@ def test_messages_survive_sigkill(tmp_path: Path) -> None:
     assert last == 199
     box = Outbox(path)
     assert [int(m.payload) for m in box.take(500)] == list(range(200))
+
+
+def test_a_corrupt_queue_file_is_moved_aside_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "q.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    box = Outbox(path)
+    box.put("t", b"x")
+    assert box.pending() == 1
+    assert list(tmp_path.glob("q.sqlite3.corrupt-*")), "the unreadable file is kept for inspection"
+    assert "unreadable" in caplog.text
