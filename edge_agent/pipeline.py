@@ -2,7 +2,8 @@
 
 optional resize (camera ``width``/``height``) -> detect -> region-of-interest filter -> crop every face
 (the one crop, with the classifier's CropSpec) -> classify all faces in one batch -> track -> decisions.
-Boxes in every result are pixels of the frame passed in (before the optional resize).
+Boxes in every result are pixels of the frame passed in (before the optional resize). The detector applies
+its own ``min_face_px`` in the frame it sees (after the resize).
 No I/O and no MQTT: the runtime calls ``process`` and publishes what it returns.
 """
 

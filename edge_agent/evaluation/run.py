@@ -13,6 +13,7 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from edge_agent.core.detections import Faces, iou_matrix
 from edge_agent.core.labels import LABELS, WITH_MASK, WITHOUT_MASK
 from edge_agent.evaluation.data import PhotoSample, SceneSample
 from edge_agent.evaluation.metrics import ImageDetections, classification_report, detection_ap, face_recall
@@ -45,8 +46,6 @@ def _report_labels(model_labels: Sequence[str], true_labels: Sequence[str]) -> l
 def _classify(analyzer: FaceAnalyzer, items: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Probabilities for each (image, boxes) pair, stacked (faces of one image classified together)."""
     out = []
-    from edge_agent.core.detections import Faces
-
     for img, boxes in items:
         faces = Faces(boxes, np.ones(len(boxes), np.float32))
         out.append(analyzer.classify(img, faces)[1])
@@ -140,8 +139,6 @@ def evaluate_voc(samples: list[SceneSample], analyzer: FaceAnalyzer, predictions
 
 def _matched_label(box: np.ndarray, im: ImageDetections) -> str | None:
     """Label of the ground-truth face this detection overlaps most (IoU >= 0.5), else None."""
-    from edge_agent.core.detections import iou_matrix
-
     if not len(im.gt_boxes):
         return None
     iou = iou_matrix(box[None], im.gt_boxes)[0]
