@@ -129,6 +129,8 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_camera_id_time", "camera_id", "time"),
+        Index("ix_events_camera_id_verdict_time", "camera_id", "verdict", "time"),
+        Index("ix_events_verdict_time", "verdict", "time"),
         Index("ix_events_time", "time"),
     )
 

@@ -93,6 +93,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_camera_id_time', ['camera_id', 'time'], unique=False)
+        batch_op.create_index('ix_events_camera_id_verdict_time', ['camera_id', 'verdict', 'time'], unique=False)
+        batch_op.create_index('ix_events_verdict_time', ['verdict', 'time'], unique=False)
         batch_op.create_index('ix_events_time', ['time'], unique=False)
 
     op.create_table('hourly_counts',
@@ -155,6 +157,8 @@ def downgrade() -> None:
     op.drop_table('hourly_counts')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_time')
+        batch_op.drop_index('ix_events_verdict_time')
+        batch_op.drop_index('ix_events_camera_id_verdict_time')
         batch_op.drop_index('ix_events_camera_id_time')
 
     op.drop_table('events')
