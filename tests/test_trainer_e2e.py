@@ -93,6 +93,12 @@ def test_tiny_model_end_to_end_on_synthetic_faces(tmp_path):
     assert ((scores >= 0) & (scores <= 1)).all()
     assert 0.0 <= raw["metrics"]["int8"]["test_dark"]["accuracy"] <= 1.0
 
+    # a second run continues from the first one's weights (same cached crops, same split)
+    more = run_training(opts.model_copy(update={"weights": str(run_dir / "model.keras"), "epochs": 1}), "more")
+    again = _check_run(more, ["with_mask", "without_mask", "mask_incorrect"])
+    assert again["splits"] == raw["splits"]
+    assert again["training"]["options"]["weights"].endswith("model.keras")
+
 
 @pytest.mark.slow
 @pytest.mark.data

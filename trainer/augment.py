@@ -68,13 +68,15 @@ def color_jitter(img: Image, rng: np.random.Generator) -> Image:
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
-def augment(context: Image, out_size: int, inner: float, opts: AugmentOptions, rng: np.random.Generator) -> Image:
-    """One random training view of a face."""
+def augment(context: Image, out_size: int, inner: float, opts: AugmentOptions, rng: np.random.Generator,
+            face_px: float | None = None) -> Image:
+    """One random training view of a face; ``face_px`` (its size in the photo) bounds the downsampling."""
     img = jitter_crop(context, out_size, inner, opts.scale_jitter, opts.shift_jitter, rng)
     if rng.random() < opts.flip:
         img = img[:, ::-1]
-    if rng.random() < opts.downsample:
-        img = downsample(img, int(rng.integers(opts.downsample_min_px, max(opts.downsample_min_px + 1, out_size // 2))))
+    top = min(out_size // 2, int(face_px * 0.8)) if face_px else out_size // 2
+    if top > opts.downsample_min_px and rng.random() < opts.downsample:  # only faces seen larger than CCTV size
+        img = downsample(img, int(rng.integers(opts.downsample_min_px, top + 1)))
     if rng.random() < opts.blur:
         img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.4, 1.4)))
     if rng.random() < opts.color:

@@ -33,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-size", type=int, help="model input side = crop size in pixels")
     p.add_argument("--architecture", choices=["mobilenetv2", "tiny"])
     p.add_argument("--alpha", type=float, help="MobileNetV2 width multiplier")
-    p.add_argument("--weights", help="'imagenet' (needs internet) or a Keras .weights.h5 file; default: from scratch")
+    p.add_argument("--weights", help="'imagenet' (needs internet), a .weights.h5 file or a run's model.keras "
+                   "(continue training); default: from scratch")
     p.add_argument("--loss", choices=["ce", "focal"])
     p.add_argument("--balance", choices=["oversample", "class_weight", "none"])
     p.add_argument("--seed", type=int)

@@ -68,7 +68,7 @@ def import_source(src: SourceOptions, opts: TrainerOptions, finder: FaceFinder |
     if src.type == "voc":
         records, report = import_voc(src.path, src.label, labels)
     else:
-        key = hashlib.sha1(json.dumps([fingerprint, src.label, labels, opts.detector_scale, src.max_per_class, opts.seed, "centerface+photo"]).encode()).hexdigest()[:16]
+        key = hashlib.sha1(json.dumps([fingerprint, src.label, labels, opts.detector_scale, src.max_per_class, opts.seed if src.max_per_class else None, "centerface+photo"]).encode()).hexdigest()[:16]
         cache = opts.cache_dir / f"import-{key}.json"
         if cache.is_file():
             data = json.loads(cache.read_text())

@@ -42,23 +42,26 @@ class FaceSet:
     groups: npt.NDArray[np.str_]
     sources: npt.NDArray[np.str_]
     names: npt.NDArray[np.str_]
+    face_px: npt.NDArray[np.float32]  # longer side of the face box in the source photo (pixels)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, idx: npt.ArrayLike) -> FaceSet:
         i = np.asarray(idx, dtype=np.int64)
-        return FaceSet(self.exact[i], self.context[i], self.labels[i], self.groups[i], self.sources[i], self.names[i])
+        return FaceSet(*(getattr(self, f)[i] for f in FIELDS))
 
     @staticmethod
     def concat(sets: Sequence[FaceSet]) -> FaceSet:
-        return FaceSet(*(np.concatenate([getattr(s, f) for s in sets]) for f in
-                         ("exact", "context", "labels", "groups", "sources", "names")))
+        return FaceSet(*(np.concatenate([getattr(s, f) for s in sets]) for f in FIELDS))
+
+
+FIELDS = ("exact", "context", "labels", "groups", "sources", "names", "face_px")
 
 
 def records_key(records: Sequence[FaceRecord], spec: CropSpec, ctx: CropSpec) -> str:
     h = hashlib.sha1()
-    h.update(json.dumps([spec.size, spec.margin, ctx.size, ctx.margin]).encode())
+    h.update(json.dumps([2, spec.size, spec.margin, ctx.size, ctx.margin]).encode())  # 2: cache format
     for r in records:
         h.update(f"{r.source}|{r.path}|{r.box}|{r.label}|{r.group}\n".encode())
     return h.hexdigest()[:16]
@@ -89,6 +92,7 @@ def crop_records(
         exact, context,
         np.array([r.label for r in records]), np.array([r.group for r in records]),
         np.array([r.source for r in records]), np.array([str(r.path) for r in records]),
+        np.array([max(r.box[2] - r.box[0], r.box[3] - r.box[1]) for r in records], np.float32),
     )
 
 
@@ -102,12 +106,11 @@ def load_or_crop(
     if path is not None and path.is_file():
         with np.load(path) as z:
             log.info("crops from cache %s", path)
-            return FaceSet(*(z[f] for f in ("exact", "context", "labels", "groups", "sources", "names")))
+            return FaceSet(*(z[f] for f in FIELDS))
     faces = crop_records(records, spec, progress)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, exact=faces.exact, context=faces.context, labels=faces.labels, groups=faces.groups,
-                 sources=faces.sources, names=faces.names)
+        np.savez(tmp, **{f: getattr(faces, f) for f in FIELDS})
         tmp.replace(path)
     return faces

@@ -35,7 +35,7 @@ class AugmentedBatches(keras.utils.PyDataset):
     """One epoch = len(train) samples, drawn with ``probs`` (oversampling) and augmented on the fly."""
 
     def __init__(self, faces: FaceSet, y: npt.NDArray[np.int64], opts: TrainerOptions, probs: npt.NDArray[np.float64] | None):
-        super().__init__(workers=1, use_multiprocessing=False)
+        super().__init__(workers=opts.workers, use_multiprocessing=False)
         self.faces, self.y, self.opts, self.probs = faces, y, opts, probs
         self.n_classes = len(opts.labels)
         self.inner = opts.input_size / faces.context.shape[1]
@@ -57,7 +57,8 @@ class AugmentedBatches(keras.utils.PyDataset):
         rng = np.random.default_rng((self.opts.seed, self.epoch, i))
         s = self.opts.input_size
         if self.opts.augment.enabled:
-            x = np.stack([augment(self.faces.context[j], s, self.inner, self.opts.augment, rng) for j in idx])
+            x = np.stack([augment(self.faces.context[j], s, self.inner, self.opts.augment, rng, float(self.faces.face_px[j]))
+                          for j in idx])
         else:
             x = np.stack([center_crop(self.faces.context[j], s, self.inner) for j in idx])
         y = keras.utils.to_categorical(self.y[idx], self.n_classes).astype(np.float32)

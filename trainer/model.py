@@ -27,7 +27,11 @@ def build_model(
     n_classes: int, input_size: int, architecture: str = "mobilenetv2", alpha: float = 0.35,
     dropout: float = 0.2, weights: str | None = None, bn_momentum: float = 0.9,
 ) -> keras.Model:
-    """MobileNetV2 (width ``alpha``) or a tiny CNN; ``weights``: None, 'imagenet' or a weights file path."""
+    """MobileNetV2 (width ``alpha``) or a tiny CNN.
+
+    ``weights``: None (from scratch), 'imagenet' (Keras downloads them; needs internet and input 96..224), a
+    ``.weights.h5`` file, or a previous run's ``model.keras`` with the same architecture (to continue training).
+    """
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalise")(inputs)
     if architecture == "mobilenetv2":
@@ -51,7 +55,10 @@ def build_model(
         path = Path(weights)
         if not path.is_file():
             raise FileNotFoundError(f"weights file {path} does not exist")
-        model.load_weights(str(path), skip_mismatch=True)
+        if path.suffix == ".keras":  # a previous run's model.keras: continue training from it
+            model.set_weights(keras.models.load_model(str(path), compile=False).get_weights())
+        else:
+            model.load_weights(str(path), skip_mismatch=True)
         log.info("loaded weights from %s", path)
     return model
 

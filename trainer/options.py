@@ -60,7 +60,7 @@ class TrainerOptions(_Opts):
     crop_margin: float = Field(0.15, ge=0, le=1, description="Crop margin, fraction of the box's longer side")
     architecture: Literal["mobilenetv2", "tiny"] = Field("mobilenetv2", description="mobilenetv2 (alpha) or a tiny test CNN")
     alpha: float = Field(0.35, gt=0, le=1.4, description="MobileNetV2 width multiplier")
-    weights: str | None = Field(None, description="None (from scratch), 'imagenet' (needs internet) or a .weights.h5 path")
+    weights: str | None = Field(None, description="None (from scratch), 'imagenet' (needs internet), a .weights.h5 file or a run's model.keras")
     dropout: float = Field(0.2, ge=0, lt=1)
     epochs: int = Field(60, ge=1, le=1000)
     batch_size: int = Field(64, ge=1, le=1024)
@@ -78,6 +78,7 @@ class TrainerOptions(_Opts):
     seed: int = 1234
     representative_per_class: int = Field(100, ge=1, le=5000, description="Class-balanced int8 calibration crops per class")
     augment: AugmentOptions = Field(default_factory=AugmentOptions)
+    workers: int = Field(2, ge=1, le=16, description="Threads preparing augmented batches while the model trains")
     detector_scale: float = Field(1.0, gt=0.1, le=4.0, description="folders importer: detector input scale for whole photos")
     runs_dir: Path = Field(Path("runs"), description="Each run writes runs/<name>/")
     cache_dir: Path = Field(Path("runs/cache"), description="Imported crops are cached here (.npz)")
