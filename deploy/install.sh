@@ -217,7 +217,14 @@ env_value() {
 
 gen_secret() { "$PYTHON_BIN" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
 
-systemctl_real() { if [ "$REAL" = 1 ]; then run systemctl "$@"; else echo "skipped (--root): systemctl $*"; fi; }
+# systemd present and running (not in a container or chroot used to build an image)?
+have_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
+
+systemctl_real() {
+  if [ "$REAL" = 0 ]; then echo "skipped (--root): systemctl $*"
+  elif ! have_systemd; then echo "skipped (systemd is not running here): systemctl $*"
+  else run systemctl "$@"; fi
+}
 
 # ------------------------------------------------------------------ checks
 check_python() {
@@ -263,14 +270,14 @@ do_uninstall() {
   info "uninstalling MaskWatch${ROOT:+ from $ROOT}"
   local u
   for u in maskwatch-agent.service maskwatch-dashboard.service maskwatch-ingest.service; do
-    if [ "$REAL" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -e "$UNIT_DIR/$u" ]; then
+    if [ "$REAL" = 1 ] && have_systemd && [ -e "$UNIT_DIR/$u" ]; then
       run systemctl disable --now "$u" || warn "could not stop $u"
     fi
     remove "$UNIT_DIR/$u"
   done
-  if [ "$REAL" = 1 ] && command -v systemctl >/dev/null 2>&1; then run systemctl daemon-reload || true; fi
+  if [ "$REAL" = 1 ] && have_systemd; then run systemctl daemon-reload || true; fi
   remove "$PREFIX" "$MOSQ_CONF" "$MOSQ_PASSWD" "$MOSQ_ACL" "$MOSQ_CERTS"
-  if [ "$REAL" = 1 ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
+  if [ "$REAL" = 1 ] && have_systemd && systemctl is-active --quiet mosquitto 2>/dev/null; then
     run systemctl restart mosquitto || warn "could not restart mosquitto"
   fi
   if [ "$PURGE" = 1 ]; then
@@ -496,11 +503,11 @@ install_broker() {
       "# Run: mosquitto -c $MOSQ_ETC/mosquitto.conf" "user $(id -un)" "persistence false" "log_dest stderr" \
       "include_dir $MOSQ_ETC/conf.d" | write_file "$MOSQ_ETC/mosquitto.conf" 0644
   fi
-  if [ "$REAL" = 1 ]; then
-    run systemctl enable mosquitto
-    run systemctl restart mosquitto || die "mosquitto did not start: journalctl -u mosquitto"
+  systemctl_real enable mosquitto
+  if [ "$REAL" = 1 ] && have_systemd; then
+    run systemctl restart mosquitto || die "mosquitto did not start: journalctl -u mosquitto -n 30"
   else
-    echo "skipped (--root): systemctl restart mosquitto"
+    systemctl_real restart mosquitto
   fi
 }
 

@@ -28,6 +28,8 @@ HELP = "run broker, agent and dashboard together on this machine (prints the URL
 
 SITE, AGENT, PREFIX = "demo-site", "demo-agent", "maskwatch"
 AGENT_USER, DASHBOARD_MQTT_USER = "demo-agent", "demo-dashboard"
+AMQTT_NOTE = ("  note:      amqtt speaks MQTT 3.1.1 only and the dashboard's ingest connects with MQTT 5: the agent\n"
+              "             runs, but nothing reaches the dashboard. Install mosquitto for the full demo.\n")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -363,7 +365,7 @@ def run(args: argparse.Namespace) -> int:
             f"  broker:    {kind} on 127.0.0.1:{mqtt_port} (password auth, per-user ACLs)\n"
             f"  camera:    {camera_note}\n"
             f"  files:     {data}/ (config.yaml, logs/, credentials.json)\n"
-            "Press Ctrl-C to stop.\n", flush=True)
+            + (AMQTT_NOTE if kind == "amqtt" else "") + "Press Ctrl-C to stop.\n", flush=True)
         dead = sup.wait()
         if dead is not None and not sup.stop_requested.is_set():
             return _failed(dead, f"{dead.name} exited with code {dead.proc.returncode if dead.proc else '?'}")
