@@ -139,3 +139,30 @@ def test_dry_run_changes_nothing(tmp_path: Path) -> None:
                  "etc/systemd/system/maskwatch-agent.service", "etc/maskwatch/config.yaml"]:
         assert f"would write: {root / path}" in out.stdout, path
     assert "would run:" in out.stdout and "pip install" in out.stdout
+
+
+def _fake_tool(dir_: Path, name: str, script: str) -> Path:
+    path = dir_ / name
+    path.write_text("#!/bin/sh\n" + script + "\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_installer_refuses_32bit_arm_with_a_clear_message(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_tool(bin_dir, "uname", 'if [ "$1" = "-m" ]; then echo armv7l; else exec /bin/uname "$@"; fi')
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin:/usr/sbin:/sbin"}
+    out = subprocess.run([str(DEPLOY / "install.sh"), "--root", str(tmp_path / "root"), "--site", "x"],
+                         capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert out.returncode != 0
+    assert "32-bit ARM (armv7l) is not supported" in out.stderr and "64-bit" in out.stderr
+    assert not (tmp_path / "root").exists()
+
+
+def test_installer_refuses_old_python_with_a_clear_message(tmp_path: Path) -> None:
+    old = _fake_tool(tmp_path, "python3.9", 'case "$1" in --version) echo "Python 3.9.2";; *) exit 1;; esac')
+    out = subprocess.run([str(DEPLOY / "install.sh"), "--root", str(tmp_path / "root"), "--site", "x",
+                          "--python", str(old)], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode != 0
+    assert "needs Python >= 3.11" in out.stderr and "Python 3.9.2" in out.stderr and "bookworm" in out.stderr
