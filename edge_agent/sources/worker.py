@@ -2,7 +2,7 @@
 
 The newest frame wins: a frame not yet taken by analysis when the next arrives is replaced and counted as
 dropped. Failures mark the camera offline (with the reason) and the worker reconnects after a doubling
-back-off (1 s -> 60 s by default); the first good frame marks it online again.
+back-off (1 s -> RECONNECT_MAX_S); the first good frame marks it online again.
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ class LatestFrame:
 
 StatusCallback = Callable[[CameraState], None]
 
+# Longest wait between reconnect attempts. A camera must be back online within 5 s of its stream's return
+# however long it was away (tests/test_faults_rtsp.py); a refused connection costs next to nothing.
+RECONNECT_MAX_S = 3.0
+
 
 class CaptureWorker:
     """Runs ``source_factory()`` sources in a thread and feeds ``frames``; reports state changes."""
@@ -77,7 +81,7 @@ class CaptureWorker:
         self.source_factory = source_factory
         self.on_status = on_status
         self.read_timeout_s = read_timeout_s
-        self.backoff = backoff or Backoff(1.0, 60.0)
+        self.backoff = backoff or Backoff(1.0, RECONNECT_MAX_S)
         self.frames = LatestFrame()
         self.state = CameraState("offline", "starting")
         self.last_frame_at = 0.0  # monotonic
@@ -120,10 +124,11 @@ class CaptureWorker:
     def check_stalled(self, now: float | None = None) -> bool:
         """Mark the camera offline when an 'online' source has delivered nothing for too long.
 
-        Covers sources whose read blocks despite the read timeout. Called from the runtime's loop.
+        Covers sources whose read blocks despite the read timeout (FFmpeg gives up on a frozen RTSP stream
+        only after about three times its read timeout). Called from the runtime's loop.
         """
         now = time.monotonic() if now is None else now
-        limit = self.read_timeout_s * 2 + 1.0
+        limit = self.read_timeout_s
         if self.state.state == "online" and now - self.last_frame_at > limit:
             self._set_state(CameraState("offline", f"no frame for {now - self.last_frame_at:.0f} s",
                                         self.state.resolution))
@@ -162,9 +167,18 @@ class CaptureWorker:
             self._stop.wait(delay)
 
     def _read_loop(self, source: FrameSource) -> None:
+        first = True
         while not self._stop.is_set():
+            t0 = time.monotonic()
             frame = source.read()
             self.last_frame_at = time.monotonic()
+            took = self.last_frame_at - t0
+            if took > self.read_timeout_s and not first:
+                # FFmpeg hands out buffered frames from a frozen RTSP stream, one per timed-out read, for
+                # about three read timeouts: a read that slow means the stream is gone
+                raise SourceError(f"{getattr(source, 'what', 'source')}: a read took {took:.1f} s "
+                                  f"(read_timeout_s {self.read_timeout_s:g})")
+            first = False
             if self.state.state != "online" or self.state.resolution != frame.size:
                 self.backoff.reset()
                 self._set_state(CameraState("online", None, frame.size))
