@@ -3,8 +3,8 @@
 ``Ingester`` is the core (no MQTT): ``process(batch)`` classifies, stores and counts; it never raises for a
 bad message. ``MqttIngest`` is the adapter: paho-mqtt 2 with MQTT v5, manual acknowledgements (a QoS 1
 message is acknowledged only once its transaction committed, so a crash loses nothing: the broker
-re-delivers), an optional shared subscription (``$share/<group>/...``) so several ingesters split the load,
-and a periodic retention purge.
+re-delivers), an optional shared subscription (``$share/<group>/...``, MQTT v5) so several ingesters
+split the load, and a periodic retention purge. Without a group it speaks MQTT 3.1.1 (any broker).
 
 Retained topics (camera status, agent availability) are also subscribed without the share: brokers do not
 send retained messages to shared subscriptions, and these messages are idempotent.
@@ -159,8 +159,15 @@ class MqttIngest:
         self._stop = ingester.stop_event
         self._writer: threading.Thread | None = None
         cid = client_id or f"maskwatch-dashboard-{socket.gethostname()}-{os.getpid()}"
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5,
-                                  manual_ack=True)
+        # MQTT 5 is needed for shared subscriptions; without a group MQTT 3.1.1 also reaches brokers that
+        # speak only 3.1.1 (amqtt, the demo's embedded broker). Both keep a persistent session.
+        self.v5 = bool(group)
+        if self.v5:
+            self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5,
+                                      manual_ack=True)
+        else:
+            self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv311,
+                                      clean_session=False, manual_ack=True)
         if username:
             self.client.username_pw_set(username, password)
         if tls is not None and getattr(tls, "enabled", False):
@@ -171,10 +178,12 @@ class MqttIngest:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
-        props = Properties(PacketTypes.CONNECT)
-        props.ReceiveMaximum = 1000  # bounds un-acknowledged QoS 1 messages in flight to us
-        props.SessionExpiryInterval = 3600 if group is None else 0
-        self._connect_args = dict(host=host, port=port, keepalive=keepalive, clean_start=False, properties=props)
+        self._connect_args: dict[str, object] = dict(host=host, port=port, keepalive=keepalive)
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.ReceiveMaximum = 1000  # bounds un-acknowledged QoS 1 messages in flight to us
+            props.SessionExpiryInterval = 3600
+            self._connect_args.update(clean_start=False, properties=props)
 
     # ------------------------------------------------------------ paho callbacks (network thread)
     def _on_connect(self, client, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]

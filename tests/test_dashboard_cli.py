@@ -32,6 +32,7 @@ def test_commands_refuse_an_empty_database(cfg):
     assert r.returncode == 2 and "db-upgrade" in r.stderr
 
 
+@pytest.mark.slow
 def test_db_upgrade_create_user_token_and_purge(cfg, tmp_path):
     r = maskwatch("dashboard", "db-upgrade", "--config", str(cfg))
     assert r.returncode == 0 and "database at schema 0001" in r.stdout
@@ -73,6 +74,7 @@ def test_serve_refuses_without_secret_key(cfg):
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_serve_runs_waitress_and_requires_login(cfg):
     import yaml
 

@@ -130,6 +130,7 @@ def test_messages_sent_while_ingest_is_down_arrive_after_restart(engine, tmp_pat
         m2.stop()
 
 
+@pytest.mark.slow
 def test_ingest_command_runs_and_stops_cleanly(engine, tmp_path, broker, pub):
     cfg = write_config(tmp_path / "config.yaml", db_url=str(engine.url), snapshot_dir=tmp_path / "snaps",
                        mqtt_port=broker.port)
@@ -153,3 +154,41 @@ def test_ingest_command_runs_and_stops_cleanly(engine, tmp_path, broker, pub):
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_ingest_without_group_works_with_an_mqtt_311_broker(engine, tmp_path):
+    """amqtt (the demo's embedded broker) speaks MQTT 3.1.1 only: without a group the ingest uses 3.1.1."""
+    pytest.importorskip("amqtt", reason="amqtt not installed (pip install 'maskwatch[broker]')")
+    import yaml
+    from helpers.net import free_port, port_open
+
+    port = free_port()
+    conf = tmp_path / "amqtt.yaml"
+    conf.write_text(yaml.safe_dump({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+                                    "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin":
+                                                {"allow_anonymous": True}}}))
+    broker = subprocess.Popen([sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    m = None
+    try:
+        wait_for(lambda: port_open(port) or broker.poll() is not None, 30, what="amqtt")
+        assert broker.poll() is None, "amqtt exited"
+        ing = Ingester(engine, tmp_path / "snaps", "maskwatch", name="v311")
+        m = MqttIngest(ing, "127.0.0.1", port, client_id="ing-311")
+        m.start()
+        assert m.subscribed.wait(15), "no subscription on the 3.1.1 broker"
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pub-311", protocol=mqtt.MQTTv311)
+        pub.connect("127.0.0.1", port)
+        pub.loop_start()
+        try:
+            for i in range(5):
+                pub.publish(topic("event"), raw(event(f"a{i}")), qos=1).wait_for_publish(10)
+            wait_for(lambda: count(engine, Event) == 5, 20, what="5 events through amqtt")
+        finally:
+            pub.disconnect()
+            pub.loop_stop()
+    finally:
+        if m is not None:
+            m.stop()
+        broker.terminate()
+        broker.wait(10)
