@@ -142,7 +142,7 @@ class MqttIngest:
     def __init__(self, ingester: Ingester, host: str, port: int, *, username: str | None = None,
                  password: str | None = None, group: str | None = None, keepalive: int = 30,
                  tls: object | None = None, batch_size: int = 500, batch_wait_s: float = 0.05,
-                 retention_days: int | None = None, purge_every_s: float = 3600.0,
+                 retention_days: int | None = None, purge_every_s: float = 3600.0, purge_first_s: float = 5.0,
                  counters_every_s: float = 10.0, client_id: str | None = None) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.packettypes import PacketTypes
@@ -151,7 +151,7 @@ class MqttIngest:
         self.ingester = ingester
         self.group = group
         self.batch_size, self.batch_wait_s = batch_size, batch_wait_s
-        self.retention_days, self.purge_every_s = retention_days, purge_every_s
+        self.retention_days, self.purge_every_s, self.purge_first_s = retention_days, purge_every_s, purge_first_s
         self.counters_every_s = counters_every_s
         self.queue: queue.Queue[Received] = queue.Queue(maxsize=20_000)
         self.connected = threading.Event()
@@ -235,7 +235,7 @@ class MqttIngest:
 
     def _writer_loop(self) -> None:
         next_counters = time.monotonic() + self.counters_every_s
-        next_purge = time.monotonic() + 5.0
+        next_purge = time.monotonic() + self.purge_first_s
         while not (self._stop.is_set() and self.queue.empty()):
             batch = self._next_batch()
             if batch:

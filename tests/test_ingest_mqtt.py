@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dashboard.db import make_engine, upgrade
-from dashboard.ingest import Ingester, MqttIngest
+from dashboard.ingest import Ingester, MqttIngest, Received
 from dashboard.models import Agent, Camera, Event, IngestCounter, Snapshot
 
 pytestmark = [
@@ -192,3 +192,17 @@ def test_ingest_without_group_works_with_an_mqtt_311_broker(engine, tmp_path):
             m.stop()
         broker.terminate()
         broker.wait(10)
+
+
+def test_ingest_purges_old_data_on_a_schedule(engine, tmp_path, broker):
+    from datetime import UTC, datetime, timedelta
+
+    old = (datetime.now(UTC) - timedelta(days=10)).isoformat()
+    Ingester(engine, tmp_path / "snaps", "maskwatch").process(
+        [Received(topic("event"), raw(event("old", time=old))), Received(topic("event"), raw(event("new")))])
+    m = start_ingest(engine, tmp_path, broker, client_id="ing-purge", retention_days=7, purge_first_s=0.1,
+                     purge_every_s=0.5)
+    try:
+        wait_for(lambda: count(engine, Event) == 1, 15, what="the scheduled purge")
+    finally:
+        m.stop()
