@@ -28,6 +28,7 @@ from dashboard.models import Camera, Event, Snapshot
 from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
 
 bp = Blueprint("views", __name__)
+KEEPALIVE_S = 5.0
 PART = b"--frame\r\nContent-Type: image/jpeg\r\n\r\n"
 RANGES = {"1": 1, "7": 7, "30": 30, "90": 90, "365": 365}
 
@@ -64,7 +65,8 @@ def overview_page():  # type: ignore[no-untyped-def]
 def camera(camera_id: int):  # type: ignore[no-untyped-def]
     cam = _camera_or_404(camera_id)
     recent = events_page(get_db(), EventFilter(camera_id=cam.id, per_page=10))
-    return render_template("camera.html", cam=cam, recent=recent)
+    has_live = previews().version(cam.site, cam.name) is not None
+    return render_template("camera.html", cam=cam, recent=recent, has_live=has_live)
 
 
 @bp.route("/cameras/<int:camera_id>/live.jpg")
@@ -84,17 +86,22 @@ def live_mjpeg(camera_id: int):  # type: ignore[no-untyped-def]
     cam = _camera_or_404(camera_id)
     store = previews()
     site, name = cam.site, cam.name
+    if store.version(site, name) is None:
+        abort(404)  # no preview yet: nothing to stream (and no thread held waiting for one)
     max_s = float(current_app.config["LIVE_MAX_SECONDS"])
     poll = float(current_app.config["LIVE_POLL_SECONDS"])
 
     def frames() -> Iterator[bytes]:
         end = time.monotonic() + max_s
         last = None
+        sent = 0.0
         while time.monotonic() < end:
             version = store.version(site, name)
-            if version is not None and version != last:
+            # a new frame, or the same one again after KEEPALIVE_S: a write is how a closed viewer is noticed
+            if version is not None and (version != last or time.monotonic() - sent > KEEPALIVE_S):
                 frame = store.get(site, name)
                 if frame is not None:
+                    sent = time.monotonic()
                     # Chromium shows a part only when the next part has begun, so each frame is followed
                     # by the next boundary and part header (the JPEG then follows when it arrives)
                     yield ((PART if last is None else b"") + frame.jpeg + b"\r\n" + PART)

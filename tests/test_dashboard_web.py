@@ -159,10 +159,15 @@ def test_camera_page_and_live_frames(client, ingester):
     still = client.get("/cameras/1/live.jpg")
     assert still.status_code == 200 and still.data[:3] == b"\xff\xd8\xff"
     assert client.get("/cameras/2/live.jpg").status_code == 404  # lobby sent no preview
+    assert client.get("/cameras/2/live.mjpg").status_code == 404
+    assert "no live image yet" in client.get("/cameras/2").get_data(as_text=True)
     assert client.get("/cameras/99").status_code == 404
 
 
-def test_mjpeg_relays_new_preview_frames(client, ingester):
+def test_mjpeg_relays_new_preview_frames(client, ingester, monkeypatch):
+    from dashboard import views
+
+    monkeypatch.setattr(views, "KEEPALIVE_S", 0.2)
     seed(ingester)
     r = client.get("/cameras/1/live.mjpg", buffered=False)
     assert r.mimetype == "multipart/x-mixed-replace"
@@ -173,6 +178,7 @@ def test_mjpeg_relays_new_preview_frames(client, ingester):
     ingester.process([Received(topic("preview"), new)])
     second = next(parts)
     assert second == new + b"\r\n--frame\r\nContent-Type: image/jpeg\r\n\r\n"
+    assert next(parts) == second  # unchanged frame re-sent after the keep-alive interval
     r.close()
 
 
