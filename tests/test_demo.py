@@ -97,6 +97,46 @@ def test_acl_rules_match_the_topic_layout() -> None:
     assert pub == [] and sub == ["maskwatch/#"]
 
 
+def test_supervisor_reports_a_dead_child_and_stops_the_others(tmp_path: Path) -> None:
+    sup = demo.Supervisor()
+    env = dict(os.environ)
+    long = sup.start(demo.Child("long", ["sleep", "60"], tmp_path / "long.log"), env)
+    short = sup.start(demo.Child("short", [sys.executable, "-c", "print('bye'); raise SystemExit(3)"],
+                                 tmp_path / "short.log"), env)
+    assert sup.wait() is short and short.proc is not None and short.proc.returncode == 3
+    assert "bye" in short.tail()
+    sup.stop_all()
+    assert long.proc is not None and long.proc.returncode == -signal.SIGTERM
+
+
+def test_children_get_sigterm_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG: a ``kill -9`` of the demo must not leave its children running."""
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "from edge_agent.commands import demo\n"
+        "sup = demo.Supervisor()\n"
+        f"c = sup.start(demo.Child('sleep', ['sleep', '120'], Path({str(tmp_path / 'c.log')!r})), dict(os.environ))\n"
+        f"Path({str(pid_file)!r}).write_text(str(c.proc.pid))\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        assert _alive(child)
+    finally:
+        parent.kill()
+        parent.wait(10)
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the child outlived its killed parent"
+
+
 # ---------------------------------------------------------------- the brokers, for real
 class Client:
     """paho client (MQTT 3.1.1) that waits for CONNACK (bounded) and records messages."""

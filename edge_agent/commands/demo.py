@@ -224,13 +224,17 @@ def amqtt_argv(d: Path, port: int, users: dict[str, str]) -> list[str]:
 
 
 # ---------------------------------------------------------------- process supervision
-def _child_setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+def _pdeathsig() -> Any:
+    """A function for ``preexec_fn`` that asks the kernel to SIGTERM the child when the demo dies.
+
+    Looked up in the parent: the child, between fork and exec, must not import anything (import locks)."""
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: die with the demo
-    except (OSError, AttributeError):
-        pass
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -241,11 +245,10 @@ class Child:
     stop_timeout: float = 15.0
     proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, env: dict[str, str]) -> None:
+    def start(self, env: dict[str, str], preexec: Any = None) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(self.argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True,
-                                         preexec_fn=_child_setup)
+                                         stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -273,9 +276,10 @@ class Child:
 class Supervisor:
     children: list[Child] = field(default_factory=list)
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    preexec: Any = field(default_factory=_pdeathsig)
 
     def start(self, child: Child, env: dict[str, str]) -> Child:
-        child.start(env)
+        child.start(env, self.preexec)
         self.children.append(child)
         return child
 
