@@ -308,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
 
     from edge_agent.config import parse_config
 
-    data = args.data_dir
+    data = args.data_dir.resolve()
     if args.fresh:
         for name in ("dashboard.sqlite3", "queue.sqlite3", "snapshots", "logs"):
             p = data / name
