@@ -126,6 +126,10 @@ class CameraRunner:
         self.worker.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
+        try:  # the partial interval: people decided since the last stats must still be counted
+            self.emit_stats(time.monotonic())
+        except Exception:
+            log.exception("camera %s: final stats failed", self.camera.name)
         try:
             self._on_status(CameraState("offline", reason, self.worker.state.resolution))
         except Exception:
