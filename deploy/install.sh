@@ -33,12 +33,12 @@ WITH_DASHBOARD=1
 WITH_BROKER=1
 MQTT_HOST=""
 MQTT_PORT=""
-MQTT_BIND="127.0.0.1"
-TLS_MODE=""          # "" | generate | provided
+MQTT_BIND=""
+TLS_MODE=""          # "" | generate | provided | keep (upgrade of a TLS install)
 TLS_CERT=""
 TLS_KEY=""
 TLS_CA=""
-TLS_PORT="8883"
+TLS_PORT=""
 TLS_NAMES=()
 DASHBOARD_BIND="127.0.0.1"
 DASHBOARD_PORT="8080"
@@ -213,6 +213,38 @@ env_value() {
   [ -r "$file" ] || return 0
   line="$(grep -E "^${key}=" "$file" | tail -n 1 || true)"
   printf '%s' "${line#*=}"
+}
+
+# yaml_top FILE KEY: a plain top-level scalar of a YAML file ("" if absent)
+yaml_top() {
+  [ -r "$1" ] || return 0
+  sed -n -E "s/^$2:[[:space:]]*[\"']?([A-Za-z0-9_.-]+).*/\\1/p" "$1" | head -n 1
+}
+
+# listener_field FILE N F: word F of the N-th "listener" line of a mosquitto config ("" if absent)
+listener_field() {
+  [ -r "$1" ] || return 0
+  awk -v n="$2" -v f="$3" '$1 == "listener" { i++; if (i == n) { print $f; exit } }' "$1"
+}
+
+# An upgrade run without options keeps what the previous install chose (site, ports, bind address, TLS).
+load_previous() {
+  local prev
+  prev="$(yaml_top "$CONFIG" site)"
+  if [ -z "$SITE" ]; then SITE="$prev"
+  elif [ -n "$prev" ] && [ "$prev" != "$SITE" ]; then
+    warn "$CONFIG keeps site '$prev' (the installer never rewrites it), but the broker ACL will allow only site '$SITE': set site: $SITE in $CONFIG"
+  fi
+  [ -n "$AGENT_ID" ] || AGENT_ID="$(yaml_top "$CONFIG" agent_id)"
+  [ -n "$MQTT_PORT" ] || MQTT_PORT="$(listener_field "$MOSQ_CONF" 1 2)"
+  [ -n "$MQTT_BIND" ] || MQTT_BIND="$(listener_field "$MOSQ_CONF" 1 3)"
+  [ -n "$TLS_PORT" ] || TLS_PORT="$(listener_field "$MOSQ_CONF" 2 2)"
+  if [ -z "$TLS_MODE" ] && [ "$(env_value "$ENV_FILE" MASKWATCH_MQTT_TLS)" = true ] && [ -s "$MOSQ_CERTS/server.crt" ]; then
+    TLS_MODE=keep
+  fi
+  [ -n "$MQTT_BIND" ] || MQTT_BIND="127.0.0.1"
+  [ -n "$TLS_PORT" ] || TLS_PORT="8883"
+  return 0
 }
 
 gen_secret() { "$PYTHON_BIN" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
@@ -459,7 +491,7 @@ install_broker() {
   plain_port="${MQTT_PORT:-1883}"
   make_dir "$MOSQ_ETC/conf.d" 0755
   if [ -n "$TLS_MODE" ]; then
-    if [ "$TLS_MODE" = generate ]; then
+    if [ "$TLS_MODE" = generate ] || [ "$TLS_MODE" = keep ]; then
       generate_tls
       tls_ca="$MOSQ_CERTS/ca.crt"; tls_cert="$MOSQ_CERTS/server.crt"; tls_key="$MOSQ_CERTS/server.key"
     else
@@ -558,6 +590,7 @@ main() {
   if [ "$UNINSTALL" = 1 ]; then do_uninstall; return 0; fi
   [ "$PURGE" = 0 ] || die "--purge goes with --uninstall"
 
+  load_previous
   if [ -z "$SITE" ]; then SITE="$(hostname -s 2>/dev/null || hostname)"; fi
   [ -n "$AGENT_ID" ] || AGENT_ID="agent-1"
   local n

@@ -357,11 +357,21 @@ def test_tls_generate_serves_verified_tls(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    # Re-running keeps the certificates (clients keep trusting the same CA).
+    # An upgrade run without options keeps site, ports, TLS and the certificates (clients keep their CA).
+    conf = (root / "etc/mosquitto/conf.d/maskwatch.conf").read_text()
     before = ca.read_bytes()
-    run_installer(root, "--site", SITE, "--skip-venv", "--mqtt-port", str(plain), "--tls", "generate",
-                  "--tls-port", str(tls))
+    run_installer(root, "--skip-venv")
     assert ca.read_bytes() == before
+    assert (root / "etc/mosquitto/conf.d/maskwatch.conf").read_text() == conf
+    assert read_env(root / "etc/maskwatch/maskwatch.env") == env
+    assert f"topic readwrite maskwatch/{SITE}/#" in (root / "etc/mosquitto/maskwatch.acl").read_text()
+
+
+def test_upgrade_warns_when_the_site_changes_under_a_kept_config(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    run_installer(root, "--site", SITE, "--skip-venv")
+    out = run_installer(root, "--site", "another", "--skip-venv")
+    assert f"keeps site '{SITE}'" in out.stderr and "set site: another" in out.stderr
 
 
 def test_uninstall_keeps_config_and_purge_removes_it(tmp_path: Path) -> None:
