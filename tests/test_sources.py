@@ -163,7 +163,7 @@ def test_worker_stops_at_the_end_of_a_non_looping_file(clip: Path) -> None:
     states: list[CameraState] = []
     w = make_worker(camera({"type": "file", "path": str(clip), "realtime": False}), on_status=states.append)
     w.start()
-    wait_for(lambda: not w.alive, 10, what="worker to finish")
+    wait_for(lambda: w.frames.get(0.01) is None and not w.alive, 10, what="worker to finish")
     assert states[0].state == "online"
     assert states[-1].state == "offline" and "end of video file" in (states[-1].reason or "")
 
@@ -275,3 +275,19 @@ def test_a_backend_without_timeout_support_still_opens(tmp_path: Path) -> None:
         assert cap.isOpened() and cap.read()[0]
     finally:
         cap.release()
+
+
+def test_a_file_read_faster_than_real_time_waits_for_analysis_instead_of_dropping(clip: Path) -> None:
+    w = make_worker(camera({"type": "file", "path": str(clip), "realtime": False}))
+    w.start()
+    got = []
+    try:
+        while len(got) < 10:
+            frame = w.frames.get(5.0)
+            assert frame is not None, "the worker stopped delivering"
+            got.append(frame.seq)
+            time.sleep(0.05)  # a slow consumer
+    finally:
+        w.stop()
+    assert got == list(range(1, 11))
+    assert w.frames.dropped == 0

@@ -25,6 +25,11 @@ class VideoFile:
         self._seq = 0
         self._next_due = 0.0
 
+    @property
+    def paced_by_consumer(self) -> bool:
+        """Not real time: the capture worker hands over one frame at a time, as fast as analysis takes them."""
+        return not self.realtime
+
     def open(self) -> None:
         if not self.path.is_file():
             raise SourceError(f"video file {self.path} does not exist")

@@ -50,7 +50,15 @@ class LatestFrame:
             if self._frame is None:
                 self._cond.wait(timeout)
             frame, self._frame = self._frame, None
+            self._cond.notify_all()  # a producer may be waiting for the slot (wait_taken)
             return frame
+
+    def wait_taken(self, timeout: float) -> bool:
+        """Wait until the frame in the slot was taken; True when the slot is empty."""
+        with self._cond:
+            if self._frame is not None:
+                self._cond.wait(timeout)
+            return self._frame is None
 
     def take_dropped(self) -> int:
         """Frames dropped since the last call."""
@@ -183,3 +191,9 @@ class CaptureWorker:
                 self.backoff.reset()
                 self._set_state(CameraState("online", None, frame.size))
             self.frames.put(frame)
+            if getattr(source, "paced_by_consumer", False):
+                # a file read faster than real time: wait for analysis instead of decoding frames that
+                # would only be dropped (no busy loop, no drops)
+                while not self._stop.is_set() and not self.frames.wait_taken(0.5):
+                    self.last_frame_at = time.monotonic()
+                self.last_frame_at = time.monotonic()
