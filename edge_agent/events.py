@@ -1,7 +1,7 @@
 """MQTT payloads: the contract between agent and dashboard (docs/mqtt.md). Versioned by ``schema``.
 
 Pydantic models at the edge; ``extra="forbid"`` so a producer's typo is caught by the consumer.
-JSON Schemas in ``edge_agent/schemas/`` are generated from these models (``maskwatch schema``).
+JSON Schemas in ``edge_agent/schemas/`` are generated from these models (``python -m edge_agent.schemas``).
 """
 
 from __future__ import annotations
