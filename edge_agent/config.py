@@ -200,6 +200,8 @@ class QueueConfig(_Section):
     path: Path = Field(Path("var/queue.sqlite3"), description="Durable outgoing queue (SQLite file)")
     max_messages: int = Field(100_000, ge=100, description="Oldest messages are dropped (and counted) past this")
     max_age_h: float = Field(168.0, gt=0, description="Messages older than this are dropped (and counted)")
+    max_mb: float = Field(512.0, ge=1, description="Stored payloads above this many MB: the oldest snapshots are "
+                          "dropped first, then the oldest messages (and counted)")
 
 
 class AgentConfig(_Section):

@@ -6,8 +6,9 @@ restart is sent oldest first. Within one process a message is handed over once (
 unacknowledged QoS 1 messages after a reconnect); after a restart everything still stored is sent again,
 so delivery is at least once and consumers dedupe by ``event_id``.
 
-Bounds: at most ``max_messages`` rows (the oldest are dropped) and none older than ``max_age_h``; every
-drop is counted (persistently) and logged.
+Bounds: at most ``max_messages`` rows (the oldest are dropped), none older than ``max_age_h``, and at
+most ``max_bytes`` of payload (the oldest snapshot JPEGs go first, so events outlive their pictures);
+every drop is counted (persistently) and logged.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class OutboxStats:
     dropped_full: int
     dropped_age: int
     acked: int
+    bytes: int = 0
+    dropped_bytes: int = 0
 
 
 class Outbox:
@@ -59,11 +62,14 @@ class Outbox:
     MQTT client's callback thread."""
 
     def __init__(self, path: Path | str, max_messages: int = 100_000, max_age_s: float = 7 * 24 * 3600.0,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None, max_bytes: int = 512 * 2**20) -> None:
         if max_messages < 1:
             raise ValueError(f"max_messages must be >= 1, got {max_messages}")
         if max_age_s <= 0:
             raise ValueError(f"max_age_s must be > 0, got {max_age_s}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
+        self.max_bytes = max_bytes
         self.path = Path(path)
         self.max_messages = max_messages
         self.max_age_s = max_age_s
@@ -85,7 +91,8 @@ class Outbox:
         self._in_flight: dict[int, int] = {}  # MQTT message id -> row id, within this process
         self._sent: set[int] = set()  # row ids handed to the client and not yet acknowledged
         self._acked = 0
-        self._rows = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        rows, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
+        self._rows, self._bytes = int(rows), int(size)
         self.purge_expired()
 
     @staticmethod
@@ -111,9 +118,12 @@ class Outbox:
             )
             row = int(cur.lastrowid or 0)
             self._rows += 1
+            self._bytes += len(payload)
             excess = self._rows - self.max_messages
             if excess > 0:
                 self._drop_oldest(excess)
+            if self._bytes > self.max_bytes:
+                self._shrink()
             return row
 
     def _drop_oldest(self, n: int) -> None:
@@ -121,6 +131,26 @@ class Outbox:
         self._delete(ids)
         self._count("dropped_full", len(ids))
         log.warning("outbox full (%d messages): dropped the %d oldest", self.max_messages, len(ids))
+
+    def _shrink(self) -> None:
+        """Over the byte bound: drop the oldest snapshots (largest, least vital), then the oldest of any,
+        down to 90% of the bound so that the next puts do not each pay for a scan."""
+        target = int(self.max_bytes * 0.9)
+        dropped = 0
+        for where in ("topic LIKE '%/snapshot/%'", "1"):
+            excess = self._bytes - target
+            ids: list[int] = []
+            for row_id, size in self._db.execute(f"SELECT id, LENGTH(payload) FROM outbox WHERE {where} ORDER BY id"):
+                if excess <= 0:
+                    break
+                ids.append(row_id)
+                excess -= size
+            self._delete(ids)
+            dropped += len(ids)
+            if self._bytes <= target:
+                break
+        self._count("dropped_bytes", dropped)
+        log.warning("outbox over %.0f MB: dropped %d messages (oldest snapshots first)", self.max_bytes / 2**20, dropped)
 
     def purge_expired(self) -> int:
         """Drop messages older than ``max_age_s``; returns how many."""
@@ -198,10 +228,16 @@ class Outbox:
     def stats(self) -> OutboxStats:
         with self._lock:
             return OutboxStats(self.pending(), len(self._sent), self.counter("dropped_full"),
-                               self.counter("dropped_age"), self._acked)
+                               self.counter("dropped_age"), self._acked, self._bytes, self.counter("dropped_bytes"))
 
     def _delete(self, ids: list[int]) -> None:
         if ids:
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk:chunk + 500]
+                marks = ",".join("?" * len(part))
+                size = self._db.execute(f"SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE id IN ({marks})",
+                                        part).fetchone()[0]
+                self._bytes -= int(size)
             cur = self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
             self._rows -= max(cur.rowcount, 0)
             for i in ids:

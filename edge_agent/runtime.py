@@ -279,7 +279,8 @@ class Runtime:
         self.config_path = config_path
         self.pipeline_factory = pipeline_factory
         self.camera_backoff = camera_backoff
-        self.outbox = Outbox(config.queue.path, config.queue.max_messages, config.queue.max_age_h * 3600)
+        self.outbox = Outbox(config.queue.path, config.queue.max_messages, config.queue.max_age_h * 3600,
+                             max_bytes=int(config.queue.max_mb * 2**20))
         self.link: MqttLink | None = None
         self.sender: OutboxSender | None = None
         self.runners: list[CameraRunner] = []
@@ -368,8 +369,9 @@ class Runtime:
                                 "analysis_alive": now - r.heartbeat < 10.0} for r in self.runners}
         q = self.outbox.stats()
         body = {"cameras": cams, "mqtt_connected": bool(self.link and self.link.connected.is_set()),
-                "queue": {"pending": q.pending, "in_flight": q.in_flight, "dropped_full": q.dropped_full,
-                          "dropped_age": q.dropped_age}}
+                "queue": {"pending": q.pending, "in_flight": q.in_flight, "bytes": q.bytes,
+                          "dropped_full": q.dropped_full, "dropped_age": q.dropped_age,
+                          "dropped_bytes": q.dropped_bytes}}
         return all(c["analysis_alive"] for c in cams.values()), body
 
     # ------------------------------------------------------------ main loop

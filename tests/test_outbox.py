@@ -152,3 +152,20 @@ def test_a_corrupt_queue_file_is_moved_aside_not_fatal(tmp_path: Path, caplog: p
     assert box.pending() == 1
     assert list(tmp_path.glob("q.sqlite3.corrupt-*")), "the unreadable file is kept for inspection"
     assert "unreadable" in caplog.text
+
+
+def test_byte_bound_drops_oldest_snapshots_before_events(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    box = Outbox(path, max_bytes=10_000)
+    for i in range(4):
+        box.put(f"m/s/camera/c/snapshot/{i}", b"j" * 2000)
+        box.put("m/s/camera/c/event", f"e{i}".encode())
+    box.put("m/s/camera/c/snapshot/4", b"j" * 3000)  # 11,008 bytes stored: over the bound
+    kept = box.take(100)
+    assert [m.payload for m in kept if m.topic.endswith("/event")] == [b"e0", b"e1", b"e2", b"e3"]
+    snaps = [m.topic.rsplit("/", 1)[1] for m in kept if "/snapshot/" in m.topic]
+    assert snaps == ["2", "3", "4"]  # the two oldest pictures went; 9,008 bytes <= 90% of the bound
+    stats = box.stats()
+    assert stats.dropped_bytes == 2 and stats.bytes == sum(len(m.payload) for m in kept)
+    box.close()
+    assert Outbox(path, max_bytes=10_000).stats().bytes == stats.bytes  # recomputed on open

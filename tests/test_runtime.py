@@ -236,6 +236,6 @@ def test_healthz_reports_cameras_mqtt_and_queue(broker: Mosquitto, tmp_path: Pat
             assert resp.status == 200
         assert body["ok"] and body["mqtt_connected"]
         assert body["cameras"]["cam1"]["state"] == "online" and body["cameras"]["cam1"]["frames"] > 0
-        assert set(body["queue"]) == {"pending", "in_flight", "dropped_full", "dropped_age"}
+        assert set(body["queue"]) == {"pending", "in_flight", "bytes", "dropped_full", "dropped_age", "dropped_bytes"}
     finally:
         rt.stop()
