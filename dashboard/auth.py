@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
+from collections import deque
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -114,6 +117,9 @@ def _unauthorized():  # type: ignore[no-untyped-def]
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    app.extensions["maskwatch_login_throttle"] = LoginThrottle(
+        app.config.get("LOGIN_MAX_FAILURES", 5), app.config.get("LOGIN_MAX_FAILURES_PER_USER", 20),
+        app.config.get("LOGIN_FAILURE_WINDOW_S", 300.0))
     login_manager.session_protection = "strong"
 
     @app.before_request
@@ -123,6 +129,47 @@ def init_app(app: Flask) -> None:
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         return None
+
+
+# ------------------------------------------------------------------ login throttle
+class LoginThrottle:
+    """Failed logins per (address, user) and per user in a sliding window; in memory, per process."""
+
+    def __init__(self, per_client: int = 5, per_user: int = 20, window_s: float = 300.0) -> None:
+        self.limits = {"client": per_client, "user": per_user}
+        self.window_s = window_s
+        self._fails: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _keys(addr: str, user: str) -> list[tuple[str, str]]:
+        return [("client", f"{addr}|{user.lower()}"), ("user", user.lower())]
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        q = self._fails.setdefault(key, deque())
+        while q and now - q[0] > self.window_s:
+            q.popleft()
+        return q
+
+    def retry_after(self, addr: str, user: str) -> float:
+        """Seconds until a login may be tried again (0: now)."""
+        now = time.monotonic()
+        with self._lock:
+            waits = [self.window_s - (now - q[0]) for kind, key in self._keys(addr, user)
+                     if len(q := self._recent((kind, key), now)) >= self.limits[kind]]
+        return max(waits, default=0.0)
+
+    def failed(self, addr: str, user: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._fails) > 10_000:  # bound memory under a spray of names
+                self._fails.clear()
+            for key in self._keys(addr, user):
+                self._recent(key, now).append(now)
+
+    def succeeded(self, addr: str, user: str) -> None:
+        with self._lock:
+            self._fails.pop(self._keys(addr, user)[0], None)
 
 
 # ------------------------------------------------------------------ views
@@ -143,13 +190,21 @@ def _safe_next(target: str | None) -> str:
 def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     if form.validate_on_submit():
+        throttle: LoginThrottle = current_app.extensions["maskwatch_login_throttle"]
+        name, addr = form.username.data or "", request.remote_addr or "?"
+        wait = throttle.retry_after(addr, name)
+        if wait > 0:
+            flash(f"Too many failed logins; try again in {int(wait) // 60 + 1} minute(s).", "error")
+            return render_template("login.html", form=form), 429
         db = get_db()
-        user = authenticate(db, form.username.data or "", form.password.data or "")
+        user = authenticate(db, name, form.password.data or "")
         if user is not None:
+            throttle.succeeded(addr, name)
             user.last_login = datetime.now(UTC)
             db.commit()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        throttle.failed(addr, name)
         flash("Wrong user name or password.", "error")
         return render_template("login.html", form=form), 401
     return render_template("login.html", form=form)

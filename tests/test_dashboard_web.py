@@ -232,3 +232,15 @@ def test_pages_work_on_a_phone_layout(client):
     assert 'name="viewport" content="width=device-width, initial-scale=1"' in html
     css = client.get("/static/style.css").get_data(as_text=True)
     assert "@media (max-width: 600px)" in css
+
+
+def test_repeated_failed_logins_are_throttled(app):
+    c = app.test_client()
+    for _ in range(5):
+        assert login(c, password="not the password").status_code == 401
+    r = login(c)  # even the right password waits now
+    assert r.status_code == 429 and "Too many failed logins" in r.get_data(as_text=True)
+    assert c.get("/").status_code == 302
+    other = app.test_client()  # another user name is not locked out by this client's failures
+    add_user(app, "second", "another long password")
+    assert login(other, name="second", password="another long password").status_code == 302
