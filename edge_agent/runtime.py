@@ -313,10 +313,10 @@ class Runtime:
     def _stop_link(self, flush_s: float) -> None:
         if self.sender is not None and self.link is not None and self.link.connected.is_set() and flush_s > 0:
             self.sender.flush(flush_s)
-        if self.sender is not None:
-            self.sender.stop()
         if self.link is not None:
-            self.link.stop()
+            self.link.stop()  # publishes "stopped"; PUBACKs still arriving meanwhile are queued for the sender
+        if self.sender is not None:
+            self.sender.stop()  # ...which records them before it ends
         self.outbox.forget_in_flight()
 
     def _make_pipelines(self, config: Config) -> dict[str, Pipeline]:
