@@ -36,7 +36,9 @@ def make_engine(url: str, **kw: object) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kw)  # type: ignore[arg-type]
+    if u.drivername == "postgresql":  # the [postgres] extra installs psycopg 3, not SQLAlchemy's default psycopg2
+        u = u.set(drivername="postgresql+psycopg")
+    return create_engine(u, pool_pre_ping=True, **kw)  # type: ignore[arg-type]
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -28,7 +28,11 @@
   if (list && list.dataset.api) {
     const seen = new Set();
     let first = true;
-    const fmt = function (iso) { return new Date(iso).toLocaleString(); };
+    const tz = document.body.dataset.tz || undefined;  // the dashboard's time zone, as the server renders
+    const fmt = function (iso) {
+      try { return new Date(iso).toLocaleString(undefined, { timeZone: tz }); }
+      catch (e) { return new Date(iso).toLocaleString(); }
+    };
     const render = function (items) {
       const frag = document.createDocumentFragment();
       items.forEach(function (e) {
