@@ -61,6 +61,15 @@ def create_user(db: Session, name: str, password: str | None = None, *, update: 
     return password
 
 
+def delete_user(db: Session, name: str) -> None:
+    """Remove a user and their API tokens (their open sessions end at the next request)."""
+    user = db.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserError(f"no user {name!r}")
+    db.delete(user)
+    db.commit()
+
+
 def create_token(db: Session, user_name: str, token_name: str) -> str:
     user = db.scalar(select(User).where(User.name == user_name))
     if user is None:

@@ -4,6 +4,7 @@
 - ingest: the MQTT ingest process (shared subscription when dashboard.ingest_group is set); also purges old
   data every hour.
 - create-user NAME [--password-stdin] [--update]: prints a generated password (stdout, alone) if none given.
+- delete-user NAME: removes the user and their tokens.
 - create-token USER [--name N]: prints a bearer token for the JSON API.
 - db-upgrade: Alembic upgrade to the latest schema. purge: delete data older than dashboard.retention_days.
 """
@@ -17,7 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
-HELP = "dashboard: web server (serve), MQTT ingest (ingest), users, database upgrade and purge"
+HELP = "dashboard: web server (serve), MQTT ingest (ingest), users and tokens, database upgrade, purge"
 log = logging.getLogger(__name__)
 EXIT_CONFIG = 2
 
@@ -40,6 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     u.add_argument("name")
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     u.add_argument("--update", action="store_true", help="set a new password for an existing user")
+    d = cmd("delete-user", "delete a dashboard user and their API tokens")
+    d.add_argument("name")
     t = cmd("create-token", "create a bearer token for the JSON API (printed once)")
     t.add_argument("user")
     t.add_argument("--name", default="api", help="a label for the token")
@@ -149,6 +152,24 @@ def _create_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
+def _delete_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.auth import UserError, delete_user
+    from dashboard.db import session_factory
+
+    engine = _engine(cfg)
+    rc = _ready(engine, False)
+    if rc:
+        return rc
+    try:
+        with session_factory(engine)() as db:
+            delete_user(db, args.name)
+    except UserError as err:
+        print(f"maskwatch dashboard delete-user: {err}", file=sys.stderr)
+        return 1
+    print(f"user {args.name!r} deleted", file=sys.stderr)
+    return 0
+
+
 def _create_token(args, cfg) -> int:  # type: ignore[no-untyped-def]
     from dashboard.auth import UserError, create_token
     from dashboard.db import session_factory
@@ -188,5 +209,6 @@ def _purge(args, cfg) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-ACTIONS = {"serve": _serve, "ingest": _ingest, "create-user": _create_user, "create-token": _create_token,
+ACTIONS = {"serve": _serve, "ingest": _ingest, "create-user": _create_user, "delete-user": _delete_user,
+           "create-token": _create_token,
            "db-upgrade": _db_upgrade, "purge": _purge}

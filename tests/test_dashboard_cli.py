@@ -52,6 +52,12 @@ def test_db_upgrade_create_user_token_and_purge(cfg, tmp_path):
     r = maskwatch("dashboard", "create-token", "bob", "--config", str(cfg))
     assert r.returncode == 0 and r.stdout.startswith("mw_")
 
+    r = maskwatch("dashboard", "create-user", "carol", "--password-stdin", "--config", str(cfg),
+                  input="carol's long password\n")
+    assert r.returncode == 0
+    assert maskwatch("dashboard", "delete-user", "carol", "--config", str(cfg)).returncode == 0
+    assert maskwatch("dashboard", "delete-user", "carol", "--config", str(cfg)).returncode == 1
+
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     with Session(engine) as db:
         users = {u.name: u for u in db.scalars(select(User))}

@@ -244,3 +244,15 @@ def test_repeated_failed_logins_are_throttled(app):
     other = app.test_client()  # another user name is not locked out by this client's failures
     add_user(app, "second", "another long password")
     assert login(other, name="second", password="another long password").status_code == 302
+
+
+def test_deleted_user_loses_session_and_tokens(app, client):
+    from dashboard.auth import create_token, delete_user
+    from dashboard.db import session_factory
+
+    with session_factory(app.extensions["maskwatch"]["engine"])() as db:
+        token = create_token(db, "manager", "t")
+        delete_user(db, "manager")
+    assert client.get("/").status_code == 302
+    api = app.test_client().get("/api/v1/cameras", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 401
