@@ -2,7 +2,14 @@
 
 import pytest
 
-from edge_agent.core.labels import LABELS, MASK_INCORRECT, WITH_MASK, WITHOUT_MASK, UnknownLabelError, canonical_label
+from edge_agent.core.labels import (
+    LABELS,
+    MASK_INCORRECT,
+    WITH_MASK,
+    WITHOUT_MASK,
+    UnknownLabelError,
+    canonical_label,
+)
 from edge_agent.core.topics import ParsedTopic, Topics, check_name, parse_topic
 
 
