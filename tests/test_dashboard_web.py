@@ -256,3 +256,18 @@ def test_deleted_user_loses_session_and_tokens(app, client):
     assert client.get("/").status_code == 302
     api = app.test_client().get("/api/v1/cameras", headers={"Authorization": f"Bearer {token}"})
     assert api.status_code == 401
+
+
+def test_factory_reads_the_config_file_like_the_cli(tmp_path, monkeypatch):
+    from dashboard_support import write_config
+
+    cfg = write_config(tmp_path / "config.yaml", db_url=f"sqlite:///{tmp_path / 'x.sqlite3'}",
+                       snapshot_dir=tmp_path / "snaps")
+    monkeypatch.setenv("MASKWATCH_CONFIG", str(cfg))
+    monkeypatch.setenv("MASKWATCH_SECRET_KEY", "s" * 64)
+    app = create_app()
+    assert app.config["DATABASE_URL"].endswith("x.sqlite3") and app.config["SECRET_KEY"] == "s" * 64
+    assert app.config["SNAPSHOT_DIR"] == str(tmp_path / "snaps") and not app.testing
+    monkeypatch.setenv("MASKWATCH_SECRET_KEY", "")
+    with pytest.raises(ConfigError, match="secret_key"):
+        create_app()
