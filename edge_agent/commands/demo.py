@@ -28,10 +28,6 @@ HELP = "run broker, agent and dashboard together on this machine (prints the URL
 
 SITE, AGENT, PREFIX = "demo-site", "demo-agent", "maskwatch"
 AGENT_USER, DASHBOARD_MQTT_USER = "demo-agent", "demo-dashboard"
-AMQTT_NOTE = ("  note:      amqtt speaks MQTT 3.1.1 only and the dashboard's ingest connects with MQTT 5: the agent\n"
-              "             runs, but nothing reaches the dashboard. Install mosquitto for the full demo.\n")
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, default=Path("var/demo"), help="config, database, logs (default var/demo)")
     p.add_argument("--host", default="127.0.0.1", help="dashboard listen address (default 127.0.0.1)")
@@ -369,7 +365,7 @@ def run(args: argparse.Namespace) -> int:
             f"  broker:    {kind} on 127.0.0.1:{mqtt_port} (password auth, per-user ACLs)\n"
             f"  camera:    {camera_note}\n"
             f"  files:     {data}/ (config.yaml, logs/, credentials.json)\n"
-            + (AMQTT_NOTE if kind == "amqtt" else "") + "Press Ctrl-C to stop.\n", flush=True)
+            + "Press Ctrl-C to stop.\n", flush=True)
         dead = sup.wait()
         if dead is not None and not sup.stop_requested.is_set():
             return _failed(dead, f"{dead.name} exited with code {dead.proc.returncode if dead.proc else '?'}")
