@@ -173,6 +173,10 @@ class TrackerConfig(_Section):
     votes: int = Field(3, ge=1, le=50, description="Frames that must agree before a verdict is decided")
     window: int = Field(5, ge=1, le=100, description="Recent frames considered for the vote")
     min_confidence: float = Field(0.6, ge=0.0, le=1.0, description="Class probability below this does not vote")
+    max_distance: float = Field(
+        2.0, ge=0.0, le=10.0, description="Also continue a track whose predicted face centre is within this many "
+        "face sizes of a new face (low analysis rates, fast walkers); 0 = IoU only",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> TrackerConfig:

@@ -86,7 +86,8 @@ class FramePipeline:
                  detector: Detector | None = None, classifier: Classifier | None = None) -> None:
         self.analyzer = FaceAnalyzer(config, camera_config, detector=detector, classifier=classifier)
         t = config.tracker
-        self.tracker = Tracker(TrackerParams(t.iou_threshold, t.max_age_s, t.votes, t.window, t.min_confidence),
+        self.tracker = Tracker(TrackerParams(t.iou_threshold, t.max_age_s, t.votes, t.window, t.min_confidence,
+                                                   t.max_distance),
                                self.analyzer.labels)
         self.people = PeopleCounter()
         self.labels: tuple[str, ...] = self.analyzer.labels

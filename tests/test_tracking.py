@@ -37,6 +37,7 @@ def test_greedy_match(iou: np.ndarray, thr: float, expected: list[tuple[int, int
     ({"iou_threshold": 0.0}, "iou_threshold"),
     ({"max_age_s": 0.0}, "max_age_s"),
     ({"min_confidence": 1.5}, "min_confidence"),
+    ({"max_distance": -1.0}, "max_distance"),
 ])
 def test_params_fail_fast_naming_the_argument(kwargs: dict[str, float], word: str) -> None:
     with pytest.raises(ValueError, match=word):
@@ -104,12 +105,12 @@ def test_track_forgotten_after_max_age(gap: float, same: bool) -> None:
     assert (tid == 1) is same
 
 
-def test_non_overlapping_face_starts_new_track() -> None:
-    tr = Tracker(TrackerParams(iou_threshold=0.3), LABELS)
-    tr.update(faces((A, 0, 0.9)), 0.0)
+@pytest.mark.parametrize(("box", "same"), [((5, 0, 15, 10), True), ((7, 0, 17, 10), False)])
+def test_non_overlapping_face_starts_new_track_with_iou_only(box: tuple[int, ...], same: bool) -> None:
     # IoU of (0,0,10,10) and (5,0,15,10) = 50/150 = 0.333 -> same; (7,0,17,10): 30/170 = 0.18 -> new
-    assert tr.update(faces(((5, 0, 15, 10), 0, 0.9)), 0.1).track_ids == (1,)
-    assert tr.update(faces(((12, 0, 22, 10), 0, 0.9)), 0.2).track_ids == (2,)
+    tr = Tracker(TrackerParams(iou_threshold=0.3, max_distance=0.0), LABELS)
+    tr.update(faces((A, 0, 0.9)), 0.0)
+    assert (tr.update(faces((box, 0, 0.9)), 0.1).track_ids == (1,)) is same
 
 
 def test_empty_frame() -> None:
@@ -127,3 +128,45 @@ def test_people_counter_counts_each_person_once_per_interval() -> None:
     for t in range(6, 9):  # a new person (new track) appears far from the others
         counter.add(tr.update(faces(((300, 300, 330, 330), 1, 0.9)), t * 0.1 + 5.0).decisions)
     assert counter.drain(LABELS)["without_mask"] == 1
+
+
+def _box(cx: float, cy: float, size: float = 40.0) -> tuple[float, float, float, float]:
+    return (cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2)
+
+
+def test_fast_walker_at_low_rate_keeps_one_track() -> None:
+    # 2 analysed frames/s, the face moves 60 px (1.5 face widths) per frame: no IoU with its last box,
+    # but constant-velocity prediction and the distance fallback keep one track and one decision.
+    tr = Tracker(TrackerParams(votes=3, window=5), LABELS)
+    ids, decisions = set(), 0
+    for k in range(8):
+        update = tr.update(faces((_box(100 + 60 * k, 200), 1, 0.9)), k * 0.5)
+        ids.update(update.track_ids)
+        decisions += len(update.decisions)
+    assert ids == {1}
+    assert decisions == 1
+
+
+def test_two_walkers_crossing_keep_their_ids() -> None:
+    tr = Tracker(TrackerParams(), LABELS)
+    seen: dict[int, set[int]] = {1: set(), 2: set()}  # walker -> track ids given to it
+    for k in range(10):
+        left_to_right = _box(100 + 40 * k, 200)
+        right_to_left = _box(460 - 40 * k, 260)
+        update = tr.update(faces((left_to_right, 0, 0.9), (right_to_left, 1, 0.9)), k * 0.5)
+        seen[1].add(update.track_ids[0])
+        seen[2].add(update.track_ids[1])
+    assert seen == {1: {1}, 2: {2}}
+
+
+@pytest.mark.parametrize(("jump", "size", "same"), [
+    (35.0, 40.0, True),    # under one face size away
+    (75.0, 40.0, True),    # under two face sizes away
+    (100.0, 40.0, False),  # a still track: 2.5 face sizes away is someone else
+    (20.0, 100.0, False),  # near, but 2.5x the size: someone else (closer to the camera)
+])
+def test_distance_fallback_limits(jump: float, size: float, same: bool) -> None:
+    tr = Tracker(TrackerParams(max_distance=2.0), LABELS)
+    tr.update(faces((_box(200, 200), 0, 0.9)), 0.0)
+    tid = tr.update(faces((_box(200 + jump, 200, size), 0, 0.9)), 0.5).track_ids[0]
+    assert (tid == 1) is same

@@ -1,7 +1,11 @@
 """Tracking and verdict debouncing: faces -> tracks across frames -> one decided verdict per person.
 
-Association is greedy by IoU (highest pair first, at least ``iou_threshold``); a face no track claims
-starts a new track; a track not matched for more than ``max_age_s`` is forgotten.
+Each track predicts where its face is now from its last two positions (constant velocity). Association
+is greedy, first by IoU with that prediction (highest pair first, at least ``iou_threshold``), then, for
+faces and tracks still unmatched, by centre distance (nearest first, at most ``max_distance`` face sizes,
+face sizes within a factor of 2): at low analysis rates a walking person's face may not overlap its last
+box at all. A face no track claims starts a new track; a track not matched for more than ``max_age_s`` is
+forgotten.
 
 Each track keeps its last ``window`` classified frames. A frame votes for its class only when the class
 probability is at least ``min_confidence``. As soon as one class has ``votes`` votes inside the window the
@@ -33,6 +37,7 @@ class TrackerParams:
     votes: int = 3
     window: int = 5
     min_confidence: float = 0.6
+    max_distance: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.iou_threshold <= 1.0:
@@ -43,6 +48,8 @@ class TrackerParams:
             raise ValueError(f"votes must be in 1..window ({self.window}), got {self.votes}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
+        if not 0.0 <= self.max_distance <= 10.0:
+            raise ValueError(f"max_distance must be in [0, 10] face sizes, got {self.max_distance}")
 
 
 @dataclass(slots=True)
@@ -52,6 +59,60 @@ class Track:
     last_seen: float
     history: deque[tuple[int, float]]  # (class_id, class probability) of recent frames
     verdict: str | None = None
+    velocity: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(2, np.float32))  # px/s
+
+    def predicted(self, time: float) -> npt.NDArray[np.float32]:
+        """The box moved on by the track's velocity to ``time``."""
+        dt = max(time - self.last_seen, 0.0)
+        shift = np.tile(self.velocity * dt, 2).astype(np.float32)
+        out: npt.NDArray[np.float32] = self.box + shift
+        return out
+
+    def move_to(self, box: npt.NDArray[np.float32], time: float) -> None:
+        dt = time - self.last_seen
+        if dt > 0:
+            step = (_centres(box[None])[0] - _centres(self.box[None])[0]) / dt
+            seen_before = bool(self.velocity.any())
+            self.velocity = (0.5 * self.velocity + 0.5 * step if seen_before else step).astype(np.float32)
+        self.box = box.copy()
+        self.last_seen = time
+
+
+def _centres(xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    out: npt.NDArray[np.float32] = ((xyxy[:, :2] + xyxy[:, 2:]) / 2.0).astype(np.float32)
+    return out
+
+
+def _sizes(xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    out: npt.NDArray[np.float32] = np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]).astype(np.float32)
+    return np.maximum(out, 1.0)
+
+
+def distance_match(
+    prev: npt.NDArray[np.float32], cur: npt.NDArray[np.float32], max_distance: float,
+    rows: Sequence[int], cols: Sequence[int],
+) -> list[tuple[int, int]]:
+    """Pairs among ``rows`` x ``cols`` by nearest centre, within ``max_distance`` face sizes, sizes within 2x."""
+    if not len(rows) or not len(cols) or max_distance <= 0:
+        return []
+    p, c = prev[list(rows)], cur[list(cols)]
+    sp, sc = _sizes(p), _sizes(c)
+    dist = np.linalg.norm(_centres(p)[:, None, :] - _centres(c)[None, :, :], axis=2)
+    scale = np.maximum(sp[:, None], sc[None, :])
+    ratio = np.maximum(sp[:, None], sc[None, :]) / np.minimum(sp[:, None], sc[None, :])
+    norm = np.where(ratio <= 2.0, dist / scale, np.inf)
+    pairs: list[tuple[int, int]] = []
+    used_r: set[int] = set()
+    used_c: set[int] = set()
+    for k in np.argsort(norm, axis=None, kind="stable"):
+        i, j = divmod(int(k), len(cols))
+        if norm[i, j] > max_distance:
+            break
+        if i not in used_r and j not in used_c:
+            used_r.add(i)
+            used_c.add(j)
+            pairs.append((rows[i], cols[j]))
+    return pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +156,12 @@ class Tracker:
         live = list(self.tracks.values())
         ids = [0] * len(faces)
         if live and len(faces):
-            prev = np.stack([t.box for t in live])
-            for r, c in greedy_match(iou_matrix(prev, faces.xyxy), p.iou_threshold):
+            prev = np.stack([t.predicted(time) for t in live])
+            pairs = greedy_match(iou_matrix(prev, faces.xyxy), p.iou_threshold)
+            free_r = [r for r in range(len(live)) if r not in {r for r, _ in pairs}]
+            free_c = [c for c in range(len(faces)) if c not in {c for _, c in pairs}]
+            pairs += distance_match(prev, faces.xyxy, p.max_distance, free_r, free_c)
+            for r, c in pairs:
                 ids[c] = live[r].track_id
         decisions: list[Decision] = []
         for i in range(len(faces)):
@@ -105,8 +170,7 @@ class Tracker:
                 self.tracks[self._next_id] = Track(self._next_id, faces.xyxy[i], time, deque(maxlen=p.window))
                 self._next_id += 1
             track = self.tracks[ids[i]]
-            track.box = faces.xyxy[i].copy()
-            track.last_seen = time
+            track.move_to(faces.xyxy[i], time)
             decision = self._vote(track, int(faces.class_id[i]), float(faces.class_score[i]), time)
             if decision is not None:
                 decisions.append(decision)
