@@ -107,6 +107,10 @@ class CameraConfig(_Section):
     )
     open_timeout_s: float = Field(10.0, gt=0, le=120, description="Give up opening the stream after this")
     read_timeout_s: float = Field(3.0, gt=0, le=120, description="A read that takes longer marks the camera offline")
+    reconnect_max_s: float = Field(
+        60.0, ge=1, le=3600, description="Reconnect attempts wait 1 s, 2 s, 4 s ... up to this; an RTSP camera is "
+        "probed about once a second meanwhile and reconnected as soon as its server answers again",
+    )
 
     @field_validator("name")
     @classmethod

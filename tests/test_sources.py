@@ -291,3 +291,78 @@ def test_a_file_read_faster_than_real_time_waits_for_analysis_instead_of_droppin
         w.stop()
     assert got == list(range(1, 11))
     assert w.frames.dropped == 0
+
+
+def test_probe_cuts_the_back_off_short_when_the_server_returns() -> None:
+    """Back-off of 30 s, but the probe sees the server down then up: the worker retries within ~1 s."""
+    answers = iter([False, False, True])
+    opened: list[float] = []
+
+    class Failing:
+        def open(self) -> None:
+            opened.append(time.monotonic())
+            raise SourceError("connection refused")
+
+        def read(self) -> Frame:
+            raise AssertionError("never opened")
+
+        def close(self) -> None:
+            pass
+
+    w = CaptureWorker("cam", Failing, backoff=Backoff(30.0, 60.0), probe=lambda: next(answers, True))
+    w.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(opened) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        w.stop()
+    assert len(opened) >= 2, "the returned server was not retried before the 30 s back-off ran out"
+    assert opened[1] - opened[0] < 5.0
+
+
+def test_probe_that_always_answers_keeps_the_back_off() -> None:
+    """A server that answers but cannot stream (wrong path or password) is retried at the back-off's pace."""
+    opened: list[float] = []
+
+    class Failing:
+        def open(self) -> None:
+            opened.append(time.monotonic())
+            raise SourceError("404 stream not found")
+
+        def read(self) -> Frame:
+            raise AssertionError("never opened")
+
+        def close(self) -> None:
+            pass
+
+    w = CaptureWorker("cam", Failing, backoff=Backoff(2.5, 60.0), probe=lambda: True)
+    w.start()
+    time.sleep(1.5)
+    w.stop()
+    assert len(opened) == 1
+
+
+def test_rtsp_probe_tells_an_answering_server_from_a_closed_port() -> None:
+    import socket
+    import threading
+
+    from edge_agent.sources.rtsp import rtsp_probe
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(1024)
+            conn.sendall(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n")
+
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    assert rtsp_probe(f"rtsp://127.0.0.1:{port}/stream")
+    t.join(2)
+    srv.close()
+    assert not rtsp_probe(f"rtsp://127.0.0.1:{port}/stream", timeout_s=0.3)

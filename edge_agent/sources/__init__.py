@@ -67,8 +67,14 @@ def make_worker(camera: CameraConfig, on_status: Callable[[CameraState], None] |
         factory: Callable[[], FrameSource] = lambda: shared  # noqa: E731
     else:
         factory = lambda: make_source(camera)  # noqa: E731
-    return CaptureWorker(camera.name, factory, on_status=on_status,
-                         read_timeout_s=camera.read_timeout_s, backoff=backoff)
+    probe = None
+    if isinstance(camera.source, RTSPSource) and camera.source.url.startswith("rtsp://"):
+        from edge_agent.sources.rtsp import rtsp_probe
+
+        url = camera.source.url
+        probe = lambda: rtsp_probe(url)  # noqa: E731
+    return CaptureWorker(camera.name, factory, on_status=on_status, read_timeout_s=camera.read_timeout_s,
+                         backoff=backoff or Backoff(1.0, camera.reconnect_max_s), probe=probe)
 
 
 __all__ = [

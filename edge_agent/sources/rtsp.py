@@ -6,7 +6,9 @@ times out (``read_timeout_s``) raises SourceError and the worker reconnects.
 
 from __future__ import annotations
 
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import cv2
 
@@ -45,3 +47,24 @@ class RtspCamera:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+
+
+def rtsp_probe(url: str, timeout_s: float = 0.5) -> bool:
+    """True when an RTSP server answers an OPTIONS request at ``url``'s host and port (any RTSP status).
+
+    Cheap (one TCP round trip, no media): the capture worker calls it about once a second while it waits
+    out its reconnect back-off, and reconnects at once when the server comes back. A frozen server keeps its
+    port open but does not answer, so this tells a returned stream from a port that merely accepts.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or 554
+    if not host:
+        return False
+    request = f"OPTIONS {url} RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: maskwatch-probe\r\n\r\n".encode()
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.settimeout(timeout_s)
+            sock.sendall(request)
+            return sock.recv(16).startswith(b"RTSP/")
+    except OSError:
+        return False

@@ -2,7 +2,11 @@
 
 The newest frame wins: a frame not yet taken by analysis when the next arrives is replaced and counted as
 dropped. Failures mark the camera offline (with the reason) and the worker reconnects after a doubling
-back-off (1 s -> RECONNECT_MAX_S); the first good frame marks it online again.
+back-off (1 s -> 60 s, ``camera.reconnect_max_s``); the first good frame marks it online again. While it
+waits, an optional cheap ``probe`` (an RTSP OPTIONS round trip) runs about once a second: when the server
+was unreachable and answers again, the worker reconnects at once instead of sleeping out the back-off, so a
+camera is back within seconds of its stream's return however long it was away, while a camera that answers
+but cannot stream (wrong path or password) is retried at the back-off's pace.
 """
 
 from __future__ import annotations
@@ -68,10 +72,10 @@ class LatestFrame:
 
 
 StatusCallback = Callable[[CameraState], None]
+Probe = Callable[[], bool]
 
-# Longest wait between reconnect attempts. A camera must be back online within 5 s of its stream's return
-# however long it was away (tests/test_faults_rtsp.py); a refused connection costs next to nothing.
-RECONNECT_MAX_S = 3.0
+RECONNECT_MAX_S = 60.0
+PROBE_INTERVAL_S = 1.0
 
 
 class CaptureWorker:
@@ -84,12 +88,14 @@ class CaptureWorker:
         on_status: StatusCallback | None = None,
         read_timeout_s: float = 3.0,
         backoff: Backoff | None = None,
+        probe: Probe | None = None,
     ) -> None:
         self.name = name
         self.source_factory = source_factory
         self.on_status = on_status
         self.read_timeout_s = read_timeout_s
         self.backoff = backoff or Backoff(1.0, RECONNECT_MAX_S)
+        self.probe = probe
         self.frames = LatestFrame()
         self.state = CameraState("offline", "starting")
         self.last_frame_at = 0.0  # monotonic
@@ -172,7 +178,29 @@ class CaptureWorker:
             delay = self.backoff.next()
             log.info("camera %s: reconnecting in %.0f s", self.name, delay)
             self.reconnects += 1
-            self._stop.wait(delay)
+            self._wait_to_reconnect(delay)
+
+    def _wait_to_reconnect(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, or less if the probe sees the server come back."""
+        deadline = time.monotonic() + delay
+        was_down = False
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self.probe is None:
+                self._stop.wait(left)
+                return
+            try:
+                up = self.probe()
+            except Exception:  # a probe is advisory: never let it stop the worker
+                log.exception("camera %s: probe failed", self.name)
+                up = False
+            if up and was_down:
+                log.info("camera %s: server answers again, reconnecting now", self.name)
+                return
+            was_down = was_down or not up
+            self._stop.wait(min(PROBE_INTERVAL_S, max(deadline - time.monotonic(), 0)))
 
     def _read_loop(self, source: FrameSource) -> None:
         first = True
