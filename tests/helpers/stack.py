@@ -74,11 +74,12 @@ def write_dashboard_config(folder: Path, broker_port: int, **dashboard: Any) -> 
 
 
 class Proc:
-    """A ``python -m edge_agent ...`` subprocess with its output in a log file; optional ``taskset -c``."""
+    """A ``python -m edge_agent ...`` subprocess with its output in a log file; optional ``taskset -c`` and
+    ``nice -n`` (a negative value, as root, emulates a dedicated device on a shared machine)."""
 
     def __init__(self, args: list[str], log: Path, cpus: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
-        self.args, self.log, self.cpus = args, log, cpus
+                 env: dict[str, str] | None = None, nice: int | None = None) -> None:
+        self.args, self.log, self.cpus, self.nice = args, log, cpus, nice
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -87,6 +88,8 @@ class Proc:
             [sys.executable, *self.args[1:]]
         if self.cpus is not None:
             cmd = ["taskset", "-c", self.cpus, *cmd]
+        if self.nice is not None:  # every thread inherits it (setpriority on a pid reaches one thread only)
+            cmd = ["nice", "-n", str(self.nice), *cmd]
         self._logf = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self._logf, stderr=subprocess.STDOUT)
         return self
