@@ -37,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(continue training); default: from scratch")
     p.add_argument("--loss", choices=["ce", "focal"])
     p.add_argument("--balance", choices=["oversample", "class_weight", "none"])
+    p.add_argument("--balance-power", type=float, help="oversampling: draw a face with probability ~ count(class)**-P")
     p.add_argument("--seed", type=int)
     p.add_argument("--patience", type=int, help="early stop after N epochs without validation improvement")
     p.add_argument("--no-augment", action="store_true", help="train on plain crops")
@@ -53,7 +54,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
         "input_size": args.input_size, "architecture": args.architecture, "alpha": args.alpha, "weights": args.weights,
-        "loss": args.loss, "balance": args.balance, "seed": args.seed, "patience": args.patience,
+        "loss": args.loss, "balance": args.balance, "balance_power": args.balance_power, "seed": args.seed, "patience": args.patience,
         "runs_dir": args.runs_dir, "cache_dir": args.cache_dir,
         "labels": args.labels.split(",") if args.labels else None,
     }
