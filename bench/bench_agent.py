@@ -60,7 +60,7 @@ def run_case(work: Path, broker_port: int, url: str, n: int, fps: int, seconds: 
                                 agent={"stats_interval_s": 3600},  # keeps /healthz dropped_frames cumulative
                                 detector={**shipped_detector(), "input_scale": input_scale})
     env = {"OPENCV_FOR_THREADS_NUM": "1", "OMP_NUM_THREADS": "1"} if cpus is not None else {}
-    agent = AgentProcess(config, port, cpus=cpus, env=env).start()  # type: ignore[arg-type]
+    agent = AgentProcess(config, port, cpus=cpus, env=env).start()
     try:
         def ready() -> bool:
             if agent.proc is not None and agent.proc.poll() is not None:
