@@ -54,6 +54,7 @@ class Store:
         self.snapshot_dir = Path(snapshot_dir)
         self.dialect = engine.dialect.name
         self._cameras: dict[tuple[str, str], int] = {}
+        self._written: list[Path] = []  # snapshot files written by the batch in progress
 
     # ------------------------------------------------------------ generic helpers
     def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],
@@ -123,21 +124,27 @@ class Store:
         now = now or datetime.now(UTC)
         counts: Counter[str] = Counter()
         new_ids: dict[tuple[str, str], int] = {}
-        with self.engine.begin() as conn:
-            names = []
-            for m in messages:
-                if isinstance(m, EventMsg | StatsMsg | StatusMsg):
-                    p = m.event if isinstance(m, EventMsg) else m.stats if isinstance(m, StatsMsg) else m.status
-                    names.append((p.site, p.camera))
-                elif isinstance(m, SnapshotMsg):
-                    names.append((m.site, m.camera))
-            ids = self.camera_ids(conn, names, new_ids)
-            self._events(conn, [m for m in messages if isinstance(m, EventMsg)], ids, now, counts)
-            self._stats(conn, [m for m in messages if isinstance(m, StatsMsg)], ids, counts)
-            self._snapshots(conn, [m for m in messages if isinstance(m, SnapshotMsg)], ids, now, counts)
-            self._statuses(conn, [m for m in messages if isinstance(m, StatusMsg)], ids, counts)
-            self._availability(conn, [m for m in messages if isinstance(m, AvailabilityMsg)], now, counts)
-            self._last_seen(conn, messages, ids)
+        self._written = []
+        try:
+            with self.engine.begin() as conn:
+                names = []
+                for m in messages:
+                    if isinstance(m, EventMsg | StatsMsg | StatusMsg):
+                        p = m.event if isinstance(m, EventMsg) else m.stats if isinstance(m, StatsMsg) else m.status
+                        names.append((p.site, p.camera))
+                    elif isinstance(m, SnapshotMsg):
+                        names.append((m.site, m.camera))
+                ids = self.camera_ids(conn, names, new_ids)
+                self._events(conn, [m for m in messages if isinstance(m, EventMsg)], ids, now, counts)
+                self._stats(conn, [m for m in messages if isinstance(m, StatsMsg)], ids, counts)
+                self._snapshots(conn, [m for m in messages if isinstance(m, SnapshotMsg)], ids, now, counts)
+                self._statuses(conn, [m for m in messages if isinstance(m, StatusMsg)], ids, counts)
+                self._availability(conn, [m for m in messages if isinstance(m, AvailabilityMsg)], now, counts)
+                self._last_seen(conn, messages, ids)
+        except BaseException:
+            for path in self._written:  # their rows were rolled back: leave no unreferenced file on the disk
+                path.unlink(missing_ok=True)
+            raise
         self._cameras.update(new_ids)
         return +counts
 
@@ -194,6 +201,7 @@ class Store:
                 continue
             rel = f"{m.site}/{m.camera}/{now:%Y-%m-%d}/{eid}.jpg"
             write_file_atomic(self.snapshot_dir / rel, m.jpeg)
+            self._written.append(self.snapshot_dir / rel)
             rows.append({"event_id": eid, "camera_id": ids[(m.site, m.camera)], "path": rel, "size": len(m.jpeg),
                          "received_at": now})
         inserted = self._insert_ignore(conn, SNAPSHOTS, rows, ["event_id"], ["event_id"])
