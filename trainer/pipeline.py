@@ -48,6 +48,15 @@ def _evaluate(predict: Any, data: SplitData, labels: list[str], seed: int) -> tu
     return out, probs
 
 
+def _architecture(opts: TrainerOptions) -> str:
+    if opts.architecture == "mobilenetv2":
+        return f"mobilenetv2 alpha {opts.alpha}"
+    if opts.architecture == "efficientnet_lite0":
+        return f"efficientnet_lite0 first {opts.blocks} blocks, head {opts.head_filters}" + \
+            (" (ImageNet-pretrained)" if opts.weights == "imagenet" or str(opts.weights).endswith(".pth") else "")
+    return opts.architecture
+
+
 def _card(opts: TrainerOptions, name: str, model: Any, data: SplitData, tflite: bytes, command: str | None) -> dict[str, Any]:
     from trainer.model import NORMALISATION
 
@@ -61,7 +70,7 @@ def _card(opts: TrainerOptions, name: str, model: Any, data: SplitData, tflite: 
         "normalisation": NORMALISATION,
         "quantization": "full-integer int8 (weights, activations, int8 input and output); calibrated on "
                         f"{opts.representative_per_class} training crops per class",
-        "architecture": f"{opts.architecture}" + (f" alpha {opts.alpha}" if opts.architecture == "mobilenetv2" else ""),
+        "architecture": _architecture(opts),
         "parameters": int(model.count_params()),
         "model_bytes": len(tflite),
         "trainer_version": __version__,
