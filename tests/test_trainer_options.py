@@ -42,3 +42,13 @@ def test_cli_flags_become_options(tmp_path):
     opts = cli.build_options(args)
     assert (opts.epochs, opts.seed, opts.augment.enabled) == (3, 5, False)
     assert [(s.type, str(s.path), s.max_per_class) for s in opts.sources] == [("voc", "d/voc", 10)]
+
+
+def test_default_recipe_is_the_pretrained_efficientnet_and_none_means_from_scratch():
+    opts = parse_options({})
+    assert (opts.architecture, opts.weights, opts.select) == ("efficientnet_lite0", "imagenet", "loss")
+    for spelled in ("none", "None", "scratch", ""):
+        assert parse_options({"weights": spelled}).weights is None
+    assert parse_options({"weights": "runs/a/model.keras"}).weights == "runs/a/model.keras"
+    with pytest.raises(ConfigError, match="select"):
+        parse_options({"select": "best"})

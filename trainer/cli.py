@@ -42,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--balance", choices=["oversample", "class_weight", "none"])
     p.add_argument("--balance-power", type=float, help="oversampling: draw a face with probability ~ count(class)**-P")
     p.add_argument("--seed", type=int)
+    p.add_argument("--select", choices=["score", "loss", "last"],
+                   help="keep the epoch with the best validation score, the lowest validation loss, or the last")
     p.add_argument("--patience", type=int, help="early stop after N epochs without validation improvement")
     p.add_argument("--no-augment", action="store_true", help="train on plain crops")
     p.add_argument("--runs-dir", type=Path)
@@ -58,7 +60,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
         "input_size": args.input_size, "architecture": args.architecture, "alpha": args.alpha, "weights": args.weights,
         "blocks": args.blocks, "head_filters": args.head_filters,
-        "loss": args.loss, "balance": args.balance, "balance_power": args.balance_power, "seed": args.seed, "patience": args.patience,
+        "loss": args.loss, "balance": args.balance, "balance_power": args.balance_power, "seed": args.seed, "patience": args.patience, "select": args.select,
         "runs_dir": args.runs_dir, "cache_dir": args.cache_dir,
         "labels": args.labels.split(",") if args.labels else None,
     }

