@@ -34,14 +34,28 @@ def test_int8_agrees_with_the_float_model_on_the_test_split():
     assert CARD["metrics"]["float_int8_agreement"] >= 0.99
 
 
-@pytest.mark.xfail(strict=False, reason="issue 3's bars (andrewmvd >= 97%, mask_incorrect recall >= 80%, two-class "
-                   ">= 98.75%) are not met yet by the shipped from-scratch model; see docs/model.md")
-def test_recorded_metrics_meet_the_issue_bars():
+def _bar_values():
     test = CARD["metrics"]["int8"]["test"]
     voc = test["by_source"]["andrewmvd"]
-    assert voc["accuracy"] >= 0.97
-    assert voc["per_class"]["mask_incorrect"]["recall"] >= 0.80
-    assert test["by_source"]["chandrikadeb7"]["two_class_accuracy"] >= 0.9875
+    return {
+        "andrewmvd 3-class accuracy >= 97%": (voc["accuracy"], 0.97),
+        "andrewmvd mask_incorrect recall >= 80%": (voc["per_class"]["mask_incorrect"]["recall"], 0.80),
+        "two-class accuracy >= 98.75%": (test["by_source"]["chandrikadeb7"]["two_class_accuracy"], 0.9875),
+    }
+
+
+#: Bars the shipped model does not reach on the ../shared test split yet (docs/model.md says by how much).
+NOT_MET_YET = {"andrewmvd 3-class accuracy >= 97%", "andrewmvd mask_incorrect recall >= 80%"}
+
+
+@pytest.mark.parametrize("bar", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="not met yet by the shipped model; see docs/model.md"))
+    if name in NOT_MET_YET else name
+    for name in _bar_values()
+])
+def test_recorded_metrics_meet_the_issue_bars(bar):
+    value, target = _bar_values()[bar]
+    assert value >= target, f"{bar}: {value:.4f}"
 
 
 @pytest.fixture(scope="module")
