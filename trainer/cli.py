@@ -41,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=["ce", "focal"])
     p.add_argument("--balance", choices=["oversample", "class_weight", "none"])
     p.add_argument("--balance-power", type=float, help="oversampling: draw a face with probability ~ count(class)**-P")
+    p.add_argument("--synthetic-masks", type=int, help="masks drawn on without_mask training faces, per kind (0 = none)")
     p.add_argument("--seed", type=int)
     p.add_argument("--select", choices=["score", "loss", "last"],
                    help="keep the epoch with the best validation score, the lowest validation loss, or the last")
@@ -61,6 +62,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "input_size": args.input_size, "architecture": args.architecture, "alpha": args.alpha, "weights": args.weights,
         "blocks": args.blocks, "head_filters": args.head_filters,
         "loss": args.loss, "balance": args.balance, "balance_power": args.balance_power, "seed": args.seed, "patience": args.patience, "select": args.select,
+        "synthetic_masks": args.synthetic_masks,
         "runs_dir": args.runs_dir, "cache_dir": args.cache_dir,
         "labels": args.labels.split(",") if args.labels else None,
     }

@@ -77,8 +77,24 @@ def _card(opts: TrainerOptions, name: str, model: Any, data: SplitData, tflite: 
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "datasets": data.reports,
         "splits": {k: dict(Counter(getattr(data, k).labels.tolist())) for k in ("train", "val", "test")},
+        "synthetic_training_faces": {"mask_incorrect": opts.synthetic_masks, "with_mask": opts.synthetic_masks,
+                                     "drawn_on": "without_mask training faces (trainer/synthetic.py)"},
         "command": command,
     }
+
+
+def _with_synthetic(train_set: FaceSet, opts: TrainerOptions) -> FaceSet:
+    """The training faces plus ``opts.synthetic_masks`` drawn masks of each kind (trainer/synthetic.py)."""
+    from edge_agent.core.crop import CropSpec
+    from trainer.dataset import context_spec
+    from trainer.synthetic import synthetic_masked
+
+    if not opts.synthetic_masks:
+        return train_set
+    ctx = context_spec(CropSpec(opts.input_size, opts.crop_margin))
+    inner = opts.input_size / train_set.context.shape[1]
+    synth = synthetic_masked(train_set, opts.synthetic_masks, opts.input_size, inner, ctx.margin, opts.seed)
+    return FaceSet.concat([train_set, synth])
 
 
 def run_training(opts: TrainerOptions, name: str, command: str | None = None, finder: FaceFinder | None = None,
@@ -92,7 +108,7 @@ def run_training(opts: TrainerOptions, name: str, command: str | None = None, fi
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "options.json").write_text(opts.model_dump_json(indent=2))
     data = load_data(opts, finder)
-    fit = train(data.train, data.val, opts)
+    fit = train(_with_synthetic(data.train, opts), data.val, opts)
     fit.model.save(run_dir / "model.keras")
     labels = list(opts.labels)
 
