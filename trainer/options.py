@@ -85,7 +85,7 @@ class TrainerOptions(_Opts):
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
     seed: int = 1234
     synthetic_masks: int = Field(
-        300, ge=0, le=100000, description="Masks drawn on without_mask training faces: this many below the nose "
+        100, ge=0, le=100000, description="Masks drawn on without_mask training faces: this many below the nose "
         "(mask_incorrect) and as many over the nose (with_mask); 0 = none")
     representative_per_class: int = Field(100, ge=1, le=5000, description="Class-balanced int8 calibration crops per class")
     augment: AugmentOptions = Field(default_factory=AugmentOptions)
