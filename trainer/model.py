@@ -31,7 +31,7 @@ ARCHITECTURES = ("efficientnet_lite0", "mobilenetv2", "tiny")
 def build_model(
     n_classes: int, input_size: int, architecture: str = "efficientnet_lite0", alpha: float = 0.35,
     dropout: float = 0.2, weights: str | None = None, bn_momentum: float = 0.9,
-    blocks: int = 11, head_filters: int = 384,
+    blocks: int = 10, head_filters: int = 384,
 ) -> keras.Model:
     """EfficientNet-Lite0 (first ``blocks`` blocks + a ``head_filters`` 1x1 head), MobileNetV2 (width ``alpha``)
     or a tiny CNN.
@@ -62,7 +62,7 @@ def build_model(
         x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
     model = keras.Model(inputs, outputs, name=f"maskwatch_{architecture}")
-    if architecture == "efficientnet_lite0" and (weights == "imagenet" or str(weights).endswith(".pth")):
+    if architecture == "efficientnet_lite0" and efficientnet_lite.pretrained_source(weights):
         efficientnet_lite.load_imagenet(model, blocks, None if weights == "imagenet" else Path(str(weights)))
     elif weights not in (None, "imagenet"):
         path = Path(weights)

@@ -49,11 +49,13 @@ def _evaluate(predict: Any, data: SplitData, labels: list[str], seed: int) -> tu
 
 
 def _architecture(opts: TrainerOptions) -> str:
+    from trainer.efficientnet_lite import pretrained_source
+
     if opts.architecture == "mobilenetv2":
         return f"mobilenetv2 alpha {opts.alpha}"
     if opts.architecture == "efficientnet_lite0":
         return f"efficientnet_lite0 first {opts.blocks} blocks, head {opts.head_filters}" + \
-            (" (ImageNet-pretrained)" if opts.weights == "imagenet" or str(opts.weights).endswith(".pth") else "")
+            (" (ImageNet-pretrained)" if pretrained_source(opts.weights) else "")
     return opts.architecture
 
 

@@ -31,6 +31,10 @@ def open_capture(
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
         cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
     ]
+    if backend == cv2.CAP_FFMPEG and hasattr(cv2, "CAP_PROP_N_THREADS"):
+        # One decoding thread per camera: FFmpeg's default (one per CPU, frame threading) keeps a set of frame
+        # buffers per thread, several MB of RSS per camera, for no gain at the frame rates cameras send.
+        params += [cv2.CAP_PROP_N_THREADS, 1]
     with _ENV_LOCK:
         old = os.environ.get(_FFMPEG_OPTIONS)
         if ffmpeg_options is not None:
