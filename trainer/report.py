@@ -102,7 +102,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         lines.append(f"- {ds['source']}: {ds['files']} files, faces {ds['faces']}, dropped {ds['dropped']}, "
                      f"fingerprint `{ds['fingerprint']}`")
     lines.append(f"- split sizes (faces): {card['splits']}")
-    lines += ["", "## Training", "", f"Best epoch {card['training']['best_epoch']} of {card['training']['epochs_run']}, "
+    lines += ["", "## Training", "", f"Kept epoch {card['training']['best_epoch']} of {card['training']['epochs_run']}, "
               f"{card['training']['seconds']:.0f} s. Options:", "", "```json", card["training"]["options_json"], "```", ""]
     if card.get("command"):
         lines += ["Reproduce with:", "", "```", card["command"], "```", ""]

@@ -1,7 +1,8 @@
 """Synthetic masks drawn on unmasked training faces, for the rare ``mask_incorrect`` class.
 
-The data sets hold 96 ``mask_incorrect`` faces in all (67 in the training split), mostly masks on the chin, so
-a model learns little about the common case at an entrance: a mask pulled under the nose. Following the idea of
+The data sets hold 96 ``mask_incorrect`` faces in all (67 in the training split), too few for a model to learn
+the common case at an entrance reliably: a mask pulled under the nose (without synthetic masks, every pretrained
+run called the demo's under-nose masks ``with_mask``). Following the idea of
 MaskTheFace (drawing masks on unmasked faces to make masked-face data), this module draws a mask on copies of
 ``without_mask`` training faces:
 
