@@ -143,6 +143,12 @@ class CenterFaceConfig(_Section):
         "and height by sh. The default maps CenterFace boxes to the training annotations' convention (they "
         "include the chin); [0, 0, 1, 1] keeps CenterFace's own boxes. See docs/evaluation.md",
     )
+    box_adjust_px: tuple[float, float, float, float] = Field(
+        (0.0, 0.0, 0.0, 0.0),
+        description="Then [ox, oy, ow, oh] in frame pixels: added to the box centre (x, y), width and height. For "
+        "annotations in inclusive pixel coordinates (VOC style); maskwatch detect/eval use [0.5, 0, 1.5, 1.5] "
+        "(fitted on andrewmvd training images); at camera face sizes it changes nothing that matters",
+    )
 
 
 class BlazeFaceConfig(_Section):

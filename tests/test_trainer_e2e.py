@@ -16,7 +16,7 @@ from edge_agent.core.crop import CropSpec, crop_face
 pytest.importorskip("tensorflow", reason="the trainer needs the [train] extra (tensorflow-cpu)")
 
 from trainer.options import parse_options  # noqa: E402
-from trainer.pipeline import EXPORT_FILES, run_training  # noqa: E402
+from trainer.pipeline import EXPORT_FILES, fit_faces, run_training  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MASK = {"with_mask": (0.45, 1.0), "mask_incorrect": (0.75, 1.0), "without_mask": None}
@@ -98,6 +98,28 @@ def test_tiny_model_end_to_end_on_synthetic_faces(tmp_path):
     again = _check_run(more, ["with_mask", "without_mask", "mask_incorrect"])
     assert again["splits"] == raw["splits"]
     assert again["training"]["options"]["weights"].endswith("model.keras")
+
+    # a final model of the same recipe, fitted on training + validation faces; the test split stays out
+    final = run_training(opts.model_copy(update={"fit_on": "train+val", "select": "last", "epochs": 1}), "final")
+    fin = _check_run(final, ["with_mask", "without_mask", "mask_incorrect"])
+    assert fin["splits"] == raw["splits"]
+    assert (fin["fit_on"], fin["metrics"]["val_held_out"], raw["metrics"]["val_held_out"]) == ("train+val", False, True)
+    assert "validation figures in metrics.json are not held out" in (final / "model_card.md").read_text()
+
+
+def test_fit_faces_adds_validation_but_never_test_faces():
+    from trainer.data import SplitData
+    from trainer.dataset import FaceSet
+
+    def faces(prefix: str, n: int) -> FaceSet:
+        return FaceSet(np.zeros((n, 4, 4, 3), np.uint8), np.zeros((n, 6, 6, 3), np.uint8), np.array(["with_mask"] * n),
+                       np.array([f"{prefix}{i}" for i in range(n)]), np.array(["s"] * n), np.array(["f"] * n),
+                       np.full(n, 20, np.float32))
+
+    data = SplitData(faces("train", 5), faces("val", 3), faces("test", 2), [])
+    assert fit_faces(data, parse_options({})) is data.train
+    both = fit_faces(data, parse_options({"fit_on": "train+val", "select": "last"}))
+    assert sorted(both.groups) == sorted([f"train{i}" for i in range(5)] + [f"val{i}" for i in range(3)])
 
 
 @pytest.mark.slow

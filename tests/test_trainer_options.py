@@ -52,3 +52,14 @@ def test_default_recipe_is_the_pretrained_efficientnet_and_none_means_from_scrat
     assert parse_options({"weights": "runs/a/model.keras"}).weights == "runs/a/model.keras"
     with pytest.raises(ConfigError, match="select"):
         parse_options({"select": "best"})
+
+
+def test_fitting_on_validation_needs_the_last_epoch():
+    opts = parse_options({"fit_on": "train+val", "select": "last"})
+    assert opts.fit_on == "train+val"
+    with pytest.raises(ConfigError, match="select 'last'"):
+        parse_options({"fit_on": "train+val"})  # default select: loss, which would pick an epoch by trained-on faces
+    with pytest.raises(ConfigError, match="patience"):
+        parse_options({"fit_on": "train+val", "select": "last", "patience": 3})
+    with pytest.raises(ConfigError, match="fit_on"):
+        parse_options({"fit_on": "everything"})

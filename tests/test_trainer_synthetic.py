@@ -5,7 +5,7 @@ import pytest
 
 from trainer.augment import center_crop
 from trainer.dataset import FaceSet
-from trainer.synthetic import draw_mask, synthetic_masked
+from trainer.synthetic import draw_mask, synthetic_masked, transplant_mask
 
 C = 90  # context crop side
 FACE = C / 1.8  # face box side inside it (context margin 0.4)
@@ -34,6 +34,37 @@ def test_mask_incorrect_leaves_the_nose_visible_and_with_mask_covers_it(seed):
     assert np.abs(nose_with.astype(int) - img[nose_row - 1, mid].astype(int)).mean() > 8
     np.testing.assert_array_equal(draw_mask(img, FACE, False, np.random.default_rng(seed))[eyes_row, mid],
                                   img[eyes_row, mid])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_transplanted_mask_is_the_donors_moved_under_the_nose_or_kept_in_place(seed):
+    skin = np.full((C, C, 3), (210, 160, 130), np.uint8)
+    donor = skin.copy()
+    mask_top = int(TOP + 0.47 * FACE)  # the donor's mask: blue from just under the bridge of the nose down
+    donor[mask_top:] = (60, 120, 230)
+    nose_row = int(TOP + 0.58 * FACE)
+    mid = slice(int(C / 2 - 0.1 * FACE), int(C / 2 + 0.1 * FACE))
+    chin_row = int(TOP + 0.95 * FACE)
+
+    def blue(img, row):
+        return img[row, mid, 2].mean() - img[row, mid, 0].mean()
+
+    moved = transplant_mask(skin, donor, FACE, True, np.random.default_rng(seed))
+    kept = transplant_mask(skin, donor, FACE, False, np.random.default_rng(seed))
+    np.testing.assert_array_equal(moved[:nose_row + 1], skin[:nose_row + 1])  # nose and everything above: the face's own
+    assert blue(moved, chin_row) > 100  # the mask's colour lies on the chin
+    assert blue(kept, nose_row) > 100 and blue(kept, chin_row) > 100  # in place it covers the nose too
+    np.testing.assert_array_equal(kept[:int(TOP + 0.4 * FACE)], skin[:int(TOP + 0.4 * FACE)])  # eyes untouched
+
+
+def test_transplanted_masks_come_from_with_mask_faces():
+    faces, inner = _faces(["without_mask", "with_mask", "without_mask"])
+    faces.context[1] = 0  # the only donor is black
+    out = synthetic_masked(faces, 6, 64, inner, 0.4, seed=2, transplant=1.0)
+    assert len(out) == 12 and set(out.names) <= {"img0.png", "img2.png"}
+    face_rows = slice(int(TOP + 0.9 * FACE), int(TOP + FACE))
+    for label, ctx in zip(out.labels, out.context, strict=True):  # the black donor's mask covers the chin of each
+        assert ctx[face_rows, C // 2 - 3:C // 2 + 3].mean() < faces.context[0][face_rows].mean() * 0.5, label
 
 
 def _faces(labels):

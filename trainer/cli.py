@@ -42,10 +42,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--balance", choices=["oversample", "class_weight", "none"])
     p.add_argument("--balance-power", type=float, help="oversampling: draw a face with probability ~ count(class)**-P")
     p.add_argument("--synthetic-masks", type=int, help="masks drawn on without_mask training faces, per kind (0 = none)")
+    p.add_argument("--synthetic-transplant", type=float,
+                   help="fraction of the synthetic masks moved from real with_mask faces instead of drawn (0..1)")
     p.add_argument("--seed", type=int)
     p.add_argument("--select", choices=["score", "loss", "last"],
                    help="keep the epoch with the best validation score, the lowest validation loss, or the last")
     p.add_argument("--patience", type=int, help="early stop after N epochs without validation improvement")
+    p.add_argument("--fit-on", choices=["train", "train+val"],
+                   help="fit on the training split, or on training + validation (a fixed recipe's final model; "
+                        "needs --select last)")
     p.add_argument("--no-augment", action="store_true", help="train on plain crops")
     p.add_argument("--runs-dir", type=Path)
     p.add_argument("--cache-dir", type=Path)
@@ -62,7 +67,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "input_size": args.input_size, "architecture": args.architecture, "alpha": args.alpha, "weights": args.weights,
         "blocks": args.blocks, "head_filters": args.head_filters,
         "loss": args.loss, "balance": args.balance, "balance_power": args.balance_power, "seed": args.seed, "patience": args.patience, "select": args.select,
-        "synthetic_masks": args.synthetic_masks,
+        "fit_on": args.fit_on,
+        "synthetic_masks": args.synthetic_masks, "synthetic_transplant": args.synthetic_transplant,
         "runs_dir": args.runs_dir, "cache_dir": args.cache_dir,
         "labels": args.labels.split(",") if args.labels else None,
     }

@@ -81,12 +81,19 @@ class TrainerOptions(_Opts):
         "loss", description="Which epoch's weights are kept: best validation score (mean of accuracy and balanced "
         "recall), lowest validation loss, or the last")
     patience: int = Field(0, ge=0, description="Stop after this many epochs without val improvement (0 = never)")
+    fit_on: Literal["train", "train+val"] = Field(
+        "train", description="Faces the model is fitted on: the training split, or training + validation splits for a "
+        "final model of a fixed recipe (needs select: last and patience: 0; validation figures are then not held out, "
+        "the test split still is)")
     val_fraction: float = Field(0.12, gt=0, lt=0.5)
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
     seed: int = 1234
     synthetic_masks: int = Field(
         100, ge=0, le=100000, description="Masks drawn on without_mask training faces: this many below the nose "
         "(mask_incorrect) and as many over the nose (with_mask); 0 = none")
+    synthetic_transplant: float = Field(
+        0.0, ge=0, le=1, description="Fraction of the synthetic masks that are real masks moved from with_mask training "
+        "faces (under the nose / on the chin, or at their own height) instead of drawn ones")
     representative_per_class: int = Field(100, ge=1, le=5000, description="Class-balanced int8 calibration crops per class")
     augment: AugmentOptions = Field(default_factory=AugmentOptions)
     workers: int = Field(2, ge=1, le=16, description="Threads preparing augmented batches while the model trains")
@@ -110,6 +117,9 @@ class TrainerOptions(_Opts):
             raise ValueError("val_fraction + test_fraction must stay below 0.6")
         if not self.sources:
             raise ValueError("at least one source is needed")
+        if self.fit_on == "train+val" and (self.select != "last" or self.patience):
+            raise ValueError("fit_on 'train+val' trains on the validation faces, so it needs select 'last' and patience 0 "
+                             f"(got select {self.select!r}, patience {self.patience})")
         return self
 
 

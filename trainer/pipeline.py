@@ -79,6 +79,7 @@ def _card(opts: TrainerOptions, name: str, model: Any, data: SplitData, tflite: 
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "datasets": data.reports,
         "splits": {k: dict(Counter(getattr(data, k).labels.tolist())) for k in ("train", "val", "test")},
+        "fit_on": opts.fit_on,
         "synthetic_training_faces": {"mask_incorrect": opts.synthetic_masks, "with_mask": opts.synthetic_masks,
                                      "drawn_on": "without_mask training faces (trainer/synthetic.py)"},
         "command": command,
@@ -95,8 +96,18 @@ def _with_synthetic(train_set: FaceSet, opts: TrainerOptions) -> FaceSet:
         return train_set
     ctx = context_spec(CropSpec(opts.input_size, opts.crop_margin))
     inner = opts.input_size / train_set.context.shape[1]
-    synth = synthetic_masked(train_set, opts.synthetic_masks, opts.input_size, inner, ctx.margin, opts.seed)
+    synth = synthetic_masked(train_set, opts.synthetic_masks, opts.input_size, inner, ctx.margin, opts.seed,
+                             opts.synthetic_transplant)
     return FaceSet.concat([train_set, synth])
+
+
+def fit_faces(data: SplitData, opts: TrainerOptions) -> FaceSet:
+    """The real faces the model is fitted on (``fit_on``): the training split, or training + validation."""
+    if opts.fit_on == "train":
+        return data.train
+    log.info("fitting on train + validation (%d + %d faces): validation figures are not held out, test ones are",
+             len(data.train), len(data.val))
+    return FaceSet.concat([data.train, data.val])
 
 
 def run_training(opts: TrainerOptions, name: str, command: str | None = None, finder: FaceFinder | None = None,
@@ -110,7 +121,8 @@ def run_training(opts: TrainerOptions, name: str, command: str | None = None, fi
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "options.json").write_text(opts.model_dump_json(indent=2))
     data = load_data(opts, finder)
-    fit = train(_with_synthetic(data.train, opts), data.val, opts)
+    fit_set = fit_faces(data, opts)
+    fit = train(_with_synthetic(fit_set, opts), data.val, opts)
     fit.model.save(run_dir / "model.keras")
     labels = list(opts.labels)
 
@@ -119,8 +131,8 @@ def run_training(opts: TrainerOptions, name: str, command: str | None = None, fi
     log.info("float test accuracy %s, darkened %s", float_metrics["test"]["accuracy"], float_metrics["test_dark"]["accuracy"])
 
     index = {label: i for i, label in enumerate(labels)}
-    y_train = np.array([index[x] for x in data.train.labels], np.int64)
-    rep = balanced_representative(data.train.exact, y_train, opts.representative_per_class, opts.seed)
+    y_train = np.array([index[x] for x in fit_set.labels], np.int64)
+    rep = balanced_representative(fit_set.exact, y_train, opts.representative_per_class, opts.seed)
     tflite = to_int8_tflite(fit.model, rep)
     (run_dir / MODEL_FILE).write_bytes(tflite)
     (run_dir / "labels.txt").write_text("\n".join(labels) + "\n")
@@ -132,7 +144,8 @@ def run_training(opts: TrainerOptions, name: str, command: str | None = None, fi
     agree = agreement(float_probs["test"], int8_probs["test"])
     log.info("int8 test accuracy %s, darkened %s, float/int8 agreement %s (%d bytes)",
              int8_metrics["test"]["accuracy"], int8_metrics["test_dark"]["accuracy"], agree, len(tflite))
-    all_metrics = {"float": float_metrics, "int8": int8_metrics, "float_int8_agreement": agree}
+    all_metrics = {"float": float_metrics, "int8": int8_metrics, "float_int8_agreement": agree,
+                   "fit_on": opts.fit_on, "val_held_out": opts.fit_on == "train"}
     card["metrics"] = all_metrics
     card["training"] = {"best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "seconds": round(fit.seconds, 1),
                         "history": fit.history, "options": json.loads(opts.model_dump_json()),

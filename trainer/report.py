@@ -102,6 +102,8 @@ def card_markdown(card: dict[str, Any]) -> str:
         lines.append(f"- {ds['source']}: {ds['files']} files, faces {ds['faces']}, dropped {ds['dropped']}, "
                      f"fingerprint `{ds['fingerprint']}`")
     lines.append(f"- split sizes (faces): {card['splits']}")
+    if card.get("fit_on", "train") != "train":
+        lines.append(f"- fitted on: {card['fit_on']} (validation figures in metrics.json are not held out; test ones are)")
     lines += ["", "## Training", "", f"Kept epoch {card['training']['best_epoch']} of {card['training']['epochs_run']}, "
               f"{card['training']['seconds']:.0f} s. Options:", "", "```json", card["training"]["options_json"], "```", ""]
     if card.get("command"):

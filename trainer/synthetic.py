@@ -92,13 +92,50 @@ def draw_mask(img: Image, face_side: float, incorrect: bool, rng: np.random.Gene
     return np.ascontiguousarray(np.clip(np.round(blended), 0, 255).astype(np.uint8))
 
 
+def transplant_mask(img: Image, donor: Image, face_side: float, incorrect: bool, rng: np.random.Generator) -> Image:
+    """A copy of the RGB crop ``img`` with the real mask of ``donor`` (a ``with_mask`` crop of the same geometry:
+    face box of ``face_side`` px, centred) pasted on it: at its own height (``incorrect`` False) or moved down so
+    that its top edge lies under the nose or on the chin (``incorrect`` True). A soft matte, narrowing towards the
+    chin, takes the mask and little else; the donor's brightness is matched to the face's."""
+    c = img.shape[0]
+    h = face_side
+    cx, y0 = c / 2, c / 2 - h / 2
+    if rng.random() < 0.5:
+        donor = donor[:, ::-1]
+    top = y0 + h * rng.uniform(0.40, 0.46)  # the donor's mask starts over the bridge of the nose
+    bottom = y0 + h * rng.uniform(1.0, 1.06)
+    if not incorrect:
+        target = top
+    elif rng.random() < 0.7:
+        target = y0 + h * rng.uniform(0.62, 0.72)  # under the nose
+    else:
+        target = y0 + h * rng.uniform(0.80, 0.90)  # on the chin
+    shift = target - top
+    yy, xx = np.mgrid[0:c, 0:c].astype(np.float32)
+    t = np.clip((yy - top) / (bottom - top), 0, 1)
+    half_w = h * rng.uniform(0.40, 0.46) * np.sqrt(1 - 0.55 * t ** 2)
+    matte = ((yy >= top) & (yy <= bottom) & (np.abs(xx - cx) <= half_w)).astype(np.float32)
+    matte = cv2.GaussianBlur(matte, (0, 0), max(0.5, 0.025 * h))
+    matte[yy < top] = 0  # the feather must not reach above the mask's edge (the nose stays the face's own)
+    move = np.float32([[1, 0, 0], [0, 1, shift]])
+    moved = cv2.warpAffine(np.ascontiguousarray(donor), move, (c, c), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(matte, move, (c, c), flags=cv2.INTER_LINEAR, borderValue=0.0)[..., None]
+    band = slice(int(y0 + 0.15 * h), int(y0 + 0.4 * h))  # forehead and eyes: skin lit like the rest of the face
+    gain = float(np.clip((img[band].mean() + 1) / (donor[band].mean() + 1), 0.6, 1.6))
+    blended = img.astype(np.float32) * (1 - alpha) + np.clip(moved.astype(np.float32) * gain, 0, 255) * alpha
+    return np.ascontiguousarray(np.clip(np.round(blended), 0, 255).astype(np.uint8))
+
+
 def synthetic_masked(train: FaceSet, per_class: int, exact_size: int, inner: float, context_margin: float,
-                     seed: int) -> FaceSet:
+                     seed: int, transplant: float = 0.0) -> FaceSet:
     """``per_class`` synthetic ``mask_incorrect`` and as many synthetic ``with_mask`` faces from ``without_mask``
-    training faces (drawn with replacement when there are fewer). ``inner``: exact crop side / context side."""
+    training faces (drawn with replacement when there are fewer). ``inner``: exact crop side / context side.
+    ``transplant``: the fraction whose mask is a real one moved from a ``with_mask`` training face
+    (:func:`transplant_mask`) instead of a drawn one."""
     src = np.flatnonzero(train.labels == WITHOUT_MASK)
     if per_class <= 0 or len(src) == 0:
         return train.subset(np.empty(0, np.int64))
+    donors = np.flatnonzero((train.labels == WITH_MASK) & (train.sources != "synthetic"))
     rng = np.random.default_rng((seed, 77))
     picks = rng.choice(src, size=2 * per_class, replace=len(src) < 2 * per_class)
     contexts, exacts, labels = [], [], []
@@ -106,7 +143,10 @@ def synthetic_masked(train: FaceSet, per_class: int, exact_size: int, inner: flo
         incorrect = k < per_class
         ctx = train.context[i]
         face_side = ctx.shape[0] / (1 + 2 * context_margin)
-        drawn = draw_mask(ctx, face_side, incorrect, rng)
+        if len(donors) and rng.random() < transplant:
+            drawn = transplant_mask(ctx, train.context[int(rng.choice(donors))], face_side, incorrect, rng)
+        else:
+            drawn = draw_mask(ctx, face_side, incorrect, rng)
         contexts.append(drawn)
         exacts.append(center_crop(drawn, exact_size, inner))
         labels.append(MASK_INCORRECT if incorrect else WITH_MASK)
@@ -115,5 +155,6 @@ def synthetic_masked(train: FaceSet, per_class: int, exact_size: int, inner: flo
         np.stack(exacts), np.stack(contexts), np.array(labels), np.array([f"synthetic:{g}" for g in train.groups[picks]]),
         np.array(["synthetic"] * n), train.names[picks], train.face_px[picks],
     )
-    log.info("synthetic masks: %d mask_incorrect + %d with_mask drawn on without_mask training faces", per_class, per_class)
+    log.info("synthetic masks: %d mask_incorrect + %d with_mask on without_mask training faces (%.0f%% moved from "
+             "with_mask faces, the rest drawn)", per_class, per_class, 100 * transplant)
     return out

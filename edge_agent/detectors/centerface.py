@@ -70,7 +70,7 @@ class CenterFaceDetector:
         boxes, scores = decode(heat[0, 0], scale[0], offset[0], self.cfg.score_threshold)
         boxes[:, 0::2] *= w / iw
         boxes[:, 1::2] *= h / ih
-        boxes = adjust_boxes(boxes, self.cfg.box_adjust)
+        boxes = adjust_boxes(boxes, self.cfg.box_adjust, self.cfg.box_adjust_px)
         return finish(boxes, scores, w, h, self.cfg.min_face_px, self.cfg.nms_iou)
 
 
@@ -87,12 +87,15 @@ def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: f
     return boxes.reshape(-1, 4), scores
 
 
-def adjust_boxes(boxes: np.ndarray, adjust: tuple[float, float, float, float]) -> np.ndarray:
-    """Calibrate boxes (n, 4): centre moved by (dx*w, dy*h), width scaled by sw, height by sh."""
+def adjust_boxes(boxes: np.ndarray, adjust: tuple[float, float, float, float],
+                 pixels: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> np.ndarray:
+    """Calibrate boxes (n, 4): centre moved by (dx*w, dy*h), width scaled by sw, height by sh; then
+    ``pixels`` = (ox, oy, ow, oh) adds ox, oy to the centre and ow, oh to the width and height, in frame pixels."""
     dx, dy, sw, sh = adjust
-    if (dx, dy, sw, sh) == (0.0, 0.0, 1.0, 1.0) or not len(boxes):
+    ox, oy, ow, oh = pixels
+    if ((dx, dy, sw, sh) == (0.0, 0.0, 1.0, 1.0) and not any(pixels)) or not len(boxes):
         return boxes
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2 + dx * w, (boxes[:, 1] + boxes[:, 3]) / 2 + dy * h
-    w, h = w * sw, h * sh
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2 + dx * w + ox, (boxes[:, 1] + boxes[:, 3]) / 2 + dy * h + oy
+    w, h = w * sw + ow, h * sh + oh
     return np.column_stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]).astype(np.float32)
