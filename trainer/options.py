@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from edge_agent.config import ConfigError, format_validation_error
 
@@ -106,6 +114,15 @@ class TrainerOptions(_Opts):
     def _no_weights(cls, v: str | None) -> str | None:
         return None if v is None or v.strip().lower() in ("", "none", "scratch") else v
 
+    @field_validator("fit_on")
+    @classmethod
+    def _fit_on_needs_last(cls, v: str, info: ValidationInfo) -> str:
+        select, patience = info.data.get("select"), info.data.get("patience")
+        if v == "train+val" and (select != "last" or patience):
+            raise ValueError("'train+val' trains on the validation faces, so it needs select 'last' and patience 0 "
+                             f"(got select {select!r}, patience {patience})")
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> TrainerOptions:
         from edge_agent.core.labels import LABELS
@@ -117,9 +134,6 @@ class TrainerOptions(_Opts):
             raise ValueError("val_fraction + test_fraction must stay below 0.6")
         if not self.sources:
             raise ValueError("at least one source is needed")
-        if self.fit_on == "train+val" and (self.select != "last" or self.patience):
-            raise ValueError("fit_on 'train+val' trains on the validation faces, so it needs select 'last' and patience 0 "
-                             f"(got select {self.select!r}, patience {self.patience})")
         return self
 
 
