@@ -81,7 +81,8 @@ def _card(opts: TrainerOptions, name: str, model: Any, data: SplitData, tflite: 
         "splits": {k: dict(Counter(getattr(data, k).labels.tolist())) for k in ("train", "val", "test")},
         "fit_on": opts.fit_on,
         "synthetic_training_faces": {"mask_incorrect": opts.synthetic_masks, "with_mask": opts.synthetic_masks,
-                                     "drawn_on": "without_mask training faces (trainer/synthetic.py)"},
+                                     "transplanted_fraction": opts.synthetic_transplant,
+                                     "drawn_on": f"without_mask faces of the fitted split ({opts.fit_on}; trainer/synthetic.py)"},
         "command": command,
     }
 
