@@ -125,6 +125,23 @@ def test_reader_refuses_pickles_that_are_not_plain_state_dicts(tmp_path):
         load_state_dict(path)
 
 
+def test_reader_runs_no_code_from_the_legacy_header(tmp_path):
+    calls = []
+    path = tmp_path / "evil.pth"
+    path.write_bytes(pickle.dumps(_CallsBack(calls), protocol=2))  # where the magic number should be
+    with pytest.raises(ValueError, match="header refers to"):
+        load_state_dict(path)
+    assert calls == []
+
+
+class _CallsBack:
+    def __init__(self, calls):
+        self.calls = calls
+
+    def __reduce__(self):
+        return (list.append, (self.calls, "ran"))
+
+
 def test_reader_reports_a_truncated_file(tmp_path, fake_torch):
     path = tmp_path / "w.pth"
     _legacy_file(path, fake_torch)

@@ -102,15 +102,22 @@ def _resolve(obj: Any) -> Any:
     return obj
 
 
+class _PlainUnpickler(pickle.Unpickler):
+    """For the legacy format's header and key list: plain values only, no class or function of any module."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise ValueError(f"not a PyTorch file: its header refers to {module}.{name}")
+
+
 def _read_legacy(f: IO[bytes]) -> Any:
-    if pickle.load(f) != _LEGACY_MAGIC:  # noqa: S301 - the values checked here are plain ints
+    if _PlainUnpickler(f).load() != _LEGACY_MAGIC:
         raise ValueError("not a PyTorch file (magic number mismatch)")
-    if pickle.load(f) != _LEGACY_PROTOCOL:  # noqa: S301
+    if _PlainUnpickler(f).load() != _LEGACY_PROTOCOL:
         raise ValueError("unsupported PyTorch legacy protocol version")
-    pickle.load(f)  # noqa: S301 - system info (endianness, type sizes)
+    _PlainUnpickler(f).load()  # system info (endianness, type sizes)
     storages: dict[str, _Storage] = {}
     obj = _Unpickler(f, storages).load()
-    keys = pickle.load(f)  # noqa: S301 - list of storage keys, in file order
+    keys = _PlainUnpickler(f).load()  # list of storage keys, in file order
     for key in keys:
         storage = storages[str(key)]
         header = f.read(8)
