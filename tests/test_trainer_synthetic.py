@@ -57,6 +57,18 @@ def test_a_transplanted_mask_is_the_donors_moved_under_the_nose_or_kept_in_place
     np.testing.assert_array_equal(kept[:int(TOP + 0.4 * FACE)], skin[:int(TOP + 0.4 * FACE)])  # eyes untouched
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_a_pulled_down_mask_bunches_up_above_the_chin_instead_of_sliding_off_the_face(seed):
+    skin = np.full((C, C, 3), (210, 160, 130), np.uint8)
+    donor = skin.copy()
+    donor[int(TOP + 0.47 * FACE):] = (60, 120, 230)  # a mask from under the bridge of the nose to below the crop
+    moved = transplant_mask(skin, donor, FACE, True, np.random.default_rng(seed))
+    below_chin = int(np.ceil(TOP + 1.15 * FACE))  # the moved mask ends at most 1.1 face heights down (+ feather)
+    np.testing.assert_array_equal(moved[below_chin:], skin[below_chin:])
+    mid = slice(int(C / 2 - 0.1 * FACE), int(C / 2 + 0.1 * FACE))
+    assert (moved[int(TOP + 0.97 * FACE), mid, 2].astype(int) - moved[int(TOP + 0.97 * FACE), mid, 0]).mean() > 100
+
+
 def test_transplanted_masks_come_from_with_mask_faces():
     faces, inner = _faces(["without_mask", "with_mask", "without_mask"])
     faces.context[1] = 0  # the only donor is black

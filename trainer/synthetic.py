@@ -94,9 +94,10 @@ def draw_mask(img: Image, face_side: float, incorrect: bool, rng: np.random.Gene
 
 def transplant_mask(img: Image, donor: Image, face_side: float, incorrect: bool, rng: np.random.Generator) -> Image:
     """A copy of the RGB crop ``img`` with the real mask of ``donor`` (a ``with_mask`` crop of the same geometry:
-    face box of ``face_side`` px, centred) pasted on it: at its own height (``incorrect`` False) or moved down so
-    that its top edge lies under the nose or on the chin (``incorrect`` True). A soft matte, narrowing towards the
-    chin, takes the mask and little else; the donor's brightness is matched to the face's."""
+    face box of ``face_side`` px, centred) pasted on it: at its own height (``incorrect`` False) or pulled down so
+    that its top edge lies under the nose or on the chin (``incorrect`` True), squeezed vertically so that it still
+    ends under the chin, the way a pulled-down mask bunches up. A soft matte, its top edge curved and the sides
+    narrowing towards the chin, takes the mask and little else; the donor's brightness is matched to the face's."""
     c = img.shape[0]
     h = face_side
     cx, y0 = c / 2, c / 2 - h / 2
@@ -110,14 +111,18 @@ def transplant_mask(img: Image, donor: Image, face_side: float, incorrect: bool,
         target = y0 + h * rng.uniform(0.62, 0.72)  # under the nose
     else:
         target = y0 + h * rng.uniform(0.80, 0.90)  # on the chin
-    shift = target - top
+    # a mask pulled down bunches up: its span from the bridge of the nose to the chin is squeezed into the span
+    # from its new top edge to just under the chin (not slid down whole, which would cut it off at the crop's edge)
+    new_bottom = bottom if not incorrect else y0 + h * rng.uniform(1.02, 1.1)
+    squeeze = (new_bottom - target) / (bottom - top)
     yy, xx = np.mgrid[0:c, 0:c].astype(np.float32)
     t = np.clip((yy - top) / (bottom - top), 0, 1)
     half_w = h * rng.uniform(0.40, 0.46) * np.sqrt(1 - 0.55 * t ** 2)
-    matte = ((yy >= top) & (yy <= bottom) & (np.abs(xx - cx) <= half_w)).astype(np.float32)
+    edge = top + rng.uniform(0.0, 0.08) * h * ((xx - cx) / (0.45 * h)) ** 2  # the top edge: highest in the middle
+    matte = ((yy >= edge) & (yy <= bottom) & (np.abs(xx - cx) <= half_w)).astype(np.float32)
     matte = cv2.GaussianBlur(matte, (0, 0), max(0.5, 0.025 * h))
-    matte[yy < top] = 0  # the feather must not reach above the mask's edge (the nose stays the face's own)
-    move = np.float32([[1, 0, 0], [0, 1, shift]])
+    matte[yy < edge] = 0  # the feather must not reach above the mask's edge (the nose stays the face's own)
+    move = np.float32([[1, 0, 0], [0, squeeze, target - squeeze * top]])  # y' = target + squeeze * (y - top)
     moved = cv2.warpAffine(np.ascontiguousarray(donor), move, (c, c), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.warpAffine(matte, move, (c, c), flags=cv2.INTER_LINEAR, borderValue=0.0)[..., None]
     band = slice(int(y0 + 0.15 * h), int(y0 + 0.4 * h))  # forehead and eyes: skin lit like the rest of the face
