@@ -28,6 +28,8 @@ from trainer.dataset import load_or_crop
 from trainer.evaluate import metrics, two_class_predictions
 from trainer.options import SourceOptions, TrainerOptions
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -41,8 +43,9 @@ def main() -> int:
     args = p.parse_args()
     card = json.loads(args.card.read_text())
     src = SourceOptions(type="voc" if args.voc else "folders", path=args.voc or args.folders)
+    here = src.path.resolve()  # a card's relative paths are as given to the trainer: from here or the repository root
     seen = [s["path"] for s in card.get("training", {}).get("options", {}).get("sources", [])
-            if Path(s["path"]).resolve() == src.path.resolve()]
+            if here in (Path(s["path"]).resolve(), (REPO / s["path"]).resolve())]
     if seen and not args.allow_seen:
         p.error(f"{args.card} was trained on {src.path} (its card lists it); pass --allow-seen to score it anyway")
     opts = TrainerOptions(sources=[src], labels=card["labels"], input_size=card["crop"]["size"],
