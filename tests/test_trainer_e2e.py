@@ -160,3 +160,19 @@ def test_small_subset_of_both_shared_sets_end_to_end(tmp_path):
     assert sum(folders["faces"].values()) + folders["dropped"].get("no face found", 0) == 40
     assert sum(folders["faces"].values()) >= 30  # the photo helper finds most faces, crops included
     assert "two_class_accuracy" in raw["metrics"]["int8"]["test"]["by_source"]["chandrikadeb7"]
+
+
+def test_split_seed_keeps_the_splits_while_the_training_seed_changes(tmp_path):
+    from trainer.data import load_data
+
+    _synthetic_voc(tmp_path / "voc")
+    base = {"sources": [{"type": "voc", "path": str(tmp_path / "voc")}], "input_size": 32,
+            "cache_dir": str(tmp_path / "cache"), "val_fraction": 0.2, "test_fraction": 0.2}
+
+    def test_names(**extra):
+        return sorted(load_data(parse_options({**base, **extra})).test.names.tolist())
+
+    first = test_names(seed=1)
+    assert test_names(seed=2, split_seed=1) == first
+    assert test_names(seed=2) != first  # without it, the seed draws the split too
+    assert parse_options({"seed": 7}).splits_seed == 7 and parse_options({"seed": 7, "split_seed": 0}).splits_seed == 0

@@ -38,9 +38,10 @@ def test_cli_flags_become_options(tmp_path):
     cfg.write_text("trainer:\n  epochs: 9\n  seed: 5\n")
     p = argparse.ArgumentParser()
     cli.add_arguments(p)
-    args = p.parse_args(["--config", str(cfg), "--epochs", "3", "--voc", "d/voc", "--max-per-class", "10", "--no-augment"])
+    args = p.parse_args(["--config", str(cfg), "--epochs", "3", "--voc", "d/voc", "--max-per-class", "10", "--no-augment",
+                         "--split-seed", "11"])
     opts = cli.build_options(args)
-    assert (opts.epochs, opts.seed, opts.augment.enabled) == (3, 5, False)
+    assert (opts.epochs, opts.seed, opts.split_seed, opts.augment.enabled) == (3, 5, 11, False)
     assert [(s.type, str(s.path), s.max_per_class) for s in opts.sources] == [("voc", "d/voc", 10)]
 
 

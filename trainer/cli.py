@@ -45,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synthetic-transplant", type=float,
                    help="fraction of the synthetic masks moved from real with_mask faces instead of drawn (0..1)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--split-seed", type=int, help="seed of the train/val/test split (default: --seed); another --seed "
+                   "with the same --split-seed retrains on the same splits")
     p.add_argument("--select", choices=["score", "loss", "last"],
                    help="keep the epoch with the best validation score, the lowest validation loss, or the last")
     p.add_argument("--patience", type=int, help="early stop after N epochs without validation improvement")
@@ -66,7 +68,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
         "input_size": args.input_size, "architecture": args.architecture, "alpha": args.alpha, "weights": args.weights,
         "blocks": args.blocks, "head_filters": args.head_filters,
-        "loss": args.loss, "balance": args.balance, "balance_power": args.balance_power, "seed": args.seed, "patience": args.patience, "select": args.select,
+        "loss": args.loss, "balance": args.balance, "balance_power": args.balance_power, "seed": args.seed, "split_seed": args.split_seed, "patience": args.patience, "select": args.select,
         "fit_on": args.fit_on,
         "synthetic_masks": args.synthetic_masks, "synthetic_transplant": args.synthetic_transplant,
         "runs_dir": args.runs_dir, "cache_dir": args.cache_dir,

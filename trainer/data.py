@@ -115,7 +115,7 @@ def load_data(opts: TrainerOptions, finder: FaceFinder | None = None) -> SplitDa
         reports.append({**report.as_dict(), "path": str(src.path), "type": src.type, "fingerprint": fingerprint,
                         "faces_used": dict(Counter(r.label for r in records))})
     faces = FaceSet.concat(sets)
-    split = assign_splits(faces.labels, faces.groups, faces.sources, opts.val_fraction, opts.test_fraction, opts.seed)
+    split = assign_splits(faces.labels, faces.groups, faces.sources, opts.val_fraction, opts.test_fraction, opts.splits_seed)
     parts = {name: faces.subset(np.flatnonzero(split == name)) for name in ("train", "val", "test")}
     for name, part in parts.items():
         log.info("%s split: %d faces %s", name, len(part), dict(Counter(part.labels.tolist())))

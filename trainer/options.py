@@ -96,6 +96,9 @@ class TrainerOptions(_Opts):
     val_fraction: float = Field(0.12, gt=0, lt=0.5)
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
     seed: int = 1234
+    split_seed: int | None = Field(
+        None, description="Seed of the train/validation/test split (None: the same as seed); set it to train with "
+        "another seed on the same splits")
     synthetic_masks: int = Field(
         100, ge=0, le=100000, description="Masks drawn on without_mask training faces: this many below the nose "
         "(mask_incorrect) and as many over the nose (with_mask); 0 = none")
@@ -108,6 +111,11 @@ class TrainerOptions(_Opts):
     detector_scale: float = Field(1.0, gt=0.1, le=4.0, description="folders importer: detector input scale for whole photos")
     runs_dir: Path = Field(Path("runs"), description="Each run writes runs/<name>/")
     cache_dir: Path = Field(Path("runs/cache"), description="Imported crops are cached here (.npz)")
+
+    @property
+    def splits_seed(self) -> int:
+        """The seed the split is drawn with."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     @field_validator("weights")
     @classmethod
