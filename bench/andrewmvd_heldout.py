@@ -19,6 +19,7 @@ from pathlib import Path
 
 from edge_agent.config import PACKAGED_MODEL
 from trainer.importers import import_voc
+from trainer.options import TrainerOptions
 from trainer.splits import assign_splits
 
 
@@ -33,8 +34,7 @@ def main() -> int:
     opts = card["training"]["options"]
     recs, _ = import_voc(args.data, "andrewmvd", tuple(card["labels"]))
     split = assign_splits([r.label for r in recs], [r.group for r in recs], [r.source for r in recs],
-                          opts["val_fraction"], opts["test_fraction"],
-                          opts["seed"] if opts.get("split_seed") is None else opts["split_seed"])
+                          opts["val_fraction"], opts["test_fraction"], TrainerOptions.model_validate(opts).splits_seed)
     chosen = sorted({Path(r.path).name for r, s in zip(recs, split, strict=True) if s == args.split})
     src = args.data.resolve()
     for sub in ("images", "annotations"):
