@@ -211,20 +211,19 @@ def test_credentials_and_tls_from_config(tmp_path: Path) -> None:
 
     if not shutil.which("openssl") or not shutil.which("mosquitto_passwd"):
         pytest.skip("needs openssl and mosquitto_passwd")
-    from helpers.mosquitto import make_password_file, make_tls_files
+    from helpers.mosquitto import make_tls_files
 
     tls = make_tls_files(tmp_path / "tls")
-    pw = make_password_file(tmp_path / "passwd", "agent", "s3cret")
-    b = Mosquitto(tmp_path / "broker", anonymous=False, extra=[
-        f"password_file {pw}", f"cafile {tls['ca']}", f"certfile {tls['cert']}", f"keyfile {tls['key']}",
-    ]).start()
+    # the rendered config's users and TLS listener (install.sh --tls-cert/--tls-key/--tls-ca)
+    b = Mosquitto(tmp_path / "broker", anonymous=False, tls=tls).start()
+    user, password = b.users["agent"]
     try:
-        good = MqttLink(mqtt_cfg(b.port, username="agent", password="s3cret",
+        good = MqttLink(mqtt_cfg(b.tls_port, username=user, password=password,
                                  tls={"enabled": True, "ca_file": str(tls["ca"])}), "s1", "a1")
         good.start()
         wait_for(good.connected.is_set, 15, what="TLS + password connection")
         good.stop()
-        bad = MqttLink(mqtt_cfg(b.port, username="agent", password="wrong",
+        bad = MqttLink(mqtt_cfg(b.tls_port, username=user, password="wrong",
                                 tls={"enabled": True, "ca_file": str(tls["ca"])}), "s1", "a2")
         bad.start()
         time.sleep(1.5)
