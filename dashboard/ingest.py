@@ -1,10 +1,13 @@
 """MQTT ingest: subscribe to the agents' topics, validate, store in batches, acknowledge after commit.
 
 ``Ingester`` is the core (no MQTT): ``process(batch)`` classifies, stores and counts; it never raises for a
-bad message. ``MqttIngest`` is the adapter: paho-mqtt 2 with MQTT v5, manual acknowledgements (a QoS 1
-message is acknowledged only once its transaction committed, so a crash loses nothing: the broker
-re-delivers), an optional shared subscription (``$share/<group>/...``, MQTT v5) so several ingesters
-split the load, and a periodic retention purge. Without a group it speaks MQTT 3.1.1 (any broker).
+bad message. ``MqttIngest`` is the adapter: the agent's client builder (``edge_agent.mqtt_connection``,
+MQTT 5 with a persistent session unless ``protocol="3.1.1"`` for brokers without MQTT 5), manual
+acknowledgements (a QoS 1 message is acknowledged only once its transaction committed, so a crash loses
+nothing: the broker re-delivers), an optional shared subscription (``$share/<group>/...``) so several
+ingesters split the load, and a periodic retention purge. Its queue between the network thread and the
+writer is bounded by count and by bytes: when either is full the network thread waits and the broker holds
+the rest (``max_queued_messages``/``max_queued_bytes`` of the shipped mosquitto config).
 
 Retained topics (camera status, agent availability) are also subscribed without the share: brokers do not
 send retained messages to shared subscriptions, and these messages are idempotent.
@@ -143,53 +146,47 @@ class MqttIngest:
                  password: str | None = None, group: str | None = None, keepalive: int = 30,
                  tls: object | None = None, batch_size: int = 500, batch_wait_s: float = 0.0,
                  retention_days: int | None = None, purge_every_s: float = 3600.0, purge_first_s: float = 5.0,
-                 counters_every_s: float = 10.0, client_id: str | None = None) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
+                 counters_every_s: float = 10.0, client_id: str | None = None, protocol: str = "5",
+                 queue_max: int = 20_000, queue_max_bytes: int = 64 * 2**20) -> None:
+        from edge_agent.config import MQTTConfig, TLSConfig
+        from edge_agent.mqtt_connection import ConnectionLog, build_client
 
+        if group and protocol != "5":
+            raise ValueError("a shared subscription (dashboard.ingest_group) needs mqtt.protocol '5'")
         self.ingester = ingester
         self.group = group
         self.batch_size, self.batch_wait_s = batch_size, batch_wait_s
         self.retention_days, self.purge_every_s, self.purge_first_s = retention_days, purge_every_s, purge_first_s
         self.counters_every_s = counters_every_s
-        self.queue: queue.Queue[Received] = queue.Queue(maxsize=20_000)
+        self.queue: queue.Queue[Received] = queue.Queue(maxsize=queue_max)
+        self.queue_max_bytes = queue_max_bytes
+        self._queued_bytes = 0
+        self._bytes_lock = threading.Lock()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._stop = ingester.stop_event
         self._writer: threading.Thread | None = None
         cid = client_id or f"maskwatch-dashboard-{socket.gethostname()}-{os.getpid()}"
-        # MQTT 5 is needed for shared subscriptions; without a group MQTT 3.1.1 also reaches brokers that
-        # speak only 3.1.1 (amqtt, the demo's embedded broker). Both keep a persistent session.
-        self.v5 = bool(group)
-        if self.v5:
-            self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5,
-                                      manual_ack=True)
-        else:
-            self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv311,
-                                      clean_session=False, manual_ack=True)
-        if username:
-            self.client.username_pw_set(username, password)
-        if tls is not None and getattr(tls, "enabled", False):
-            self.client.tls_set(ca_certs=_s(tls.ca_file), certfile=_s(tls.cert_file), keyfile=_s(tls.key_file))  # type: ignore[attr-defined]
-            self.client.tls_insecure_set(bool(tls.insecure))  # type: ignore[attr-defined]
-        self.client.reconnect_delay_set(1, 120)
+        cfg = MQTTConfig(host=host, port=port, keepalive_s=keepalive, protocol=protocol,  # type: ignore[arg-type]
+                         tls=tls if isinstance(tls, TLSConfig) else TLSConfig())
+        # A persistent session: while this ingest is away (or slow) the broker keeps its messages.
+        self.connection = build_client(cfg, cid, username=username, password=password, persistent=True,
+                                       manual_ack=True, receive_maximum=1000)
+        self.v5 = self.connection.v5
+        self.client = self.connection.client
+        self.conn_log = ConnectionLog("ingest", cfg, backlog=self.queue.qsize)
         self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = lambda client, userdata: self.conn_log.lost("broker unreachable")
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
-        self._connect_args: dict[str, object] = dict(host=host, port=port, keepalive=keepalive)
-        if self.v5:
-            props = Properties(PacketTypes.CONNECT)
-            props.ReceiveMaximum = 1000  # bounds un-acknowledged QoS 1 messages in flight to us
-            props.SessionExpiryInterval = 3600
-            self._connect_args.update(clean_start=False, properties=props)
 
     # ------------------------------------------------------------ paho callbacks (network thread)
     def _on_connect(self, client, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
-            log.error("broker refused the connection: %s", reason_code)
+            self.conn_log.lost(f"broker refused the connection: {reason_code}")
             return
+        self.conn_log.connected("5" if self.v5 else "3.1.1")
         topics = subscriptions(self.ingester.prefix, self.group)
         log.info("connected to the broker; subscribing to %s", ", ".join(topics))
         client.subscribe([(t, 1) for t in topics])
@@ -206,21 +203,34 @@ class MqttIngest:
         self.connected.clear()
         self.subscribed.clear()
         if not self._stop.is_set():
-            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+            self.conn_log.lost(reason_code)
 
     def _on_message(self, client, userdata, msg):  # type: ignore[no-untyped-def]
         item = Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
+        size = len(item.payload)
         while not self._stop.is_set():
+            with self._bytes_lock:  # bounded by bytes too (one message always fits an empty queue)
+                fits = self._queued_bytes == 0 or self._queued_bytes + size <= self.queue_max_bytes
+            if not fits:
+                self._stop.wait(0.05)  # back-pressure: the broker holds the rest
+                continue
             try:
                 self.queue.put(item, timeout=1.0)  # back-pressure: the broker holds the rest
-                return
             except queue.Full:
                 continue
+            with self._bytes_lock:
+                self._queued_bytes += size
+            return
+
+    def _taken(self, item: Received) -> Received:
+        with self._bytes_lock:
+            self._queued_bytes -= len(item.payload)
+        return item
 
     # ------------------------------------------------------------ writer thread
     def _next_batch(self) -> list[Received]:
         try:
-            first = self.queue.get(timeout=0.5)
+            first = self._taken(self.queue.get(timeout=0.5))
         except queue.Empty:
             return []
         # batch_wait_s 0: take what is queued and go. Batches still grow under load (messages queue up while
@@ -230,7 +240,7 @@ class MqttIngest:
         while len(batch) < self.batch_size:
             left = deadline - time.monotonic()
             try:
-                batch.append(self.queue.get(timeout=left) if left > 0 else self.queue.get_nowait())
+                batch.append(self._taken(self.queue.get(timeout=left) if left > 0 else self.queue.get_nowait()))
             except queue.Empty:
                 break
         return batch
@@ -271,8 +281,7 @@ class MqttIngest:
     def start(self) -> None:
         self._writer = threading.Thread(target=self._writer_loop, name="ingest-writer", daemon=True)
         self._writer.start()
-        self.client.connect_async(**self._connect_args)
-        self.client.loop_start()
+        self.connection.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -291,6 +300,3 @@ class MqttIngest:
         finally:
             self.stop()
 
-
-def _s(p: object) -> str | None:
-    return None if p is None else str(p)

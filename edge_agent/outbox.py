@@ -9,6 +9,16 @@ so delivery is at least once and consumers dedupe by ``event_id``.
 Bounds: at most ``max_messages`` rows (the oldest are dropped), none older than ``max_age_h``, and at
 most ``max_bytes`` of payload (the oldest snapshot JPEGs go first, so events outlive their pictures);
 every drop is counted (persistently) and logged.
+
+Ages come from the monotonic clock (``CLOCK_MONOTONIC``, comparable across processes of one boot), never
+from the wall clock: a Pi without a real-time clock boots with a stale time and NTP then jumps it by days,
+which must not make a minute-old message look a week old. Each row stores the boot id with its monotonic
+time; rows from an earlier boot are rebased once on open from their wall-clock age (clamped to 0..max_age).
+
+Dead letters: a message the broker refused (an MQTT 5 PUBACK with a failure reason code: not authorised,
+quota exceeded, payload too large) is not delivered and must not be deleted as if it were: it moves to the
+``dead_letter`` table (bounded, counted per reason, logged once per reason with its topic) where an operator
+can see it (``/healthz``) and re-queue it (:meth:`Outbox.requeue_dead_letters`) once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -33,7 +43,29 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    created REAL NOT NULL,
+    reason TEXT NOT NULL,
+    refused_at REAL NOT NULL
+);
 """
+#: columns added to ``outbox`` after its first release (ALTER TABLE on open)
+_OUTBOX_COLUMNS = {"boot": "TEXT", "mono": "REAL"}
+#: most dead letters kept (the oldest go first, counted as dead_letter_dropped)
+MAX_DEAD_LETTERS = 10_000
+
+
+def boot_id() -> str:
+    """This boot's id (Linux); a constant elsewhere (then rows of an earlier boot are never told apart)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +87,8 @@ class OutboxStats:
     acked: int
     bytes: int = 0
     dropped_bytes: int = 0
+    dead_letters: int = 0  # rows in the dead-letter table now
+    dead_lettered: int = 0  # ever moved there (persistent counter)
 
 
 class Outbox:
@@ -62,7 +96,10 @@ class Outbox:
     MQTT client's callback thread."""
 
     def __init__(self, path: Path | str, max_messages: int = 100_000, max_age_s: float = 7 * 24 * 3600.0,
-                 clock: Callable[[], float] | None = None, max_bytes: int = 512 * 2**20) -> None:
+                 clock: Callable[[], float] | None = None, max_bytes: int = 512 * 2**20,
+                 wall_clock: Callable[[], float] | None = None, boot: str | None = None) -> None:
+        """``clock``: the monotonic clock of ages (default ``time.monotonic``); ``wall_clock``: the time stamp
+        stored with each row (default ``time.time``); ``boot``: this boot's id (default :func:`boot_id`)."""
         if max_messages < 1:
             raise ValueError(f"max_messages must be >= 1, got {max_messages}")
         if max_age_s <= 0:
@@ -73,7 +110,10 @@ class Outbox:
         self.path = Path(path)
         self.max_messages = max_messages
         self.max_age_s = max_age_s
-        self._clock = clock or time.time
+        self._clock = clock or time.monotonic
+        self._wall = wall_clock or time.time
+        self._boot = boot or boot_id()
+        self._dead_logged: set[str] = set()
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -93,7 +133,16 @@ class Outbox:
         self._acked = 0
         rows, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
         self._rows, self._bytes = int(rows), int(size)
+        self._rebase_other_boots()
         self.purge_expired()
+
+    def _rebase_other_boots(self) -> None:
+        """Rows from an earlier boot (or from before ages were monotonic): their monotonic time is meaningless
+        now; estimate their age from the wall clock once, clamped to 0..max_age (a clock set back keeps them)."""
+        now_mono, now_wall = self._clock(), self._wall()
+        self._db.execute(
+            "UPDATE outbox SET mono = ? - MIN(MAX(? - created, 0), ?), boot = ? WHERE boot IS NOT ? OR mono IS NULL",
+            (now_mono, now_wall, self.max_age_s, self._boot, self._boot))
 
     @staticmethod
     def _open(path: str) -> sqlite3.Connection:
@@ -102,6 +151,10 @@ class Outbox:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
             db.executescript(_SCHEMA)
+            have = {r[1] for r in db.execute("PRAGMA table_info(outbox)")}
+            for column, kind in _OUTBOX_COLUMNS.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE outbox ADD COLUMN {column} {kind}")
             db.execute("SELECT COUNT(*) FROM outbox").fetchone()
         except sqlite3.DatabaseError:
             db.close()
@@ -113,8 +166,8 @@ class Outbox:
         """Store a message durably; returns its row id. Enforces the size bound (oldest dropped)."""
         with self._lock:
             cur = self._db.execute(
-                "INSERT INTO outbox (topic, payload, qos, retain, created) VALUES (?, ?, ?, ?, ?)",
-                (topic, bytes(payload), int(qos), int(bool(retain)), self._clock()),
+                "INSERT INTO outbox (topic, payload, qos, retain, created, boot, mono) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (topic, bytes(payload), int(qos), int(bool(retain)), self._wall(), self._boot, self._clock()),
             )
             row = int(cur.lastrowid or 0)
             self._rows += 1
@@ -156,7 +209,7 @@ class Outbox:
         """Drop messages older than ``max_age_s``; returns how many."""
         with self._lock:
             cutoff = self._clock() - self.max_age_s
-            ids = [r[0] for r in self._db.execute("SELECT id FROM outbox WHERE created < ? ORDER BY id", (cutoff,))]
+            ids = [r[0] for r in self._db.execute("SELECT id FROM outbox WHERE mono < ? ORDER BY id", (cutoff,))]
             if ids:
                 self._delete(ids)
                 self._count("dropped_age", len(ids))
@@ -190,6 +243,60 @@ class Outbox:
             self._delete([row])
             self._acked += 1
             return True
+
+    def dead_letter(self, mid: int, reason: str) -> bool:
+        """The broker refused ``mid`` (a PUBACK with a failure reason code): move the message to the dead
+        letters instead of deleting it as delivered. False for an id we do not track."""
+        with self._lock:
+            row = self._in_flight.pop(mid, None)
+            if row is None:
+                return False
+            self._sent.discard(row)
+            found = self._db.execute("SELECT topic FROM outbox WHERE id = ?", (row,)).fetchone()
+            if found is None:
+                return False
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute(
+                    "INSERT INTO dead_letter (topic, payload, qos, retain, created, reason, refused_at) "
+                    "SELECT topic, payload, qos, retain, created, ?, ? FROM outbox WHERE id = ?",
+                    (reason, self._wall(), row))
+                self._delete([row])
+                self._count("dead_letter", 1)
+                self._count(f"dead_letter:{reason}", 1)
+                excess = self.dead_letters() - MAX_DEAD_LETTERS
+                if excess > 0:
+                    self._db.execute("DELETE FROM dead_letter WHERE id IN "
+                                     "(SELECT id FROM dead_letter ORDER BY id LIMIT ?)", (excess,))
+                    self._count("dead_letter_dropped", excess)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            if reason not in self._dead_logged:  # once per cause; the counters have every one
+                self._dead_logged.add(reason)
+                log.error("the broker refused a message to %r (%s): kept as a dead letter, not delivered; further "
+                          "refusals for this reason are counted (dead_letter:%s), not logged", found[0], reason, reason)
+            return True
+
+    def dead_letters(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0])
+
+    def dead_letter_reasons(self) -> dict[str, int]:
+        """How many messages were ever refused, per reason (persistent counters)."""
+        with self._lock:
+            rows = self._db.execute("SELECT name, value FROM counters WHERE name LIKE 'dead_letter:%'").fetchall()
+            return {name.split(":", 1)[1]: int(value) for name, value in rows}
+
+    def requeue_dead_letters(self) -> int:
+        """Put every dead letter back into the queue (after the cause was fixed); returns how many."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, topic, payload, qos, retain FROM dead_letter ORDER BY id").fetchall()
+            for _id, topic, payload, qos, retain in rows:
+                self.put(topic, bytes(payload), qos, bool(retain))
+            self._db.execute("DELETE FROM dead_letter WHERE id <= ?", (rows[-1][0] if rows else 0,))
+            return len(rows)
 
     def forget_in_flight(self) -> None:
         """The MQTT client was replaced (its in-memory queue is gone): hand everything over again."""
@@ -228,7 +335,8 @@ class Outbox:
     def stats(self) -> OutboxStats:
         with self._lock:
             return OutboxStats(self.pending(), len(self._sent), self.counter("dropped_full"),
-                               self.counter("dropped_age"), self._acked, self._bytes, self.counter("dropped_bytes"))
+                               self.counter("dropped_age"), self._acked, self._bytes, self.counter("dropped_bytes"),
+                               self.dead_letters(), self.counter("dead_letter"))
 
     def _delete(self, ids: list[int]) -> None:
         if ids:

@@ -305,7 +305,7 @@ class Runtime:
 
     # ------------------------------------------------------------ parts
     def _start_link(self) -> None:
-        self.link = MqttLink(self.config.mqtt, self.config.site, self.config.agent_id)
+        self.link = MqttLink(self.config.mqtt, self.config.site, self.config.agent_id, backlog=self.outbox.pending)
         self.sender = OutboxSender(self.outbox, self.link)
         self.sender.start()
         self.link.start()
@@ -371,7 +371,10 @@ class Runtime:
         body = {"cameras": cams, "mqtt_connected": bool(self.link and self.link.connected.is_set()),
                 "queue": {"pending": q.pending, "in_flight": q.in_flight, "bytes": q.bytes,
                           "dropped_full": q.dropped_full, "dropped_age": q.dropped_age,
-                          "dropped_bytes": q.dropped_bytes}}
+                          "dropped_bytes": q.dropped_bytes, "dead_letters": q.dead_letters,
+                          "dead_lettered": q.dead_lettered,
+                          "dead_letter_reasons": self.outbox.dead_letter_reasons(),
+                          "deliveries_confirmed": bool(self.link and self.link.confirmed)}}
         return all(c["analysis_alive"] for c in cams.values()), body
 
     # ------------------------------------------------------------ main loop

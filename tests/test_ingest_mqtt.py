@@ -174,7 +174,7 @@ def test_ingest_without_group_works_with_an_mqtt_311_broker(engine, tmp_path):
         wait_for(lambda: port_open(port) or broker.poll() is not None, 30, what="amqtt")
         assert broker.poll() is None, "amqtt exited"
         ing = Ingester(engine, tmp_path / "snaps", "maskwatch", name="v311")
-        m = MqttIngest(ing, "127.0.0.1", port, client_id="ing-311")
+        m = MqttIngest(ing, "127.0.0.1", port, client_id="ing-311", protocol="3.1.1")
         m.start()
         assert m.subscribed.wait(15), "no subscription on the 3.1.1 broker"
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pub-311", protocol=mqtt.MQTTv311)
