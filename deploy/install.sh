@@ -96,10 +96,9 @@ info() { echo "==> $*"; }
 
 need_arg() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi; }
 
-if [ "${1:-}" = add-agent ]; then COMMAND=add-agent; shift; fi
-
 while [ $# -gt 0 ]; do
   case "$1" in
+    add-agent) COMMAND=add-agent; shift ;;
     --site) need_arg "$@"; SITE="$2"; shift 2 ;;
     --agent-id) need_arg "$@"; AGENT_ID="$2"; shift 2 ;;
     --no-dashboard) WITH_DASHBOARD=0; shift ;;
@@ -365,7 +364,7 @@ set_password() {
 
 # add-agent: a broker user, password and ACL fragment for one more agent; the main install is untouched.
 do_add_agent() {
-  [ -n "$SITE" ] && [ -n "$AGENT_ID" ] || die "add-agent needs --site and --agent-id"
+  if [ -z "$SITE" ] || [ -z "$AGENT_ID" ]; then die "add-agent needs --site and --agent-id"; fi
   local n user pw creds
   for n in "$SITE" "$AGENT_ID"; do
     [[ "$n" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "'$n' is not a valid site/agent name: use 1-64 letters, digits, '_', '-', '.'"

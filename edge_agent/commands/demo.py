@@ -326,6 +326,8 @@ def run(args: argparse.Namespace) -> int:
 
     config_path = data / "config.yaml"
     cfg_dict = demo_config(data, mqtt_port, args.host, port, camera, args.model_card)
+    if kind == "amqtt":  # amqtt speaks MQTT 3.1.1 only: its PUBACKs cannot say "refused" (README, docs/mqtt.md)
+        cfg_dict["mqtt"]["protocol"] = "3.1.1"
     parse_config(cfg_dict, env=env)  # fail here, before anything starts
     config_path.write_text("# maskwatch demo config (generated on each run; secrets come from the environment)\n"
                            + yaml.safe_dump(cfg_dict, sort_keys=False))
@@ -357,12 +359,13 @@ def run(args: argparse.Namespace) -> int:
                          timeout=90, alive=web.alive):
             return _failed(web, "the dashboard did not start")
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        unconfirmed = "; MQTT 3.1.1: deliveries unconfirmed, install mosquitto for MQTT 5" if kind == "amqtt" else ""
         print(
             "\nMaskWatch demo is running\n"
             f"  dashboard: http://{shown}:{port}/\n"
             f"  user:      {args.user}\n"
             f"  password:  {sec.dashboard_password}\n"
-            f"  broker:    {kind} on 127.0.0.1:{mqtt_port} (password auth, per-user ACLs)\n"
+            f"  broker:    {kind} on 127.0.0.1:{mqtt_port} (password auth, per-user ACLs{unconfirmed})\n"
             f"  camera:    {camera_note}\n"
             f"  files:     {data}/ (config.yaml, logs/, credentials.json)\n"
             + "Press Ctrl-C to stop.\n", flush=True)
