@@ -169,3 +169,64 @@ def test_byte_bound_drops_oldest_snapshots_before_events(tmp_path: Path) -> None
     assert stats.dropped_bytes == 2 and stats.bytes == sum(len(m.payload) for m in kept)
     box.close()
     assert Outbox(path, max_bytes=10_000).stats().bytes == stats.bytes  # recomputed on open
+
+
+def test_a_wall_clock_jump_of_eight_days_drops_nothing(tmp_path: Path) -> None:
+    """A Pi without an RTC boots with a stale clock; NTP then jumps it: ages are monotonic, not wall-clock."""
+    mono, wall = Clock(), Clock()
+    wall.t = 1_700_000_000.0
+    path = tmp_path / "q.sqlite3"
+    box = Outbox(path, max_age_s=24 * 3600, clock=mono, wall_clock=wall, boot="boot-1")
+    box.put("t", b"queued a minute before the jump")
+    mono.t += 60
+    wall.t += 8 * 24 * 3600  # NTP
+    assert box.purge_expired() == 0
+    box.close()
+    again = Outbox(path, max_age_s=24 * 3600, clock=mono, wall_clock=wall, boot="boot-1")  # restart, same boot
+    assert again.pending() == 1 and again.counter("dropped_age") == 0
+    mono.t += 24 * 3600  # a real day later it does expire
+    assert again.purge_expired() == 1
+
+
+def test_rows_of_an_earlier_boot_are_aged_by_the_wall_clock_once(tmp_path: Path) -> None:
+    mono, wall = Clock(), Clock()
+    wall.t = 1_700_000_000.0
+    path = tmp_path / "q.sqlite3"
+    box = Outbox(path, max_age_s=3600, clock=mono, wall_clock=wall, boot="boot-1")
+    box.put("t", b"old")
+    wall.t += 1800
+    box.put("t", b"newer")
+    box.close()
+    mono.t = 5.0  # rebooted: the monotonic clock starts again
+    wall.t += 1000  # "old" is 2800 s old, "newer" 1000 s
+    again = Outbox(path, max_age_s=3600, clock=mono, wall_clock=wall, boot="boot-2")
+    assert again.pending() == 2
+    mono.t += 900  # "old" passes an hour
+    assert again.purge_expired() == 1 and [m.payload for m in again.take(5)] == [b"newer"]
+
+
+def test_a_clock_set_back_after_a_reboot_keeps_the_rows(tmp_path: Path) -> None:
+    mono, wall = Clock(), Clock()
+    wall.t = 1_700_000_000.0
+    path = tmp_path / "q.sqlite3"
+    Outbox(path, max_age_s=3600, clock=mono, wall_clock=wall, boot="boot-1").put("t", b"x")
+    wall.t -= 30 * 24 * 3600  # booted with a stale clock
+    again = Outbox(path, max_age_s=3600, clock=mono, wall_clock=wall, boot="boot-2")
+    assert again.pending() == 1 and again.purge_expired() == 0
+
+
+def test_dead_letters_are_kept_counted_and_requeued(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "q.sqlite3")
+    for i in range(3):
+        box.put("t/e", str(i).encode())
+    for i, msg in enumerate(box.take(3)):
+        box.mark_sent(msg.id, 100 + i)
+    assert box.dead_letter(100, "Not authorized") and box.dead_letter(101, "Quota exceeded")
+    assert not box.dead_letter(999, "Not authorized")  # an id we do not track
+    assert box.ack(102)
+    s = box.stats()
+    assert (s.pending, s.acked, s.dead_letters, s.dead_lettered) == (0, 1, 2, 2)
+    assert box.dead_letter_reasons() == {"Not authorized": 1, "Quota exceeded": 1}
+    assert box.requeue_dead_letters() == 2
+    assert [m.payload for m in box.take(5)] == [b"0", b"1"] and box.dead_letters() == 0
+    assert box.stats().dead_lettered == 2  # the counter survives the requeue
