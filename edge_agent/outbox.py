@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_agent.outbox_buffer import Buffered, DiskFullBuffer, is_disk_full
+
 log = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -89,6 +91,9 @@ class OutboxStats:
     dropped_bytes: int = 0
     dead_letters: int = 0  # rows in the dead-letter table now
     dead_lettered: int = 0  # ever moved there (persistent counter)
+    disk_full: bool = False  # the last write failed for lack of space; new messages wait in memory
+    memory_buffered: int = 0  # messages waiting in memory now
+    dropped_disk_full: int = 0  # lost because the disk and the memory buffer were both full
 
 
 class Outbox:
@@ -114,6 +119,7 @@ class Outbox:
         self._wall = wall_clock or time.time
         self._boot = boot or boot_id()
         self._dead_logged: set[str] = set()
+        self.memory = DiskFullBuffer()
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -163,13 +169,57 @@ class Outbox:
 
     # ------------------------------------------------------------ producing
     def put(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
-        """Store a message durably; returns its row id. Enforces the size bound (oldest dropped)."""
+        """Store a message durably; returns its row id (0 while the disk is full and it waits in memory).
+        Enforces the size bound (oldest dropped)."""
+        item = Buffered(topic, bytes(payload), int(qos), bool(retain), self._wall(), self._clock())
+        with self._lock:
+            if len(self.memory) and not self.write_buffered():
+                self.memory.add(item)  # behind the others: order is kept
+                return 0
+            try:
+                return self._insert(item)
+            except sqlite3.OperationalError as err:
+                if not is_disk_full(err):
+                    raise
+                self.memory.add(item, err)
+                return 0
+
+    def write_buffered(self) -> bool:
+        """Write messages kept in memory while the disk was full; True once none is left."""
+        with self._lock:
+            written = 0
+            while len(self.memory):
+                item = self.memory.pop()
+                try:
+                    self._insert(item)
+                except sqlite3.OperationalError as err:
+                    self.memory.push_back(item)
+                    if not is_disk_full(err):
+                        raise
+                    return False
+                written += 1
+            if self.memory.disk_full:
+                try:
+                    self._count("disk_full_buffered", self.memory.buffered)
+                    self._count("dropped_disk_full", self.memory.dropped)
+                except sqlite3.OperationalError as err:
+                    if is_disk_full(err):
+                        return False
+                    raise
+                log.warning("outbox disk has space again: wrote %d messages kept in memory (%d lost while the "
+                            "memory buffer was full too)", written, self.memory.dropped)
+                self.memory.buffered = self.memory.dropped = 0
+                self.memory.disk_full = False
+            return True
+
+    def _insert(self, item: Buffered) -> int:
         with self._lock:
             cur = self._db.execute(
                 "INSERT INTO outbox (topic, payload, qos, retain, created, boot, mono) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (topic, bytes(payload), int(qos), int(bool(retain)), self._wall(), self._boot, self._clock()),
+                (item.topic, item.payload, item.qos, int(item.retain), item.created, self._boot, item.mono),
             )
             row = int(cur.lastrowid or 0)
+            payload = item.payload
             self._rows += 1
             self._bytes += len(payload)
             excess = self._rows - self.max_messages
@@ -319,9 +369,9 @@ class Outbox:
 
     # ------------------------------------------------------------ bookkeeping
     def pending(self) -> int:
-        """Messages stored (handed over or not) and not yet acknowledged."""
+        """Messages stored (handed over or not) or waiting in memory, not yet acknowledged."""
         with self._lock:
-            return self._rows
+            return self._rows + len(self.memory)
 
     def in_flight(self) -> int:
         with self._lock:
@@ -336,7 +386,8 @@ class Outbox:
         with self._lock:
             return OutboxStats(self.pending(), len(self._sent), self.counter("dropped_full"),
                                self.counter("dropped_age"), self._acked, self._bytes, self.counter("dropped_bytes"),
-                               self.dead_letters(), self.counter("dead_letter"))
+                               self.dead_letters(), self.counter("dead_letter"), self.memory.disk_full,
+                               len(self.memory), self.counter("dropped_disk_full") + self.memory.dropped)
 
     def _delete(self, ids: list[int]) -> None:
         if ids:

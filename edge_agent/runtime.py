@@ -374,7 +374,11 @@ class Runtime:
                           "dropped_bytes": q.dropped_bytes, "dead_letters": q.dead_letters,
                           "dead_lettered": q.dead_lettered,
                           "dead_letter_reasons": self.outbox.dead_letter_reasons(),
-                          "deliveries_confirmed": bool(self.link and self.link.confirmed)}}
+                          "deliveries_confirmed": bool(self.link and self.link.confirmed),
+                          "disk_full": q.disk_full, "memory_buffered": q.memory_buffered,
+                          "dropped_disk_full": q.dropped_disk_full},
+                "alarms": [name for name, on in (("disk_full", q.disk_full), ("dead_letters", q.dead_letters > 0),
+                                                 ("dropped_disk_full", q.dropped_disk_full > 0)) if on]}
         return all(c["analysis_alive"] for c in cams.values()), body
 
     # ------------------------------------------------------------ main loop
@@ -400,6 +404,8 @@ class Runtime:
                 for r in self.runners:
                     r.worker.check_stalled(now)
                 self.watchdog.tick(self.runners, now)
+                if self.outbox.memory.disk_full:
+                    self.outbox.write_buffered()  # space may be back: write what waits in memory
                 if now - last_purge > PURGE_EVERY_S:
                     self.outbox.purge_expired()
                     last_purge = now

@@ -230,3 +230,42 @@ def test_dead_letters_are_kept_counted_and_requeued(tmp_path: Path) -> None:
     assert box.requeue_dead_letters() == 2
     assert [m.payload for m in box.take(5)] == [b"0", b"1"] and box.dead_letters() == 0
     assert box.stats().dead_lettered == 2  # the counter survives the requeue
+
+
+def _tmpfs(path: Path, size: str) -> bool:
+    path.mkdir()
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, timeout=10, check=False).returncode == 0
+
+
+def test_a_full_disk_keeps_messages_in_memory_and_writes_them_when_space_returns(tmp_path: Path) -> None:
+    """A real full file system (a 1 MiB tmpfs): nothing lost, counted, order kept, the alarm raised and cleared."""
+    disk = tmp_path / "disk"
+    if not _tmpfs(disk, "1m"):
+        pytest.skip("cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN)")
+    try:
+        box = Outbox(disk / "q.sqlite3")
+        box.put("t/e", b"before")
+        filler = disk / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # fill the disk
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        for i in range(50):
+            box.put("t/e", f"during-{i}".encode() * 50)
+        s = box.stats()
+        assert s.disk_full and s.memory_buffered > 0 and box.pending() == 51
+        in_memory = s.memory_buffered
+        filler.unlink()  # space returns
+        assert box.write_buffered()
+        s = box.stats()
+        assert not s.disk_full and s.memory_buffered == 0 and s.dropped_disk_full == 0
+        assert [m.payload for m in box.take(100)] == [b"before", *[f"during-{i}".encode() * 50 for i in range(50)]]
+        assert box.counter("disk_full_buffered") == in_memory  # counted durably once space returned
+        box.close()
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True, timeout=10, check=False)
