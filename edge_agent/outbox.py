@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_agent import outbox_salvage
 from edge_agent.outbox_buffer import Buffered, DiskFullBuffer, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -127,12 +128,7 @@ class Outbox:
         except sqlite3.DatabaseError as err:
             if str(path) == ":memory:":
                 raise
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            log.error("outbox %s is unreadable (%s): moved aside to %s, starting an empty queue", path, err, aside)
-            self.path.rename(aside)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            self._db = self._open(str(path))
+            self._db = self._recover(err)
         self._lock = threading.RLock()
         self._in_flight: dict[int, int] = {}  # MQTT message id -> row id, within this process
         self._sent: set[int] = set()  # row ids handed to the client and not yet acknowledged
@@ -150,6 +146,24 @@ class Outbox:
             "UPDATE outbox SET mono = ? - MIN(MAX(? - created, 0), ?), boot = ? WHERE boot IS NOT ? OR mono IS NULL",
             (now_mono, now_wall, self.max_age_s, self._boot, self._boot))
 
+    def _recover(self, err: BaseException) -> sqlite3.Connection:
+        """A damaged file: move it aside, start a new one with every row still readable and the counters."""
+        aside = outbox_salvage.move_aside(self.path)
+        found = outbox_salvage.salvage(aside, self.max_messages)
+        db = self._open(str(self.path))
+        db.executemany("INSERT INTO outbox (id, topic, payload, qos, retain, created) VALUES (?, ?, ?, ?, ?, ?)",
+                       found.rows)
+        counters = outbox_salvage.load_counters(self.path)
+        for name, value in found.counters.items():
+            counters[name] = max(value, counters.get(name, 0))
+        counters["lost_corrupt"] = counters.get("lost_corrupt", 0) + found.lost
+        counters["salvaged_corrupt"] = counters.get("salvaged_corrupt", 0) + len(found.rows)
+        db.executemany("INSERT INTO counters (name, value) VALUES (?, ?)", list(counters.items()))
+        outbox_salvage.save_counters(self.path, counters)
+        log.error("outbox %s was damaged (%s): moved aside to %s; salvaged %d messages, %d unreadable (counted as "
+                  "lost_corrupt)", self.path, err, aside, len(found.rows), found.lost)
+        return db
+
     @staticmethod
     def _open(path: str) -> sqlite3.Connection:
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
@@ -162,6 +176,9 @@ class Outbox:
                 if column not in have:
                     db.execute(f"ALTER TABLE outbox ADD COLUMN {column} {kind}")
             db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {check}")
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -407,6 +424,9 @@ class Outbox:
             "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
             (name, n, n),
         )
+        if str(self.path) != ":memory:":  # a copy that survives damage to this file (outbox_salvage)
+            rows = self._db.execute("SELECT name, value FROM counters").fetchall()
+            outbox_salvage.save_counters(self.path, {str(k): int(v) for k, v in rows})
 
     def close(self) -> None:
         with self._lock:
