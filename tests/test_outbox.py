@@ -269,7 +269,7 @@ def test_a_full_disk_keeps_messages_in_memory_and_writes_them_when_space_returns
         assert box.counter("disk_full_buffered") == in_memory  # counted durably once space returned
         box.close()
     finally:
-        subprocess.run(["umount", str(disk)], capture_output=True, timeout=10, check=False)
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=10, check=False)
 
 
 def test_a_damaged_outbox_is_salvaged_row_by_row_and_its_counters_survive(tmp_path: Path) -> None:
