@@ -30,6 +30,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from dashboard.clock_bounds import bound
 from dashboard.messages import Message, PreviewMsg, Rejected, classify
 from dashboard.models import IngestCounter
 from dashboard.previews import PreviewStore
@@ -59,8 +60,11 @@ class Ingester:
     set; a message the database refuses for its content is counted as ``store_error`` and dropped.
     """
 
-    def __init__(self, engine: Engine, snapshot_dir: Path, prefix: str, name: str | None = None) -> None:
+    def __init__(self, engine: Engine, snapshot_dir: Path, prefix: str, name: str | None = None,
+                 time_bounds: bool = True) -> None:
+        """``time_bounds``: replace agent time stamps far from the receive time (dashboard.clock_bounds)."""
         self.engine = engine
+        self.time_bounds = time_bounds
         self.prefix = prefix
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.store = Store(engine, snapshot_dir)
@@ -80,6 +84,7 @@ class Ingester:
         """Store a batch. A database error retries one by one so one bad row cannot block the rest."""
         good: list[Message] = []
         previews: dict[tuple[str, str], PreviewMsg] = {}
+        received = datetime.now(UTC)
         for item in batch:
             m = classify(self.prefix, item.topic, item.payload)
             if isinstance(m, Rejected):
@@ -87,6 +92,13 @@ class Ingester:
             elif isinstance(m, PreviewMsg):
                 previews[(m.site, m.camera)] = m
             else:
+                m, clamped = bound(m, received) if self.time_bounds else (m, False)
+                if clamped:
+                    self.counters["time_clamped"] += 1
+                    if self.counters["time_clamped"] <= 20 or self.counters["time_clamped"] % 1000 == 0:
+                        log.warning("message on %r has a time stamp far from its receive time (agent clock wrong?): "
+                                    "stored with the receive time (%d so far)", item.topic[:200],
+                                    self.counters["time_clamped"])
                 good.append(m)
         for p in previews.values():
             try:

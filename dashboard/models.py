@@ -139,7 +139,9 @@ class Event(Base):
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
     agent: Mapped[str] = mapped_column(String(64))
     time: Mapped[datetime] = mapped_column(UTCDateTime())
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # retention's time basis
+    # the agent's own time stamp when it was out of bounds and ``time`` is the receive time (clock_bounds)
+    agent_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     verdict: Mapped[str] = mapped_column(String(16))
     confidence: Mapped[float] = mapped_column(Float)
     track_id: Mapped[int] = mapped_column(Integer)

@@ -26,7 +26,8 @@ def purge(engine: Engine, snapshot_dir: Path, retention_days: int, now: datetime
         raise ValueError(f"retention_days must be >= 1, got {retention_days}")
     cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
     out: Counter[str] = Counter()
-    for name, table, col in (("events", EVENTS, EVENTS.c.time), ("stat_samples", SAMPLES, SAMPLES.c.time)):
+    # events and snapshots by their receive time: one time basis, whatever the agents' clocks said
+    for name, table, col in (("events", EVENTS, EVENTS.c.received_at), ("stat_samples", SAMPLES, SAMPLES.c.time)):
         while True:
             with engine.begin() as conn:
                 ids = select(table.c.id).where(col < cutoff).limit(CHUNK).scalar_subquery()

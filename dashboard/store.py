@@ -155,7 +155,7 @@ class Store:
             e = m.event
             rows.setdefault(e.event_id, {
                 "event_id": e.event_id, "camera_id": ids[(e.site, e.camera)], "agent": e.agent, "time": e.time,
-                "received_at": now, "verdict": e.verdict, "confidence": e.confidence, "track_id": e.track_id,
+                "received_at": now, "agent_time": m.agent_time, "verdict": e.verdict, "confidence": e.confidence, "track_id": e.track_id,
                 "votes": e.votes, "box": ",".join(str(v) for v in e.box),
                 "frame_w": e.frame_size[0], "frame_h": e.frame_size[1],
             })
