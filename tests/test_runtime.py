@@ -236,6 +236,9 @@ def test_healthz_reports_cameras_mqtt_and_queue(broker: Mosquitto, tmp_path: Pat
             assert resp.status == 200
         assert body["ok"] and body["mqtt_connected"]
         assert body["cameras"]["cam1"]["state"] == "online" and body["cameras"]["cam1"]["frames"] > 0
-        assert set(body["queue"]) == {"pending", "in_flight", "bytes", "dropped_full", "dropped_age", "dropped_bytes"}
+        assert set(body["queue"]) == {"pending", "in_flight", "bytes", "dropped_full", "dropped_age", "dropped_bytes",
+                                      "dead_letters", "dead_lettered", "dead_letter_reasons", "deliveries_confirmed",
+                                      "disk_full", "memory_buffered", "dropped_disk_full"}
+        assert body["queue"]["deliveries_confirmed"] is True and body["alarms"] == []
     finally:
         rt.stop()
