@@ -231,3 +231,33 @@ def test_credentials_and_tls_from_config(tmp_path: Path) -> None:
         bad.stop()
     finally:
         b.stop()
+
+
+def test_connection_loss_and_recovery_are_logged_once_each_with_the_backlog(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Broker unreachable for several retries, then up, then killed, then back: one line per state change."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="edge_agent.mqtt_connection")
+    b = Mosquitto(tmp_path / "broker")
+    outbox = Outbox(tmp_path / "q.sqlite3")
+    outbox.put("maskwatch/s1/camera/c/event", b"{}")
+    link = MqttLink(mqtt_cfg(b.port), "s1", "a1", backlog=outbox.pending)
+    link.start()
+    try:
+        time.sleep(4)  # 1-2 s back-off: several failed attempts
+        lines = [r.getMessage() for r in caplog.records if "MQTT" in r.getMessage()]
+        assert len(lines) == 1 and "not established" in lines[0] and "1 messages queued" in lines[0], lines
+        b.start()
+        wait_for(link.connected.is_set, 15, what="connected")
+        b.kill()
+        wait_for(lambda: not link.connected.is_set(), 15, what="loss noticed")
+        time.sleep(3)
+        b.start()
+        wait_for(link.connected.is_set, 15, what="reconnected")
+        lines = [r.getMessage() for r in caplog.records if "MQTT" in r.getMessage()]
+        assert [("not established" in m, " lost " in m, "back after" in m) for m in lines] == [
+            (True, False, False), (False, False, True), (False, True, False), (False, False, True)], lines
+    finally:
+        link.stop()
+        b.stop()
