@@ -56,6 +56,8 @@ class MqttLink:
         self._ack_listeners: list[AckListener] = []
         self._connect_listeners: list[Callable[[], None]] = []
         self.conn_log = ConnectionLog("agent", cfg, backlog)
+        #: the broker's Maximum Packet Size (MQTT 5 CONNACK), None when it sets none
+        self.max_packet: int | None = None
         self.connection = build_client(cfg, client_id_for(cfg, site, agent_id))
         self.client = self.connection.client
         self.client.will_set(self.available_topic, OFFLINE, qos=1, retain=True)
@@ -90,6 +92,7 @@ class MqttLink:
             self.conn_log.lost(f"broker refused the connection: {rc}")
             return
         self.connects += 1
+        self.max_packet = getattr(props, "MaximumPacketSize", None) if props is not None else None
         self.conn_log.connected(self.cfg.protocol)
         client.publish(self.available_topic, ONLINE, qos=1, retain=True)
         for topic, (qos, _) in self._subscriptions.items():
@@ -144,6 +147,11 @@ class MqttLink:
         self.client.loop_stop()
         self.connected.clear()
         return delivered
+
+
+def packet_size(topic: str, payload: bytes) -> int:
+    """An upper bound of a QoS 1 PUBLISH packet's size (fixed header, topic, packet id, properties)."""
+    return 5 + 2 + len(topic.encode()) + 2 + 4 + len(payload)
 
 
 class OutboxSender:
@@ -228,6 +236,12 @@ class OutboxSender:
         if room <= 0:
             return
         for msg in self.outbox.take(room):
+            limit = self.link.max_packet
+            if limit and packet_size(msg.topic, msg.payload) > limit:
+                # the broker would drop the connection, and the reconnect would send it again, forever
+                if self.outbox.dead_letter_row(msg.id, f"Packet too large (broker maximum {limit} bytes)"):
+                    self.dead_lettered += 1
+                continue
             try:
                 info = self.link.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
             except ValueError as err:  # malformed topic or payload: it can never be sent

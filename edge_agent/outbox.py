@@ -318,6 +318,11 @@ class Outbox:
             row = self._in_flight.pop(mid, None)
             if row is None:
                 return False
+            return self.dead_letter_row(row, reason)
+
+    def dead_letter_row(self, row: int, reason: str) -> bool:
+        """Move stored message ``row`` to the dead letters (refused, or known to be refused before sending)."""
+        with self._lock:
             self._sent.discard(row)
             found = self._db.execute("SELECT topic FROM outbox WHERE id = ?", (row,)).fetchone()
             if found is None:

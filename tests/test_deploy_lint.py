@@ -180,4 +180,4 @@ def test_shipped_broker_config_keeps_what_it_acknowledged() -> None:
                 if line.strip() and not line.startswith("#"))
     assert int(conf["max_queued_messages"]) >= 100_000 and int(conf["max_queued_bytes"]) > 0
     assert conf["autosave_on_changes"] == "true" and conf["autosave_interval"] == "1"
-    assert int(conf["message_size_limit"]) >= 4 * 2**20
+    assert int(conf["max_packet_size"]) >= 4 * 2**20

@@ -170,3 +170,23 @@ def test_an_agent_cannot_speak_for_another(tmp_path: Path, broker: Mosquitto) ->
     agents = {r[0] for r in query(ingest.db, "SELECT name FROM agents")}
     ingest.stop()
     assert "a2" not in agents and AGENT in agents
+
+
+def test_a_message_over_the_broker_size_limit_is_dead_lettered(tmp_path: Path, broker: Mosquitto) -> None:
+    """max_packet_size (8 MiB in the shipped config, announced in the CONNACK): kept as a dead letter, counted,
+    and the connection survives (sending it would make the broker drop the connection, again and again)."""
+    box, link, sender = agent_link(tmp_path, broker)
+    topics = Topics("maskwatch", SITE)
+    box.put(topics.snapshot("door", "big"), b"\xff\xd8" + b"\0" * (9 * 2**20), qos=1)
+    box.put(topics.camera("door", "event"), raw(event("small", site=SITE, agent=AGENT)), qos=1)
+    sender.start()
+    link.start()
+    try:
+        wait_for(lambda: box.pending() == 0, 60, what="PUBACKs")
+        reasons = box.dead_letter_reasons()
+        assert sum(reasons.values()) == 1 and box.stats().acked == 1, reasons
+        assert any("large" in r.lower() for r in reasons), reasons
+        assert link.connects == 1, "the connection was dropped over the oversize message"
+    finally:
+        sender.stop()
+        link.stop()
