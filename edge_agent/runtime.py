@@ -150,6 +150,7 @@ class CameraRunner:
             fps=round(self._frames / interval, 3),
             inference_ms=round(self._infer_ms / self._frames, 3) if self._frames else 0.0,
             dropped_frames=self.worker.frames.take_dropped(),
+            queue_pending=self.out.outbox.pending(), dead_letters=self.out.outbox.dead_letters(),
         )
         self.out.put(self.out.topics.camera(self.camera.name, STATS), dump(stats))
         self._stats_started, self._frames, self._infer_ms = now, 0, 0.0
