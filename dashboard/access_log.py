@@ -31,7 +31,7 @@ ACTIONS = {SNAPSHOT: "viewed a snapshot", EXPORT_CSV: "exported violations (CSV)
            ERASE: "erased data on request"}
 LIVE_DEDUP_S = 300.0
 
-_recent: dict[tuple[str, str, str], float] = {}
+_recent: dict[tuple[str, str, str, str], float] = {}  # (database, user, action, target) -> last recorded
 _lock = threading.Lock()
 failures = 0  # writes that failed (shown nowhere else: the log line says why)
 
@@ -58,7 +58,7 @@ def record_view(action: str, target: str, *, dedup_s: float = 0.0) -> None:
 
     user = getattr(current_user, "name", None) or "anonymous"
     if dedup_s > 0:
-        key, now = (user, action, target), time.monotonic()
+        key, now = (str(current_app.config["DATABASE_URL"]), user, action, target), time.monotonic()
         with _lock:
             if now - _recent.get(key, -1e18) < dedup_s:
                 return
