@@ -19,7 +19,7 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "SNAPSHOT_DIR": str(d.snapshot_dir),
         "SECRET_KEY": d.secret_key.get_secret_value() if d.secret_key else None,
         "TIMEZONE": d.timezone,
-        "PREVIEW_DIR": str(d.preview_dir),
+        "PREVIEW_DIR": str(d.preview_dir) if d.preview_dir else None,
         "RETENTION": d.retention,
         "PRIVACY": {"mode": cfg.privacy.mode, "cameras": {c.name: cfg.privacy_mode(c) for c in cfg.cameras}},
         "TOPIC_PREFIX": cfg.mqtt.topic_prefix,

@@ -208,7 +208,7 @@ def _db_upgrade(args, cfg) -> int:  # type: ignore[no-untyped-def]
 
 def _purge(args, cfg) -> int:  # type: ignore[no-untyped-def]
     from dashboard.broker_retention import clear_retained_images
-    from dashboard.previews import PreviewStore
+    from dashboard.previews import PreviewStore, default_preview_dir
     from dashboard.retention import purge
 
     d, m = cfg.dashboard, cfg.mqtt
@@ -216,7 +216,7 @@ def _purge(args, cfg) -> int:  # type: ignore[no-untyped-def]
     rc = _ready(engine, False)
     if rc:
         return rc
-    out = purge(engine, d.snapshot_dir, d.retention, previews=PreviewStore(d.preview_dir))
+    out = purge(engine, d.snapshot_dir, d.retention, previews=PreviewStore(d.preview_dir or default_preview_dir(d.snapshot_dir)))
     out["retained_images"] = clear_retained_images(
         host=m.host, port=m.port, prefix=m.topic_prefix, username=d.mqtt_username,
         password=d.mqtt_password.get_secret_value() if d.mqtt_password else None, tls=m.tls)

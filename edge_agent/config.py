@@ -263,8 +263,9 @@ class RetentionConfig(_Section):
 class DashboardConfig(_Section):
     database_url: str = Field("sqlite:///var/dashboard.sqlite3", description="SQLAlchemy URL; SQLite or PostgreSQL")
     snapshot_dir: Path = Field(Path("var/snapshots"), description="Where snapshot JPEGs are stored")
-    preview_dir: Path = Field(Path("var/live"), description="The latest preview frame per camera (one file each, "
-                              "replaced in place); keep it out of backups (the installer uses /var/cache)")
+    preview_dir: Path | None = Field(None, description="The latest preview frame per camera (one file each, "
+                                     "replaced in place); keep it out of backups (the installer uses /var/cache). "
+                                     "Default: 'live' beside snapshot_dir")
     secret_key: SecretStr | None = Field(None, description="Flask secret key; use ${MASKWATCH_SECRET_KEY}")
     host: str = Field("127.0.0.1", description="Listen address")
     port: int = Field(8080, ge=1, le=65535)
