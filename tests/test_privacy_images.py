@@ -21,7 +21,6 @@ from helpers.net import wait_for
 
 from edge_agent.config import PACKAGED_MODEL, PreviewConfig, SnapshotConfig, parse_config
 from edge_agent.core.labels import WITH_MASK, WITHOUT_MASK
-from edge_agent.privacy import Privacy, ViolatorTracks
 from edge_agent.snapshot import context_region, preview_jpeg, violation_snapshot
 from edge_agent.sources.demo import draw_mask, packaged_faces
 
@@ -218,6 +217,8 @@ def test_blur_all_blurs_the_violator_too(still) -> None:  # noqa: ANN001
 
 
 def test_preview_blurs_every_face_not_decided_a_violation(still) -> None:  # noqa: ANN001
+    from edge_agent.privacy import Privacy, ViolatorTracks
+
     frame, boxes = still
     violators = ViolatorTracks()
     violators.update([7], in_view=[5, 7, 9])
