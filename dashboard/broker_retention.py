@@ -21,12 +21,16 @@ JPEG_SOI = b"\xff\xd8"
 IMAGE_KINDS = (SNAPSHOT, PREVIEW)
 
 
+def is_image_topic(prefix: str, topic: str) -> bool:
+    parsed = parse_topic(prefix, topic)
+    return parsed is not None and parsed.kind in IMAGE_KINDS
+
+
 def is_image_message(prefix: str, topic: str, payload: bytes) -> bool:
     """An image topic (snapshot, preview) with a payload, or any payload that is a JPEG."""
     if not payload:
         return False  # already cleared
-    parsed = parse_topic(prefix, topic)
-    return (parsed is not None and parsed.kind in IMAGE_KINDS) or payload.startswith(JPEG_SOI)
+    return is_image_topic(prefix, topic) or payload.startswith(JPEG_SOI)
 
 
 def clear_retained_images(*, host: str, port: int, prefix: str, username: str | None = None,

@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from dashboard.broker_retention import clear_retained_images, is_image_message
+from dashboard.broker_retention import clear_retained_images, is_image_message, is_image_topic
 from dashboard.messages import Message, PreviewMsg, Rejected, classify
 from dashboard.models import IngestCounter
 from dashboard.previews import PreviewStore, default_preview_dir
@@ -81,6 +81,9 @@ class Ingester:
         good: list[Message] = []
         previews: dict[tuple[str, str], PreviewMsg] = {}
         for item in batch:
+            if not item.payload and is_image_topic(self.prefix, item.topic):
+                self.counters["image_cleared_seen"] += 1  # an empty retained message clearing an image: no data
+                continue
             m = classify(self.prefix, item.topic, item.payload)
             if isinstance(m, Rejected):
                 self._reject(m)

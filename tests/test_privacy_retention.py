@@ -13,7 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from dashboard_support import event, jpeg, maskwatch, raw, topic
+from dashboard_support import event, jpeg, maskwatch, raw, status, topic
 from helpers import mosquitto
 from helpers.mosquitto import Mosquitto
 from helpers.mqtt_collector import Collector
@@ -76,12 +76,12 @@ def test_a_retention_run_removes_expired_files_rows_and_retained_images_and_noth
     stale = time.time() - 3600
     os.utime(previews.path("hq", "lobby"), (stale, stale))
 
-    status = b'{"state": "online"}'
+    status_json = raw(status())
     publish_retained(broker.port, [
         (topic("snapshot", event_id="e1"), jpeg()),  # an image must never stay retained
         (topic("preview"), jpeg()),
         ("maskwatch/hq/ha/door/latest_violation", jpeg()),  # not an agent topic, but a JPEG
-        (topic("status"), status),  # not an image: kept
+        (topic("status"), status_json),  # not an image: kept
         (topic("available"), b"online"),
     ])
     assert len(retained(broker.port)) == 5
@@ -106,7 +106,7 @@ def test_a_retention_run_removes_expired_files_rows_and_retained_images_and_noth
         assert len(hours) == 2 and all(h > days(20) for h in hours)  # the 40-day-old hour went
     assert not files["e10"].exists() and files["e1"].exists()
     assert previews.get("hq", "door") is not None and previews.get("hq", "lobby") is None
-    assert retained(broker.port) == {topic("status"): status, topic("available"): b"online"}
+    assert retained(broker.port) == {topic("status"): status_json, topic("available"): b"online"}
 
     r = maskwatch("dashboard", "purge", "--config", str(cfg))  # a second run has nothing left to do
     assert "purged 0 snapshots" in r.stdout and "cleared 0 retained images" in r.stdout, r.stdout
@@ -115,7 +115,7 @@ def test_a_retention_run_removes_expired_files_rows_and_retained_images_and_noth
 def test_the_ingest_clears_a_retained_image_it_receives(tmp_path, broker):
     engine = make_engine(f"sqlite:///{tmp_path / 'dash.sqlite3'}")
     upgrade(engine)
-    publish_retained(broker.port, [(topic("preview"), jpeg()), (topic("status"), b'{"state": "online"}')])
+    publish_retained(broker.port, [(topic("preview"), jpeg()), (topic("status"), raw(status()))])
     ing = Ingester(engine, tmp_path / "snaps", "maskwatch", preview_dir=tmp_path / "live")
     m = MqttIngest(ing, "127.0.0.1", broker.port, client_id="ing-retained")
     m.start()
@@ -125,6 +125,8 @@ def test_the_ingest_clears_a_retained_image_it_receives(tmp_path, broker):
 
         wait_for(lambda: ing.counters["retained_image_cleared"] == 1, 10, what="the retained preview cleared")
         wait_for(lambda: topic("preview") not in retained(broker.port), 10, what="the broker forgets it")
+        wait_for(lambda: ing.counters["image_cleared_seen"] == 1, 10, what="the ingest seeing the empty message")
+        assert ing.counters["rejected"] == 0  # ...which is not a malformed image
     finally:
         m.stop()
     assert topic("status") in retained(broker.port)
