@@ -9,7 +9,9 @@ import pytest
 from dashboard_support import add_user, csrf_from, event, jpeg, login, make_app, maskwatch, raw, stats, topic
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from test_dashboard_db import postgres  # noqa: F401 - the throw-away PostgreSQL cluster
 
+from dashboard import access_log
 from dashboard.erasure import ErasureError, erase
 from dashboard.ingest import Ingester, Received
 from dashboard.models import AccessLog, Event, HourlyCount, Snapshot
@@ -188,3 +190,24 @@ def test_erase_form_previews_then_erases_with_confirmation(client, ingester, eng
     assert entries(engine)[-1][:2] == ("manager", "erase")
     r = client.post("/privacy/erase", data={k: v for k, v in form.items() if k != "csrf_token"})
     assert r.status_code == 400  # CSRF
+
+
+@pytest.mark.integration
+def test_access_log_erasure_and_retention_on_postgresql(postgres, tmp_path):  # noqa: F811
+    from dashboard.db import make_engine, upgrade
+    from dashboard.retention import purge
+    from edge_agent.config import RetentionConfig
+
+    engine = make_engine(postgres.url)
+    upgrade(engine)
+    ing = Ingester(engine, tmp_path / "snapshots", "maskwatch", name="pg-privacy")
+    seed(ing)
+    access_log.write(engine, "viewer", access_log.SNAPSHOT, "d1", "127.0.0.1", now=T0)
+    done = erase(engine, tmp_path / "snapshots", "hq/door", T0 + timedelta(minutes=15), T0 + timedelta(minutes=61),
+                 user="dpo")
+    assert done.event_ids == ("d1", "d2") and len(done.snapshot_paths) == 3
+    assert state(engine, tmp_path / "snapshots")[0] == ["d0", "d3", "l1"]
+    assert [e[:2] for e in entries(engine)] == [("viewer", "snapshot"), ("dpo", "erase")]
+    out = purge(engine, tmp_path / "snapshots", RetentionConfig(access_log_days=1, snapshots_days=1),
+                now=T0 + timedelta(days=3))
+    assert out["access_log"] == 2 and out["snapshots"] == 3 and out["events"] == 0

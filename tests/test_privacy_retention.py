@@ -6,6 +6,8 @@ nothing else."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,10 +15,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from dashboard_support import event, jpeg, maskwatch, raw, status, topic
+from dashboard_support import REPO, event, jpeg, maskwatch, raw, status, topic
 from helpers import mosquitto
 from helpers.mosquitto import Mosquitto
-from helpers.mqtt_collector import Collector
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,8 +39,10 @@ def broker(tmp_path: Path):
     b.stop()
 
 
-def publish_retained(port: int, items: list[tuple[str, bytes]]) -> None:
+def publish_retained(port: int, items: list[tuple[str, bytes]], auth: tuple[str, str] | None = None) -> None:
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="retainer")
+    if auth:
+        c.username_pw_set(*auth)
     c.connect("127.0.0.1", port)
     c.loop_start()
     for t, payload in items:
@@ -48,11 +51,20 @@ def publish_retained(port: int, items: list[tuple[str, bytes]]) -> None:
     c.loop_stop()
 
 
-def retained(port: int) -> dict[str, bytes]:
-    col = Collector(port, "maskwatch/#", persistent=False).start()
-    time.sleep(0.5)
-    col.stop()
-    return {m.topic: m.payload for m in col.messages if m.retain}
+def retained(port: int, auth: tuple[str, str] | None = None) -> dict[str, bytes]:
+    """What the broker holds retained under maskwatch/#, as a new subscriber sees it."""
+    got: dict[str, bytes] = {}
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"peek-{time.monotonic_ns()}")
+    if auth:
+        c.username_pw_set(*auth)
+    c.on_connect = lambda cl, *_: cl.subscribe("maskwatch/#", qos=1)
+    c.on_message = lambda _c, _u, m: got.__setitem__(m.topic, bytes(m.payload)) if m.retain else None
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    time.sleep(0.7)
+    c.disconnect()
+    c.loop_stop()
+    return got
 
 
 def test_a_retention_run_removes_expired_files_rows_and_retained_images_and_nothing_else(tmp_path, broker):
@@ -130,3 +142,31 @@ def test_the_ingest_clears_a_retained_image_it_receives(tmp_path, broker):
     finally:
         m.stop()
     assert topic("status") in retained(broker.port)
+
+
+@pytest.mark.skipif(not shutil.which("mosquitto_passwd"), reason="needs mosquitto_passwd")
+def test_the_installed_acl_lets_the_dashboard_clear_retained_images_and_nothing_more(tmp_path):
+    """The installer's ACL template (deploy/mosquitto/maskwatch.acl.in), rendered: the agent leaves a
+    retained image, the dashboard's account clears it, but may not publish anything else."""
+    from dashboard.broker_retention import clear_retained_images
+
+    pw = tmp_path / "passwd"
+    for i, (user, secret) in enumerate((("dash", "dash-secret"), ("agent-hq", "agent-secret"))):
+        subprocess.run(["mosquitto_passwd", "-b", *(["-c"] if i == 0 else []), str(pw), user, secret], check=True)
+    acl = tmp_path / "acl"
+    acl.write_text((REPO / "deploy/mosquitto/maskwatch.acl.in").read_text()
+                   .replace("@DASHBOARD_USER@", "dash").replace("@AGENT_USER@", "agent-hq")
+                   .replace("@PREFIX_TOPIC@", "maskwatch").replace("@SITE@", "hq"))
+    broker = Mosquitto(tmp_path / "broker", anonymous=False, extra=[f"password_file {pw}", f"acl_file {acl}"]).start()
+    try:
+        publish_retained(broker.port, [(topic("preview"), jpeg()), (topic("status"), raw(status()))],
+                         auth=("agent-hq", "agent-secret"))
+        publish_retained(broker.port, [(topic("status"), b"forged")], auth=("dash", "dash-secret"))  # denied
+        held = retained(broker.port, auth=("agent-hq", "agent-secret"))
+        assert set(held) == {topic("preview"), topic("status")} and held[topic("status")] != b"forged"
+        assert clear_retained_images(host="127.0.0.1", port=broker.port, prefix="maskwatch", username="dash",
+                                     password="dash-secret") == 1
+        held = retained(broker.port, auth=("agent-hq", "agent-secret"))
+        assert set(held) == {topic("status")}
+    finally:
+        broker.stop()
