@@ -125,10 +125,21 @@ def state(engine, snap_dir):  # noqa: ANN001, ANN201
     return events, snaps, hourly
 
 
+def report_of(engine):  # noqa: ANN001, ANN201
+    from dashboard.models import Camera
+    from dashboard.statistics import report
+
+    with Session(engine) as db:
+        cams = list(db.scalars(select(Camera)))
+        return report(db, "UTC", "hour", T0 - timedelta(hours=1), T0 + timedelta(hours=4), cams)
+
+
 def test_erasure_removes_what_it_says_and_nothing_more(ingester, engine, tmp_path):
     seed(ingester)
     snap_dir = tmp_path / "snapshots"
     events0, snaps0, hourly0 = state(engine, snap_dir)
+    report0 = report_of(engine)
+    assert report0.events["without_mask"] == 5
     assert len(events0) == 5 and len(snaps0) == 6 and all(snaps0.values())
 
     dry = erase(engine, snap_dir, "door", T0 + timedelta(minutes=15), T0 + timedelta(minutes=61), user="dpo",
@@ -141,7 +152,8 @@ def test_erasure_removes_what_it_says_and_nothing_more(ingester, engine, tmp_pat
     events, snaps, hourly = state(engine, snap_dir)
     assert events == ["d0", "d3", "l1"]
     assert snaps == {"d0": True, "d3": True, "l1": True}  # d1, d2 and the orphan received at 08:40 are gone
-    assert hourly == hourly0  # statistics keep their counts
+    assert hourly == hourly0  # statistics keep their counts...
+    assert report_of(engine) == report0  # ...and so do the statistics pages
     assert not any((snap_dir / p).exists() for p in done.snapshot_paths)
     assert len(list(snap_dir.rglob("*.jpg"))) == 3
     ((user, action, target),) = entries(engine)
