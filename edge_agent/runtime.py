@@ -162,7 +162,7 @@ class CameraRunner:
         snapshot_topic = None
         if self.cfg.snapshots.enabled and self.privacy.images:
             others = [tuple(b) for b, t in zip(result.faces.xyxy.tolist(), result.track_ids, strict=True)
-                      if t != d.track_id]
+                      if t != d.track_id] + list(result.outside_roi)
             try:
                 jpeg = violation_snapshot(frame.image, d.box, others, self.cfg.snapshots, d.verdict,
                                           blur_violator=self.privacy.blur_violator)
@@ -190,7 +190,8 @@ class CameraRunner:
         labels = self.pipeline.labels
         names = [labels[c] if 0 <= c < len(labels) else None for c in result.faces.class_id.tolist()]
         blur = self.privacy.preview_blur(result.track_ids, self._violators)
-        jpeg = preview_jpeg(frame.image, result.faces.xyxy.tolist(), names, self.cfg.preview, blur)
+        jpeg = preview_jpeg(frame.image, result.faces.xyxy.tolist(), names, self.cfg.preview, blur,
+                            also_blur=result.outside_roi)
         link.publish(self.out.topics.camera(self.camera.name, PREVIEW), jpeg, qos=0)
 
     # ------------------------------------------------------------ analysis loop

@@ -101,14 +101,15 @@ def violation_snapshot(frame: Image, box: Box, other_boxes: Sequence[Box], cfg: 
 
 
 def preview_jpeg(frame: Image, boxes: Sequence[Box], labels: Sequence[str | None], cfg: PreviewConfig,
-                 blur: Sequence[bool] | None = None) -> bytes:
+                 blur: Sequence[bool] | None = None, also_blur: Sequence[Box] = ()) -> bytes:
     """The frame scaled to ``cfg.width`` with each face box drawn in its verdict's colour; the faces whose
-    ``blur`` flag is set (all of them when ``blur`` is None) are blurred first, at full resolution."""
+    ``blur`` flag is set (all of them when ``blur`` is None) and the ``also_blur`` boxes (faces that are not
+    analysed, not drawn) are blurred first, at full resolution."""
     h, w = frame.shape[:2]
     flags = [True] * len(boxes) if blur is None else list(blur)
     if len(flags) != len(boxes):
         raise ValueError(f"blur has {len(flags)} flags for {len(boxes)} boxes")
-    frame = blur_boxes(frame, [b for b, f in zip(boxes, flags, strict=True) if f])
+    frame = blur_boxes(frame, [*(b for b, f in zip(boxes, flags, strict=True) if f), *also_blur])
     scale = min(1.0, cfg.width / w)
     image = cv2.resize(frame, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA) \
         if scale < 1.0 else frame  # blur_boxes returned a copy

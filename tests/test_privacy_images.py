@@ -132,9 +132,15 @@ def broker(tmp_path: Path):
     b.stop()
 
 
+MIDDLE_ONLY = [[0.4, 0.0], [0.65, 0.0], [0.65, 1.0], [0.4, 1.0]]
+
+
 @real
-def test_bystanders_are_blurred_in_published_snapshots_and_previews(tmp_path: Path, broker: Mosquitto) -> None:
-    col, original, boxes, labels, rt = run_agent(tmp_path, broker)
+@pytest.mark.parametrize("roi", [None, MIDDLE_ONLY], ids=["whole-frame", "roi-middle-face-only"])
+def test_bystanders_are_blurred_in_published_snapshots_and_previews(tmp_path: Path, broker: Mosquitto,
+                                                                     roi: list | None) -> None:
+    """With a region of interest, faces outside it are not analysed, but they are still blurred."""
+    col, original, boxes, labels, rt = run_agent(tmp_path, broker, camera={"roi": roi} if roi else {})
     try:
         events = col.wait_on("/camera/door/event", 120)
         first_event_at = events[0].at
