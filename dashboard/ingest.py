@@ -271,6 +271,8 @@ class MqttIngest:
                 if now >= next_counters:
                     next_counters = now + self.counters_every_s
                     self.ingester.flush_counters()
+                    if isinstance(self.retention, RetentionConfig):  # a stopped camera's last frame goes soon
+                        self.ingester.previews.purge_stale(self.retention.preview_max_age_s)
                 if self.retention and now >= next_purge:
                     next_purge = now + self.purge_every_s
                     purge(self.ingester.engine, self.ingester.store.snapshot_dir, self.retention,

@@ -67,7 +67,7 @@ def access_log_page():  # type: ignore[no-untyped-def]
     rows = db.scalars(q.order_by(AccessLog.time.desc(), AccessLog.id.desc())
                       .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
     return render_template("access_log.html", rows=rows, total=total, page=page, pages=max(1, -(-total // PER_PAGE)),
-                           user=user, actions=access_log.ACTIONS, r=retention())
+                           user=user, actions=access_log.ACTIONS, r=retention(), failures=access_log.failures)
 
 
 @bp.route("/erase", methods=["GET", "POST"])

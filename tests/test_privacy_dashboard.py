@@ -223,3 +223,17 @@ def test_access_log_erasure_and_retention_on_postgresql(postgres, tmp_path):  # 
     out = purge(engine, tmp_path / "snapshots", RetentionConfig(access_log_days=1, snapshots_days=1),
                 now=T0 + timedelta(days=3))
     assert out["access_log"] == 2 and out["snapshots"] == 3 and out["events"] == 0
+
+
+def test_a_failing_access_log_never_fails_the_view_and_is_counted(client, ingester, engine):
+    from sqlalchemy import text
+
+    ingester.process([Received(topic("event"), raw(event("e1"))), Received(topic("snapshot", event_id="e1"), jpeg())])
+    before = access_log.failures
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE access_log RENAME TO access_log_gone"))
+    assert client.get("/snapshots/e1.jpg").status_code == 200
+    assert access_log.failures == before + 1
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE access_log_gone RENAME TO access_log"))
+    assert "access-log writes failed" in client.get("/privacy/access-log").get_data(as_text=True)
