@@ -79,9 +79,10 @@ def crop_records(
         by_path.setdefault(r.path, []).append(i)
     done = 0
     for path, rows in by_path.items():
-        img = read_image(path)
-        if img is None:
-            raise ValueError(f"{path}: cannot decode image")
+        try:
+            img = read_image(path)
+        except OSError:
+            raise ValueError(f"{path}: cannot decode image") from None
         for i in rows:
             exact[i] = crop_face(img, records[i].box, spec)
             context[i] = crop_face(img, records[i].box, ctx)

@@ -14,8 +14,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final, Literal, get_args
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: A topic level (site, agent, camera, event id): the one pattern, also used by the payload models' schemas.
+NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_NAME = re.compile(NAME_PATTERN)
+
+#: The agent's availability topic: ``online`` (on every connect), ``offline`` (the broker's last will),
+#: ``stopped`` (clean exit).
+Availability = Literal["online", "offline", "stopped"]
+ONLINE: Final = "online"
+OFFLINE: Final = "offline"
+STOPPED: Final = "stopped"
+AVAILABILITY_VALUES: tuple[str, ...] = get_args(Availability)
+#: A camera's ``status`` payload state: a camera is online or offline (never "stopped").
+CameraState = Literal["online", "offline"]
 
 AVAILABLE = "available"
 EVENT = "event"
