@@ -127,7 +127,7 @@ class TrainingCard(_Section):
     best_epoch: int | None
     epochs_run: int = Field(ge=0)
     seconds: float = Field(ge=0.0)
-    history: list[dict[str, float]] = Field(description="Per epoch: epoch, loss, accuracy, val_loss, val_accuracy, ...")
+    history: list[dict[str, int | float]] = Field(description="Per epoch: epoch, loss, accuracy, val_loss, val_accuracy, ...")
     options: dict[str, Any] = Field(description="The TrainerOptions of the run (trainer/options.py)")
     options_json: str
 
