@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edge_agent.core.labels import LABELS, Verdict, Violation
-from edge_agent.core.topics import AVAILABILITY_VALUES, NAME_PATTERN, CameraState, check_name
+from edge_agent.core.topics import AVAILABILITY_VALUES, NAME_PATTERN, CameraState, Kind, check_name
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="Topic-safe name")]
 
@@ -88,10 +88,10 @@ class CameraStatus(_Payload):
 
 
 #: Payload models by topic kind (JSON payloads only; snapshot and preview are JPEG bytes).
-JSON_PAYLOADS: dict[str, type[_Payload]] = {
-    "event": ViolationEvent,
-    "stats": CameraStats,
-    "status": CameraStatus,
+JSON_PAYLOADS: dict[Kind, type[_Payload]] = {
+    Kind.EVENT: ViolationEvent,
+    Kind.STATS: CameraStats,
+    Kind.STATUS: CameraStatus,
 }
 
 MAX_JPEG_BYTES = 2_000_000

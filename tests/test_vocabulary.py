@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_core_definitions_agree():
-    assert LABEL_IDS == {label: i for i, label in enumerate(LABELS)}
-    assert VIOLATION_LABELS == ("without_mask", "mask_incorrect") and VIOLATIONS == set(VIOLATION_LABELS)
+    assert {label: i for i, label in enumerate(LABELS)} == LABEL_IDS
+    assert VIOLATION_LABELS == ("without_mask", "mask_incorrect") and set(VIOLATION_LABELS) == VIOLATIONS
     assert set(DISPLAY_NAMES) == set(LABELS) == set(COLOURS)
     assert AVAILABILITY_VALUES == ("online", "offline", "stopped")
 
@@ -92,3 +92,16 @@ def test_front_end_holds_no_copy_of_the_labels():
         for name in DISPLAY_NAMES.values():
             if name != "mask":  # "mask" is also ordinary prose
                 assert f'"{name}"' not in text and f"'{name}'" not in text and f">{name}<" not in text, path.name
+
+
+def test_topic_kinds_key_payloads_and_schema_files():
+    from edge_agent.core.topics import Kind, Topics, parse_topic
+    from edge_agent.events import JSON_PAYLOADS
+    from edge_agent.schemas import FILES, load
+
+    assert set(JSON_PAYLOADS) == set(FILES) == {Kind.EVENT, Kind.STATS, Kind.STATUS}
+    assert all(isinstance(k, Kind) for k in JSON_PAYLOADS)
+    assert JSON_PAYLOADS["event"] is JSON_PAYLOADS[Kind.EVENT]  # a kind equals its topic level string
+    assert load("stats") == load(Kind.STATS)
+    parsed = parse_topic("maskwatch", Topics("maskwatch", "hq").camera("door", "stats"))
+    assert parsed is not None and parsed.kind is Kind.STATS
