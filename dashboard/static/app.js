@@ -2,8 +2,8 @@
 (function () {
   "use strict";
   // Label ids, violation set and display names: edge_agent/core/labels.py, rendered by base.html.
-  const VOCAB = JSON.parse(document.getElementById("maskwatch-vocab").textContent);
-  const LABELS = VOCAB.names;
+  const vocabEl = document.getElementById("maskwatch-vocab");
+  const LABELS = vocabEl ? JSON.parse(vocabEl.textContent).names : {};
 
   // Overview tiles: a still frame every 2 s (keeps server threads free; the camera page streams MJPEG).
   const tiles = document.querySelectorAll("img.live-tile");
