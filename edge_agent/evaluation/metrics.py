@@ -131,11 +131,10 @@ def class_figures(cm: npt.NDArray[np.int64], labels: Sequence[str]) -> dict[str,
 
 def classification_report(true: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> dict[str, object]:
     """Accuracy, balanced accuracy, per-class precision/recall/F1/support and confusion matrix over ``labels``."""
-    index = {lab: i for i, lab in enumerate(labels)}
-    cm = confusion([index[t] for t in true], [index[p] for p in pred], len(labels)) if len(true) \
-        else np.zeros((len(labels), len(labels)), np.int64)
     if len(true) != len(pred):
         raise ValueError(f"{len(true)} true labels but {len(pred)} predictions")
+    index = {lab: i for i, lab in enumerate(labels)}
+    cm = confusion([index[t] for t in true], [index[p] for p in pred], len(labels))
     n = int(cm.sum())
     per_class = class_figures(cm, labels)
     recalls = [pc["recall"] for pc in per_class.values() if pc["support"]]
