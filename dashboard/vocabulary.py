@@ -48,4 +48,4 @@ def vocabulary() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """``vocab`` as a template global (globals reach imported macros, context processors do not)."""
-    app.add_template_global(vocabulary(), "vocab")
+    app.jinja_env.globals["vocab"] = vocabulary()
