@@ -105,3 +105,19 @@ def test_topic_kinds_key_payloads_and_schema_files():
     assert load("stats") == load(Kind.STATS)
     parsed = parse_topic("maskwatch", Topics("maskwatch", "hq").camera("door", "stats"))
     assert parsed is not None and parsed.kind is Kind.STATS
+
+
+def test_the_api_document_lists_the_core_labels():
+    """dashboard/openapi.yaml is hand-written (the event shape is a later round); its label lists must match."""
+    import yaml
+
+    spec = yaml.safe_load((REPO / "dashboard/openapi.yaml").read_text())
+    schemas = spec["components"]["schemas"]
+    verdict_params = [p for path in spec["paths"].values() for op in path.values() if isinstance(op, dict)
+                      for p in op.get("parameters", []) if p.get("name") == "verdict"]
+    assert verdict_params and all(p["schema"]["enum"] == list(VIOLATION_LABELS) for p in verdict_params)
+    assert schemas["Event"]["properties"]["verdict"]["enum"] == list(VIOLATION_LABELS)
+    assert schemas["Stats"]["properties"]["people"]["required"] == list(LABELS)
+    assert schemas["Stats"]["properties"]["events"]["required"] == list(VIOLATION_LABELS)
+    today = schemas["Camera"]["properties"]["today"]
+    assert [k for k in today["required"] if k in LABELS] == list(LABELS)
