@@ -67,3 +67,19 @@ def test_absent_class_is_undefined_in_both_reports():
     assert all(np.isnan(report["per_class"]["mask_incorrect"][k]) for k in ("precision", "recall", "f1"))
     assert card["per_class"]["without_mask"]["f1"] == pytest.approx(report["per_class"]["without_mask"]["f1"], abs=5e-5)
     assert report["per_class"]["without_mask"]["f1"] == pytest.approx(2 / 3)
+
+
+def test_two_class_set_eval_accuracy_is_the_cards_two_class_accuracy():
+    """On a set without mask_incorrect faces eval takes the argmax over the classes present; the card records the
+    same reading as ``two_class_accuracy`` of that source."""
+    from types import SimpleNamespace
+
+    from edge_agent.evaluation.run import _finish_classification
+
+    rng = np.random.default_rng(5)
+    truth = list(rng.choice(["with_mask", "without_mask"], size=150))
+    probs = rng.dirichlet(np.ones(3), size=150).astype(np.float32)
+    card = metrics(probs, truth, LABELS, ["folders"] * len(truth))
+    report, _, _ = _finish_classification(SimpleNamespace(labels=tuple(LABELS)), probs, truth)
+    assert report["argmax_over"] == ["with_mask", "without_mask"]
+    assert round(report["accuracy"], 4) == card["by_source"]["folders"]["two_class_accuracy"]
