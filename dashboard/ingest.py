@@ -30,12 +30,14 @@ from pathlib import Path
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from dashboard.broker_retention import clear_retained_images, is_image_message, is_image_topic
 from dashboard.clock_bounds import bound
 from dashboard.messages import Message, PreviewMsg, Rejected, classify
 from dashboard.models import IngestCounter
-from dashboard.previews import PreviewStore
+from dashboard.previews import PreviewStore, default_preview_dir
 from dashboard.retention import purge
 from dashboard.store import Store
+from edge_agent.config import RetentionConfig
 
 log = logging.getLogger(__name__)
 COUNTERS = IngestCounter.__table__
@@ -61,14 +63,14 @@ class Ingester:
     """
 
     def __init__(self, engine: Engine, snapshot_dir: Path, prefix: str, name: str | None = None,
-                 time_bounds: bool = True) -> None:
+                 preview_dir: Path | None = None, time_bounds: bool = True) -> None:
         """``time_bounds``: replace agent time stamps far from the receive time (dashboard.clock_bounds)."""
         self.engine = engine
         self.time_bounds = time_bounds
         self.prefix = prefix
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.store = Store(engine, snapshot_dir)
-        self.previews = PreviewStore(snapshot_dir)
+        self.previews = PreviewStore(preview_dir or default_preview_dir(snapshot_dir))
         self.counters: Counter[str] = Counter()
         self._reject_logged: Counter[str] = Counter()
         self.stop_event = threading.Event()
@@ -86,6 +88,9 @@ class Ingester:
         previews: dict[tuple[str, str], PreviewMsg] = {}
         received = datetime.now(UTC)
         for item in batch:
+            if not item.payload and is_image_topic(self.prefix, item.topic):
+                self.counters["image_cleared_seen"] += 1  # an empty retained message clearing an image: no data
+                continue
             m = classify(self.prefix, item.topic, item.payload)
             if isinstance(m, Rejected):
                 self._reject(m)
@@ -158,7 +163,8 @@ class MqttIngest:
                  password: str | None = None, group: str | None = None, keepalive: int = 30,
                  tls: object | None = None, batch_size: int = 500, batch_wait_s: float = 0.0,
                  retention_days: int | None = None, purge_every_s: float = 3600.0, purge_first_s: float = 5.0,
-                 counters_every_s: float = 10.0, client_id: str | None = None, protocol: str = "5",
+                 counters_every_s: float = 10.0, client_id: str | None = None,
+                 retention: RetentionConfig | None = None, protocol: str = "5",
                  queue_max: int = 20_000, queue_max_bytes: int = 64 * 2**20) -> None:
         from edge_agent.config import MQTTConfig, TLSConfig
         from edge_agent.mqtt_connection import ConnectionLog, build_client
@@ -168,7 +174,10 @@ class MqttIngest:
         self.ingester = ingester
         self.group = group
         self.batch_size, self.batch_wait_s = batch_size, batch_wait_s
-        self.retention_days, self.purge_every_s, self.purge_first_s = retention_days, purge_every_s, purge_first_s
+        # what a retention run enforces: the per-kind policy, or (older callers) one number of days for all
+        self.retention: RetentionConfig | int | None = retention or retention_days
+        self.purge_every_s, self.purge_first_s = purge_every_s, purge_first_s
+        self._broker = dict(host=host, port=port, username=username, password=password, tls=tls, protocol=protocol)
         self.counters_every_s = counters_every_s
         self.queue: queue.Queue[Received] = queue.Queue(maxsize=queue_max)
         self.queue_max_bytes = queue_max_bytes
@@ -218,6 +227,10 @@ class MqttIngest:
             self.conn_log.lost(reason_code)
 
     def _on_message(self, client, userdata, msg):  # type: ignore[no-untyped-def]
+        if msg.retain and is_image_message(self.ingester.prefix, msg.topic, bytes(msg.payload)):
+            # no image may stay retained on the broker (docs/privacy.md): clear it (an empty retained message)
+            client.publish(msg.topic, b"", qos=1, retain=True)
+            self.ingester.counters["retained_image_cleared"] += 1
         item = Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
         size = len(item.payload)
         while not self._stop.is_set():
@@ -279,9 +292,14 @@ class MqttIngest:
                 if now >= next_counters:
                     next_counters = now + self.counters_every_s
                     self.ingester.flush_counters()
-                if self.retention_days and now >= next_purge:
+                    if isinstance(self.retention, RetentionConfig):  # a stopped camera's last frame goes soon
+                        self.ingester.previews.purge_stale(self.retention.preview_max_age_s)
+                if self.retention and now >= next_purge:
                     next_purge = now + self.purge_every_s
-                    purge(self.ingester.engine, self.ingester.store.snapshot_dir, self.retention_days)
+                    purge(self.ingester.engine, self.ingester.store.snapshot_dir, self.retention,
+                          previews=self.ingester.previews)
+                    self.ingester.counters["retained_image_cleared"] += clear_retained_images(
+                        prefix=self.ingester.prefix, **self._broker)  # type: ignore[arg-type]
             except Exception:
                 log.exception("periodic task failed; will retry")
         try:

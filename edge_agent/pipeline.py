@@ -23,6 +23,7 @@ from edge_agent.core.tracking import PeopleCounter, Tracker, TrackerParams
 from edge_agent.core.verdicts import FrameResult
 from edge_agent.detectors import Detector, create_detector
 from edge_agent.detectors.base import Image
+from edge_agent.imaging import resize_square
 
 
 def analysis_size(width: int, height: int, camera: CameraConfig | None) -> tuple[int, int]:
@@ -50,6 +51,7 @@ class FaceAnalyzer:
         self.roi = Roi.from_points(camera.roi) if camera is not None and camera.roi else None
         self.detect_ms = 0.0
         self.classify_ms = 0.0
+        self.outside_roi: tuple[tuple[float, float, float, float], ...] = ()
 
     def detect(self, frame_bgr: Image) -> Faces:
         t0 = _time.perf_counter()
@@ -60,15 +62,18 @@ class FaceAnalyzer:
         if (aw, ah) != (w, h) and len(faces):
             xyxy = faces.xyxy * np.array([w / aw, h / ah, w / aw, h / ah], np.float32)
             faces = Faces(xyxy, faces.score)
+        self.outside_roi = ()
         if self.roi is not None and len(faces):
-            faces = faces[self.roi.contains(faces.xyxy, w, h)]
+            inside = self.roi.contains(faces.xyxy, w, h)
+            self.outside_roi = tuple(tuple(b) for b in faces.xyxy[~inside].tolist())  # still blurred in images
+            faces = faces[inside]
         self.detect_ms = (_time.perf_counter() - t0) * 1000.0
         return faces
 
     def classify(self, frame_bgr: Image, faces: Faces) -> tuple[Faces, np.ndarray]:
         """Faces with class ids/scores filled in, and the full probabilities (n, len(labels))."""
         t0 = _time.perf_counter()
-        crops = crop_faces(frame_bgr, faces.xyxy, self.classifier.crop)
+        crops = crop_faces(frame_bgr, faces.xyxy, self.classifier.crop, resize_square)
         probs = self.classifier.predict_proba(crops)
         ids = probs.argmax(axis=1).astype(np.int32) if len(probs) else np.empty(0, np.int32)
         out = faces.with_classes(ids, probs[np.arange(len(probs)), ids])
@@ -97,7 +102,7 @@ class FramePipeline:
         update = self.tracker.update(faces, capture_time)
         self.people.add(update.decisions)
         return FrameResult(capture_time, faces, update.track_ids, update.decisions,
-                           self.analyzer.detect_ms, self.analyzer.classify_ms)
+                           self.analyzer.detect_ms, self.analyzer.classify_ms, self.analyzer.outside_roi)
 
     def drain_people(self) -> dict[str, int]:
         """Unique people decided per verdict since the last call (every label present); resets the count."""

@@ -2,7 +2,7 @@
 index on received_at (retention's time basis for events and snapshots)
 
 Revision ID: 0002
-Revises: 0001
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import dashboard.models
 
 revision = '0002'
-down_revision = '0001'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
