@@ -198,9 +198,13 @@ def test_ingest_without_group_works_with_an_mqtt_311_broker(engine, tmp_path):
 def test_ingest_purges_old_data_on_a_schedule(engine, tmp_path, broker):
     from datetime import UTC, datetime, timedelta
 
-    old = (datetime.now(UTC) - timedelta(days=10)).isoformat()
-    Ingester(engine, tmp_path / "snaps", "maskwatch").process(
-        [Received(topic("event"), raw(event("old", time=old))), Received(topic("event"), raw(event("new")))])
+    from dashboard.messages import classify
+
+    old = datetime.now(UTC) - timedelta(days=10)
+    ing = Ingester(engine, tmp_path / "snaps", "maskwatch")
+    # received 10 days ago (retention goes by the receive time, dashboard/clock_bounds.py)
+    ing.store.write([classify("maskwatch", topic("event"), raw(event("old", time=old.isoformat())))], now=old)
+    ing.process([Received(topic("event"), raw(event("new")))])
     m = start_ingest(engine, tmp_path, broker, client_id="ing-purge", retention_days=7, purge_first_s=0.1,
                      purge_every_s=0.5)
     try:

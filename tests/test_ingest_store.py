@@ -212,6 +212,6 @@ def test_events_stamped_far_from_their_receive_time_are_flagged_and_kept_by_rete
     assert events["future"].agent_time is not None and events["future"].time < now + timedelta(minutes=1)
     assert events["backlog"].agent_time is None  # within the outbox's age bound: trusted
     assert bounded.counters["time_clamped"] == 2
-    assert purge(bounded.engine, tmp_path / "snaps", retention_days=30)["events"] == 0  # nothing purged at once
-    later = purge(bounded.engine, tmp_path / "snaps", retention_days=30, now=now + timedelta(days=31))
+    assert purge(bounded.engine, tmp_path / "snaps", 30)["events"] == 0  # nothing purged at once
+    later = purge(bounded.engine, tmp_path / "snaps", 30, now=now + timedelta(days=31))
     assert later["events"] == 3  # ...and the future-dated one is purged like the others
