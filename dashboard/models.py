@@ -117,6 +117,9 @@ class Camera(Base):
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # from the agent's latest stats: its outbox backlog and the messages the broker refused (dead letters)
+    agent_backlog: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    agent_dead_letters: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     @property
     def label(self) -> str:
