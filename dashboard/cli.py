@@ -6,6 +6,7 @@
 - create-user NAME [--password-stdin] [--update]: prints a generated password (stdout, alone) if none given.
 - delete-user NAME: removes the user and their tokens.
 - create-token USER [--name N]: prints a bearer token for the JSON API.
+- notify-test [--channel NAME]: one test message per notification channel, result per channel (exit 1 if any failed).
 - db-upgrade: Alembic upgrade to the latest schema. purge: delete data older than dashboard.retention_days.
 """
 
@@ -48,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--name", default="api", help="a label for the token")
     cmd("db-upgrade", "create or upgrade the database schema (Alembic upgrade head)")
     cmd("purge", "delete events, stats and snapshots older than dashboard.retention_days")
+    n = cmd("notify-test", "send a test message on every notification channel (or --channel NAME) now")
+    n.add_argument("--channel", action="append", help="only this channel (repeatable)")
 
 
 def _engine(cfg):  # type: ignore[no-untyped-def]
@@ -123,10 +126,43 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
         group=d.ingest_group, keepalive=m.keepalive_s, tls=m.tls, retention_days=d.retention_days,
         client_id=client_id,
     )
+    notifier = None
+    if cfg.notifications.enabled:
+        from dashboard.notifier import Notifier, check_channels
+
+        check_channels(cfg.notifications)
+        notifier = Notifier(engine, cfg.notifications, d.snapshot_dir, d.timezone, keep_days=d.retention_days)
+        ing.attach_notifier(notifier)
+        notifier.start()
+        log.info("notifications on: %d channel(s) %s, %d rule(s)", len(cfg.notifications.channels),
+                 ", ".join(sorted(cfg.notifications.channels)), len(cfg.notifications.rules))
     log.info("ingest %s: broker %s:%d, prefix %r, group %s, database %s", client_id, m.host, m.port,
              m.topic_prefix, d.ingest_group or "(none)", engine.url.render_as_string(hide_password=True))
-    mq.run_forever(_stop_event())
+    try:
+        mq.run_forever(_stop_event())
+    finally:
+        if notifier is not None:
+            notifier.stop()
     return 0
+
+
+def _notify_test(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.notifier import check_channels, send_test_now
+
+    engine = _engine(cfg)
+    rc = _ready(engine, False)
+    if rc:
+        return rc
+    if not cfg.notifications.channels:
+        print("maskwatch dashboard notify-test: no channels in notifications.channels", file=sys.stderr)
+        return EXIT_CONFIG
+    check_channels(cfg.notifications)
+    failed = 0
+    for channel, status, error in send_test_now(engine, cfg.notifications, cfg.dashboard.snapshot_dir,
+                                                args.channel):
+        print(f"{channel}: {status}{' - ' + error if error else ''}")
+        failed += status != "sent"
+    return 1 if failed else 0
 
 
 def _create_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
@@ -211,4 +247,4 @@ def _purge(args, cfg) -> int:  # type: ignore[no-untyped-def]
 
 ACTIONS = {"serve": _serve, "ingest": _ingest, "create-user": _create_user, "delete-user": _delete_user,
            "create-token": _create_token,
-           "db-upgrade": _db_upgrade, "purge": _purge}
+           "db-upgrade": _db_upgrade, "purge": _purge, "notify-test": _notify_test}

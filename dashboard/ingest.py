@@ -29,6 +29,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from dashboard.messages import Message, PreviewMsg, Rejected, classify
 from dashboard.models import IngestCounter
+from dashboard.notifier import Notifier
 from dashboard.previews import PreviewStore
 from dashboard.retention import purge
 from dashboard.store import Store
@@ -65,6 +66,12 @@ class Ingester:
         self.counters: Counter[str] = Counter()
         self._reject_logged: Counter[str] = Counter()
         self.stop_event = threading.Event()
+        self.notifier: Notifier | None = None
+
+    def attach_notifier(self, notifier: Notifier) -> None:
+        """Plan notifications in the transaction that stores their events; wake the sender after commit."""
+        self.notifier = notifier
+        self.store.on_new_events = notifier.planner.plan
 
     def _reject(self, r: Rejected) -> None:
         self.counters[f"rejected_{r.reason}"] += 1
@@ -98,6 +105,8 @@ class Ingester:
         while True:
             try:
                 self.counters.update(self.store.write(good))
+                if self.notifier is not None:
+                    self.notifier.wake.set()
                 return
             except (OperationalError, InterfaceError) as err:
                 # the database is unreachable or locked: keep the batch (it is not acknowledged) and retry

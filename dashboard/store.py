@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
 
 from dashboard.messages import AvailabilityMsg, EventMsg, Message, SnapshotMsg, StatsMsg, StatusMsg
 from dashboard.models import Agent, Camera, Event, HourlyCount, Snapshot, StatSample
+from dashboard.notify import NewEvent
 
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
 CAMERAS: Table = Camera.__table__  # type: ignore[assignment]
@@ -55,6 +56,8 @@ class Store:
         self.dialect = engine.dialect.name
         self._cameras: dict[tuple[str, str], int] = {}
         self._written: list[Path] = []  # snapshot files written by the batch in progress
+        # called in the transaction with the events it inserts (notifications are planned atomically with them)
+        self.on_new_events: Callable[[Connection, list[NewEvent]], object] | None = None
 
     # ------------------------------------------------------------ generic helpers
     def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],
@@ -161,6 +164,9 @@ class Store:
             })
         inserted = {r[0] for r in self._insert_ignore(conn, EVENTS, list(rows.values()), ["event_id"], ["event_id"])}
         counts["event"] += len(inserted)
+        if self.on_new_events is not None and inserted:
+            first = {m.event.event_id: m.event for m in reversed(msgs)}  # the one whose row was inserted
+            self.on_new_events(conn, [NewEvent(first[eid], rows[eid]["camera_id"]) for eid in sorted(inserted)])
         counts["event_duplicate"] += len(msgs) - len(inserted)
         hourly: dict[tuple[int, datetime], Counter[str]] = defaultdict(Counter)
         for eid in inserted:
