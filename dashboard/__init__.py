@@ -21,6 +21,7 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "TIMEZONE": d.timezone,
         "RETENTION_DAYS": d.retention_days,
         "TOPIC_PREFIX": cfg.mqtt.topic_prefix,
+        "NOTIFICATIONS": cfg.notifications,
     }
 
 
@@ -50,7 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
     import os
 
-    from dashboard import api, auth, db_session, views
+    from dashboard import alerts_views, api, auth, db_session, views
     from dashboard.security import init_security
 
     app = Flask(__name__)
@@ -78,4 +79,5 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(alerts_views.bp)
     return app

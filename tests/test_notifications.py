@@ -21,8 +21,8 @@ from dashboard.models import Notification, NotificationAttempt
 from dashboard.notifier import Notifier, scrub, send_test_now
 from edge_agent.alerts_config import NotificationsConfig, ScheduleConfig
 from edge_agent.config import ConfigError, parse_config
-from tests.dashboard_support import PREFIX, event, jpeg, maskwatch, raw, topic, write_config
-from tests.helpers.net import free_port, wait_for
+from dashboard_support import PREFIX, event, jpeg, maskwatch, raw, topic, write_config
+from helpers.net import free_port, wait_for
 
 
 # ------------------------------------------------------------------ receivers
