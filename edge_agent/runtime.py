@@ -111,6 +111,11 @@ class CameraRunner:
         self._stats_started = time.monotonic()
         self._frames = 0
         self._infer_ms = 0.0
+        self.infer_ms_total = 0.0  # for /metrics
+        self.last_fps = 0.0
+        self.last_infer_ms = 0.0
+        self.dropped_total = 0
+        self.suppressed_total = 0  # violations outside the camera's active hours
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -151,6 +156,8 @@ class CameraRunner:
             inference_ms=round(self._infer_ms / self._frames, 3) if self._frames else 0.0,
             dropped_frames=self.worker.frames.take_dropped(),
         )
+        self.last_fps, self.last_infer_ms = stats.fps, stats.inference_ms
+        self.dropped_total += stats.dropped_frames
         self.out.put(self.out.topics.camera(self.camera.name, STATS), dump(stats))
         self._stats_started, self._frames, self._infer_ms = now, 0, 0.0
 
@@ -222,8 +229,12 @@ class CameraRunner:
         self.frames_total += 1
         self._frames += 1
         self._infer_ms += result.detect_ms + result.classify_ms
+        self.infer_ms_total += result.detect_ms + result.classify_ms
         for d in result.decisions:
             if d.verdict in VIOLATIONS:
+                if not self.camera.schedule.is_active(datetime.fromtimestamp(d.time, UTC), self.cfg.dashboard.timezone):
+                    self.suppressed_total += 1  # outside active hours: counted, not published
+                    continue
                 self._publish_violation(frame, result, d)
         if self.cfg.preview.enabled and frame.time >= self._next_preview:
             self._next_preview = frame.time + 1.0 / self.cfg.preview.fps
@@ -374,6 +385,17 @@ class Runtime:
                           "dropped_bytes": q.dropped_bytes}}
         return all(c["analysis_alive"] for c in cams.values()), body
 
+    def _start_health(self) -> None:
+        from edge_agent.health import HealthServer
+        from edge_agent.metrics import agent_metrics
+
+        try:
+            self.health = HealthServer(self.config.agent.health_port or 0, self.health_report,
+                                       host=self.config.agent.health_host, metrics=lambda: agent_metrics(self)).start()
+        except OSError as err:  # a busy port must not stop the cameras
+            log.error("health endpoint not started on %s:%s: %s", self.config.agent.health_host,
+                      self.config.agent.health_port, err.strerror)
+
     # ------------------------------------------------------------ main loop
     def run(self, install_signals: bool = True) -> int:
         pipelines = self._make_pipelines(self.config)
@@ -383,9 +405,7 @@ class Runtime:
             self._start_link()
             self._start_cameras(pipelines)
             if self.config.agent.health_port:
-                from edge_agent.health import HealthServer
-
-                self.health = HealthServer(self.config.agent.health_port, self.health_report).start()
+                self._start_health()
             self.watchdog.notify("READY=1")
             last_purge = time.monotonic()
             while not self._stop.wait(0.25):

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dashboard_support import PREFIX, event, jpeg, maskwatch, raw, topic, write_config
+from helpers.net import free_port, wait_for
 from sqlalchemy import select
 
 from dashboard.db import make_engine, upgrade
@@ -21,8 +23,6 @@ from dashboard.models import Notification, NotificationAttempt
 from dashboard.notifier import Notifier, scrub, send_test_now
 from edge_agent.alerts_config import NotificationsConfig, ScheduleConfig
 from edge_agent.config import ConfigError, parse_config
-from dashboard_support import PREFIX, event, jpeg, maskwatch, raw, topic, write_config
-from helpers.net import free_port, wait_for
 
 
 # ------------------------------------------------------------------ receivers
