@@ -138,6 +138,10 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
                  ", ".join(sorted(cfg.notifications.channels)), len(cfg.notifications.rules))
     log.info("ingest %s: broker %s:%d, prefix %r, group %s, database %s", client_id, m.host, m.port,
              m.topic_prefix, d.ingest_group or "(none)", engine.url.render_as_string(hide_password=True))
+    if d.metrics_port:
+        from dashboard.metrics import IngestCollector, serve_metrics
+
+        serve_metrics(d.metrics_host, d.metrics_port, IngestCollector(ing, notifier, mq))
     try:
         mq.run_forever(_stop_event())
     finally:

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from dashboard.messages import Message, PreviewMsg, Rejected, classify
+from dashboard.metrics import write_histogram
 from dashboard.models import IngestCounter
 from dashboard.notifier import Notifier
 from dashboard.previews import PreviewStore
@@ -67,6 +68,7 @@ class Ingester:
         self._reject_logged: Counter[str] = Counter()
         self.stop_event = threading.Event()
         self.notifier: Notifier | None = None
+        self.write_seconds = write_histogram()
 
     def attach_notifier(self, notifier: Notifier) -> None:
         """Plan notifications in the transaction that stores their events; wake the sender after commit."""
@@ -104,7 +106,9 @@ class Ingester:
         delay = 1.0
         while True:
             try:
+                t0 = time.perf_counter()
                 self.counters.update(self.store.write(good))
+                self.write_seconds.observe(time.perf_counter() - t0)
                 if self.notifier is not None:
                     self.notifier.wake.set()
                 return

@@ -240,6 +240,9 @@ class DashboardConfig(_Section):
     ingest_group: str | None = Field(None, description="MQTT v5 shared subscription group ($share/<group>/...)")
     mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
     mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
+    metrics_port: int | None = Field(9102, ge=1, le=65535, description="The ingest process serves Prometheus "
+                                     "/metrics on metrics_host:PORT; null = off")
+    metrics_host: str = Field("127.0.0.1", description="Address of the ingest's /metrics (loopback by default)")
 
 
     @field_validator("timezone")

@@ -299,3 +299,60 @@ def test_send_test_now_records_the_attempt(tmp_path: Path, receiver: Receiver) -
     out = send_test_now(ing.engine, n.cfg, tmp_path)
     assert out == [("hook", "sent", "")]
     assert rows(ing)[0].kind == "test" and attempts(ing)[0].ok
+
+
+# ------------------------------------------------------------------ the real ingest process
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_ingest_process_notifies_and_exposes_metrics(tmp_path: Path, receiver: Receiver) -> None:
+    import urllib.request
+
+    import paho.mqtt.client as mqtt
+    import yaml
+    from helpers import mosquitto as mq
+    from helpers.stack import IngestProcess, write_dashboard_config
+    from prometheus_client.parser import text_string_to_metric_families
+
+    if not mq.available():
+        pytest.skip("mosquitto not installed (apt-get install mosquitto)")
+    broker = mq.Mosquitto(tmp_path / "broker", persistence=False).start()
+    metrics_port = free_port()
+    path = write_dashboard_config(tmp_path / "dash", broker.port, metrics_port=metrics_port)
+    data = yaml.safe_load(path.read_text())
+    data["notifications"] = {"enabled": True, "channels": {"hook": {"url": "${HOOK}"}},
+                             "rules": [{"name": "all", "channels": ["hook"], "cooldown_s": 0}]}
+    path.write_text(yaml.safe_dump(data))
+    ingest = IngestProcess(path, env={"HOOK": receiver.url("s3cret-hook")}).start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pub-notify", protocol=mqtt.MQTTv5)
+    try:
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        wait_for(lambda: "subscribing" in ingest.output(), 30, what="ingest subscribed")
+        for i in range(3):
+            for item in violation(f"p{i}"):
+                pub.publish(item.topic, item.payload, qos=1).wait_for_publish(10)
+        pub.publish(topic("event"), b"{not json", qos=1).wait_for_publish(10)
+        wait_for(lambda: len(receiver.requests) >= 3, 30, what="three webhooks")
+
+        def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:  # noqa: S310
+                text = r.read().decode()
+            return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                    for f in text_string_to_metric_families(text) for s in f.samples}
+
+        wait_for(lambda: scrape().get(("maskwatch_notifications_total", (("outcome", "sent"),))) == 3, 10,
+                 what="sent counter")
+        m = scrape()
+    finally:
+        pub.disconnect()
+        pub.loop_stop()
+        rc = ingest.stop()
+        broker.stop()
+    assert rc == 0, ingest.output()
+    assert m[("maskwatch_ingest_messages_total", (("kind", "event"),))] == 3
+    assert m[("maskwatch_ingest_messages_total", (("kind", "snapshot"),))] == 3
+    assert sum(v for (n, lab), v in m.items() if n == "maskwatch_ingest_rejected_total") == 1
+    assert m[("maskwatch_ingest_db_write_seconds_count", ())] >= 1
+    assert m[("maskwatch_notifications_waiting", (("status", "pending"),))] == 0
+    assert "s3cret-hook" not in ingest.output()  # the URL (a secret) is never logged
+    assert {json.loads(json.dumps(r["json"]))["attachments"][0]["mimetype"] for r in receiver.requests} == {"image/jpeg"}
