@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-CAMERA_STATES = ("online", "offline", "connecting", "disabled")
+CAMERA_STATES = ("online", "offline", "connecting")
 
 
 class AgentCollector(Collector):
@@ -40,6 +40,8 @@ class AgentCollector(Collector):
         state = GaugeMetricFamily("maskwatch_camera_state", "1 for the camera's current state",
                                   labels=["camera", "state"])
         up = GaugeMetricFamily("maskwatch_camera_up", "1 while the camera delivers frames", labels=labels)
+        enabled = GaugeMetricFamily("maskwatch_camera_detection_enabled", "1 while detection is switched on "
+                                    "(.../enabled/set)", labels=labels)
         for r in list(rt.runners):
             cam = r.camera.name
             frames.add_metric([cam], r.frames_total)
@@ -54,7 +56,8 @@ class AgentCollector(Collector):
             for name in sorted(set(CAMERA_STATES) | {s}):
                 state.add_metric([cam, name], 1.0 if name == s else 0.0)
             up.add_metric([cam], 1.0 if s == "online" else 0.0)
-        yield from (frames, infer, fps, infer_ms, events, suppressed, errors, dropped, state, up)
+            enabled.add_metric([cam], 1.0 if r.detection_enabled else 0.0)
+        yield from (frames, infer, fps, infer_ms, events, suppressed, errors, dropped, state, up, enabled)
 
         q = rt.outbox.stats()
         yield GaugeMetricFamily("maskwatch_queue_pending", "Messages waiting in the durable outbox", value=q.pending)

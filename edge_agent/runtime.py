@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edge_agent.config import CameraConfig, Config, load_config
+from edge_agent.control import Switches
 from edge_agent.core.labels import VIOLATIONS
-from edge_agent.core.topics import PREVIEW, STATS, STATUS, Topics
+from edge_agent.core.topics import ENABLED, PREVIEW, SET, STATE, STATS, STATUS, Topics
 from edge_agent.core.verdicts import Decision, FrameResult
 from edge_agent.events import CameraStats, CameraStatus, ViolationEvent, dump
 from edge_agent.mqtt_client import MqttLink, OutboxSender
@@ -83,6 +84,7 @@ class Outputs:
     outbox: Outbox
     sender: OutboxSender | None
     link: MqttLink | None
+    switches: Switches | None = None
 
     def put(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self.outbox.put(topic, payload, qos=1, retain=retain)
@@ -208,13 +210,19 @@ class CameraRunner:
                     log.exception("camera %s: stats failed", self.camera.name)
                 next_stats += self.cfg.agent.stats_interval_s
             frame = self.worker.frames.get(timeout=min(0.5, max(next_stats - time.monotonic(), 0.01)))
-            if frame is None or not self._due(frame):
+            if frame is None or not self.detection_enabled or not self._due(frame):
                 continue
             try:
                 self._analyse(frame)
             except Exception:  # loop boundary: one bad frame must not stop the camera
                 self.errors += 1
                 log.exception("camera %s: analysis of frame %d failed", self.camera.name, frame.seq)
+
+    @property
+    def detection_enabled(self) -> bool:
+        """The runtime switch (``.../enabled/set``): off = frames are captured but not analysed."""
+        sw = self.out.switches
+        return sw is None or sw.get(self.camera.name, ENABLED)
 
     def _due(self, frame: Frame) -> bool:
         """detect_fps: take a frame when its slot has come (10% tolerance for capture jitter)."""
@@ -272,7 +280,7 @@ class Watchdog:
         if self.interval_s is None or now - self._last_fed < self.interval_s:
             return
         processing = any(r.last_processed > self._last_fed for r in runners)
-        delivering = any(r.worker.state.state == "online" for r in runners)
+        delivering = any(r.worker.state.state == "online" and r.detection_enabled for r in runners)
         loops_alive = all(now - r.heartbeat < max(self.interval_s * 2, 5.0) for r in runners)
         if loops_alive and (processing or not delivering):
             self.notify("WATCHDOG=1")
@@ -300,6 +308,7 @@ class Runtime:
         self._reload = threading.Event()
         self.reloads = 0
         self.health: Any = None
+        self.switches: Switches | None = None
 
     # ------------------------------------------------------------ control
     def request_stop(self, *_: Any) -> None:
@@ -334,9 +343,22 @@ class Runtime:
         """Load models first: a model or detector error fails the start (or the reload) before anything runs."""
         return {cam.name: self.pipeline_factory(config, cam) for cam in config.cameras if cam.enabled}
 
+    def _start_switches(self, topics: Topics, names: list[str]) -> Switches:
+        def announce(camera: str, switch: str, value: str) -> None:
+            self.outbox.put(topics.switch(camera, switch, STATE), value.encode(), qos=1, retain=True)
+            if self.sender is not None:
+                self.sender.wake()
+
+        sw = Switches(self.config.queue.path.with_name("switches.json"), names, topics.prefix, topics.site, announce)
+        sw.announce_all()
+        if self.link is not None:
+            self.link.subscribe(topics.switch_filter(SET), sw.on_message)
+        return sw
+
     def _start_cameras(self, pipelines: dict[str, Pipeline]) -> None:
         topics = Topics(self.config.mqtt.topic_prefix, self.config.site)
-        out = Outputs(self.config, topics, self.outbox, self.sender, self.link)
+        self.switches = self._start_switches(topics, [c.name for c in self.config.cameras if c.name in pipelines])
+        out = Outputs(self.config, topics, self.outbox, self.sender, self.link, self.switches)
         self.runners = []
         for cam in self.config.cameras:
             if cam.name not in pipelines:
@@ -376,7 +398,7 @@ class Runtime:
         now = time.monotonic()
         cams = {r.camera.name: {"state": r.worker.state.state, "reason": r.worker.state.reason,
                                 "frames": r.frames_total, "events": r.events_total, "errors": r.errors,
-                                "dropped_frames": r.worker.frames.dropped,
+                                "dropped_frames": r.worker.frames.dropped, "detection": r.detection_enabled,
                                 "analysis_alive": now - r.heartbeat < 10.0} for r in self.runners}
         q = self.outbox.stats()
         body = {"cameras": cams, "mqtt_connected": bool(self.link and self.link.connected.is_set()),

@@ -110,3 +110,63 @@ def test_a_busy_health_port_does_not_stop_the_agent(broker: Mosquitto, tmp_path:
         finally:
             rt.stop()
     assert rt.runtime.health is None
+
+
+def _publish(port: int, topic: str, payload: bytes) -> None:
+    import paho.mqtt.client as mqtt
+
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="switch-commander")
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        c.publish(topic, payload, qos=1).wait_for_publish(10)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+def test_detection_switch_applies_within_a_second_and_survives_a_restart(broker: Mosquitto, tmp_path: Path) -> None:
+    col = Collector(broker.port, "maskwatch/+/camera/+/+/state").start()
+    cfg = agent_config(tmp_path, broker.port, [camera("cam1"), camera("cam2")], detector={"type": "fake", "boxes": []})
+    base = "maskwatch/s1/camera"
+    rt = RuntimeThread(cfg, pipeline_factory=fake_pipeline).start()
+    try:
+        col.wait_on(f"{base}/cam1/enabled/state", 20, predicate=lambda m: m.payload == b"ON")
+        runners = {r.camera.name: r for r in rt.runtime.runners}
+        wait_for(lambda: runners["cam1"].frames_total > 2, 20, what="frames")
+        _publish(broker.port, f"{base}/cam1/enabled/set", b"OFF")
+        t0 = time.monotonic()
+        wait_for(lambda: not runners["cam1"].detection_enabled, 5, interval=0.01, what="the switch")
+        frames = runners["cam1"].frames_total
+        time.sleep(1.0)
+        stopped_within = time.monotonic() - t0
+        assert runners["cam1"].frames_total <= frames + 1, "at most the frame in progress"
+        assert runners["cam2"].detection_enabled
+        col.wait_on(f"{base}/cam1/enabled/state", 10, predicate=lambda m: m.payload == b"OFF")
+        _publish(broker.port, f"{base}/cam1/enabled/set", b"maybe")  # rejected, counted, nothing changes
+        _publish(broker.port, f"{base}/nosuch/enabled/set", b"ON")
+        _publish(broker.port, f"{base}/cam2/notifications/set", b"OFF")
+        wait_for(lambda: rt.runtime.switches is not None and rt.runtime.switches.rejected == 2, 10, what="rejects")
+        wait_for(lambda: not rt.runtime.switches.get("cam2", "notifications"), 10, what="notifications off")
+    finally:
+        rt.stop()
+    assert stopped_within < 2.5
+    # a restart keeps the switches (state file next to the queue) and announces them again, retained
+    rt = RuntimeThread(cfg, pipeline_factory=fake_pipeline).start()
+    try:
+        wait_for(lambda: len(rt.runtime.runners) == 2, 20, what="runners")
+        runners = {r.camera.name: r for r in rt.runtime.runners}
+        assert not runners["cam1"].detection_enabled and runners["cam2"].detection_enabled
+        wait_for(lambda: runners["cam2"].frames_total > 2, 20, what="cam2 frames")
+        assert runners["cam1"].frames_total == 0
+        _publish(broker.port, f"{base}/cam1/enabled/set", b"ON")
+        wait_for(lambda: runners["cam1"].frames_total > 2, 10, what="cam1 analysing again")
+    finally:
+        rt.stop()
+    col.stop()
+    late = Collector(broker.port, "maskwatch/+/camera/+/+/state").start()  # retained states for newcomers
+    try:
+        late.wait_on(f"{base}/cam2/notifications/state", 10, predicate=lambda m: m.payload == b"OFF")
+        late.wait_on(f"{base}/cam1/enabled/state", 10, predicate=lambda m: m.payload == b"ON")
+    finally:
+        late.stop()
