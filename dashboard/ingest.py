@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from dashboard.messages import Message, PreviewMsg, Rejected, classify
+from dashboard.messages import Ignored, Message, PreviewMsg, Rejected, classify
 from dashboard.metrics import write_histogram
 from dashboard.models import IngestCounter
 from dashboard.notifier import Notifier
@@ -90,6 +90,8 @@ class Ingester:
             m = classify(self.prefix, item.topic, item.payload)
             if isinstance(m, Rejected):
                 self._reject(m)
+            elif isinstance(m, Ignored):
+                self.counters["ignored"] += 1
             elif isinstance(m, PreviewMsg):
                 previews[(m.site, m.camera)] = m
             else:

@@ -118,6 +118,9 @@ class Camera(Base):
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # runtime switches as the agent last announced them (retained .../state); None = not announced
+    detection_enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    notifications_enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
     @property
     def label(self) -> str:

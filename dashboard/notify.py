@@ -77,8 +77,12 @@ class Planner:
             return 0
         now = now or datetime.now(UTC)
         due = 0
+        muted = {cid for cid, on in conn.execute(select(CAMERAS.c.id, CAMERAS.c.notifications_enabled).where(
+            CAMERAS.c.id.in_({n.camera_id for n in events}))) if on is False}
         for ne in sorted(events, key=lambda n: n.event.time):
             e = ne.event
+            if ne.camera_id in muted:  # switched off (.../notifications/set): no rows, counted by the caller
+                continue
             tz = site_timezone(self.default_tz, e.site)
             for rule in self.cfg.rules:
                 if not matches(rule, e, tz):

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
 
-from dashboard.messages import AvailabilityMsg, EventMsg, Message, SnapshotMsg, StatsMsg, StatusMsg
+from dashboard.messages import AvailabilityMsg, EventMsg, Message, SnapshotMsg, StatsMsg, StatusMsg, SwitchMsg
 from dashboard.models import Agent, Camera, Event, HourlyCount, Snapshot, StatSample
 from dashboard.notify import NewEvent
 
@@ -135,7 +135,7 @@ class Store:
                     if isinstance(m, EventMsg | StatsMsg | StatusMsg):
                         p = m.event if isinstance(m, EventMsg) else m.stats if isinstance(m, StatsMsg) else m.status
                         names.append((p.site, p.camera))
-                    elif isinstance(m, SnapshotMsg):
+                    elif isinstance(m, SnapshotMsg | SwitchMsg):
                         names.append((m.site, m.camera))
                 ids = self.camera_ids(conn, names, new_ids)
                 self._events(conn, [m for m in messages if isinstance(m, EventMsg)], ids, now, counts)
@@ -143,6 +143,7 @@ class Store:
                 self._snapshots(conn, [m for m in messages if isinstance(m, SnapshotMsg)], ids, now, counts)
                 self._statuses(conn, [m for m in messages if isinstance(m, StatusMsg)], ids, counts)
                 self._availability(conn, [m for m in messages if isinstance(m, AvailabilityMsg)], now, counts)
+                self._switches(conn, [m for m in messages if isinstance(m, SwitchMsg)], ids, counts)
                 self._last_seen(conn, messages, ids)
         except BaseException:
             for path in self._written:  # their rows were rolled back: leave no unreferenced file on the disk
@@ -237,6 +238,13 @@ class Store:
                 self._insert_ignore(conn, AGENTS, [{"site": site, "name": agent, "availability": value,
                                                     "updated_at": now}], ["site", "name"], ["id"])
         counts["available"] += len(msgs)
+
+    def _switches(self, conn: Connection, msgs: list[SwitchMsg], ids: dict[tuple[str, str], int],
+                  counts: Counter[str]) -> None:
+        for m in msgs:  # in arrival order: the last one wins
+            column = "detection_enabled" if m.switch == "enabled" else "notifications_enabled"
+            conn.execute(update(CAMERAS).where(CAMERAS.c.id == ids[(m.site, m.camera)]).values({column: m.on}))
+            counts["switch"] += 1
 
     def _last_seen(self, conn: Connection, messages: Sequence[Message], ids: dict[tuple[str, str], int]) -> None:
         seen: dict[int, tuple[datetime, str]] = {}

@@ -356,3 +356,25 @@ def test_ingest_process_notifies_and_exposes_metrics(tmp_path: Path, receiver: R
     assert m[("maskwatch_notifications_waiting", (("status", "pending"),))] == 0
     assert "s3cret-hook" not in ingest.output()  # the URL (a secret) is never logged
     assert {json.loads(json.dumps(r["json"]))["attachments"][0]["mimetype"] for r in receiver.requests} == {"image/jpeg"}
+
+
+def test_a_camera_switched_to_notifications_off_is_not_notified(tmp_path: Path, receiver: Receiver) -> None:
+    from dashboard.models import Camera
+
+    ing, _ = setup(tmp_path, ncfg(receiver.url(), cooldown_s=0))
+    state = "maskwatch/hq/camera/door/notifications/state"
+    ing.process([Received(state, b"OFF", 1, 1), Received("maskwatch/hq/camera/door/enabled/state", b"ON", 2, 1)])
+    ing.process(violation("muted"))
+    assert rows(ing) == []
+    ing.process([Received(state, b"ON", 3, 1)])
+    ing.process(violation("heard"))
+    assert [r.event_id for r in rows(ing)] == ["heard"]
+    ing.process([Received("maskwatch/hq/camera/door/enabled/set", b"OFF", 4, 1),  # commands: not stored
+                 Received("maskwatch/hq/camera/door/ha/state", b"{}", 5, 1),
+                 Received(state, b"bogus", 6, 1)])
+    assert ing.counters["ignored"] == 2 and ing.counters["rejected_invalid_payload"] == 1
+    from sqlalchemy.orm import Session
+
+    with Session(ing.engine) as s:
+        cam = s.scalars(select(Camera)).one()
+    assert cam.notifications_enabled is True and cam.detection_enabled is True
