@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from dashboard.switches import mqtt_settings
 from edge_agent.config import Config, ConfigError
 
 
@@ -22,6 +23,7 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "RETENTION_DAYS": d.retention_days,
         "TOPIC_PREFIX": cfg.mqtt.topic_prefix,
         "NOTIFICATIONS": cfg.notifications,
+        **mqtt_settings(cfg),
     }
 
 

@@ -1,16 +1,18 @@
-"""Alert pages: the notification delivery log with a "send test" button (admins), and the public /healthz."""
+"""Alert pages: the notification delivery log with a "send test" button and camera switches (admins), and the
+public /healthz."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select, text
 
 from dashboard.db_session import get_db
-from dashboard.models import IngestCounter, Notification, NotificationAttempt
+from dashboard.models import Camera, IngestCounter, Notification, NotificationAttempt
 from edge_agent.alerts_config import NotificationsConfig
+from edge_agent.core.topics import OFF, ON, SWITCHES
 
 bp = Blueprint("alerts", __name__)
 INGEST_STALE_S = 300  # an ingester flushes its counters every 10 s
@@ -57,6 +59,23 @@ def notifications():  # type: ignore[no-untyped-def]
     cfg = notifications_config()
     return render_template("notifications.html", rows=rows, counts=counts, last_try=last_try, cfg=cfg,
                            channels=sorted(cfg.channels))
+
+
+@bp.route("/cameras/<int:camera_id>/switch/<name>", methods=["POST"])
+def switch(camera_id: int, name: str):  # type: ignore[no-untyped-def]
+    require_admin()
+    from dashboard.switches import SwitchError, send_switch
+
+    cam = get_db().get(Camera, camera_id)
+    value = request.form.get("value", "")
+    if cam is None or name not in SWITCHES or value not in (ON, OFF):
+        abort(404 if cam is None or name not in SWITCHES else 400)
+    try:
+        send_switch(current_app.config, cam.site, cam.name, name, value == ON)
+        flash(f"{name} {value} sent to {cam.label}; the agent confirms within a second.", "ok")
+    except SwitchError as err:
+        flash(f"Could not send the command: {err}", "error")
+    return redirect(url_for("views.camera", camera_id=camera_id))
 
 
 @bp.route("/notifications/test", methods=["POST"])
