@@ -138,6 +138,14 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
                  ", ".join(sorted(cfg.notifications.channels)), len(cfg.notifications.rules))
     log.info("ingest %s: broker %s:%d, prefix %r, group %s, database %s", client_id, m.host, m.port,
              m.topic_prefix, d.ingest_group or "(none)", engine.url.render_as_string(hide_password=True))
+    if cfg.homeassistant.enabled:
+        from dashboard.homeassistant import HomeAssistantPublisher
+
+        ha = HomeAssistantPublisher(engine, cfg.homeassistant, m.topic_prefix, d.snapshot_dir,
+                                    lambda t, p, r: mq.client.publish(t, p, qos=1, retain=r), d.timezone, cfg)
+        ing.after_commit.append(ha.after_batch)
+        mq.connect_listeners.append(ha.reset)
+        log.info("Home Assistant discovery on (prefix %r)", cfg.homeassistant.discovery_prefix)
     if d.metrics_port:
         from dashboard.metrics import IngestCollector, serve_metrics
 

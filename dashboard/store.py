@@ -58,6 +58,8 @@ class Store:
         self._written: list[Path] = []  # snapshot files written by the batch in progress
         # called in the transaction with the events it inserts (notifications are planned atomically with them)
         self.on_new_events: Callable[[Connection, list[NewEvent]], object] | None = None
+        self.new_events: list[NewEvent] = []  # of the last write (after it committed)
+        self.touched: set[int] = set()  # camera ids of the last write
 
     # ------------------------------------------------------------ generic helpers
     def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],
@@ -128,6 +130,7 @@ class Store:
         counts: Counter[str] = Counter()
         new_ids: dict[tuple[str, str], int] = {}
         self._written = []
+        self.new_events, self.touched = [], set()
         try:
             with self.engine.begin() as conn:
                 names = []
@@ -138,6 +141,7 @@ class Store:
                     elif isinstance(m, SnapshotMsg | SwitchMsg):
                         names.append((m.site, m.camera))
                 ids = self.camera_ids(conn, names, new_ids)
+                self.touched = set(ids.values())
                 self._events(conn, [m for m in messages if isinstance(m, EventMsg)], ids, now, counts)
                 self._stats(conn, [m for m in messages if isinstance(m, StatsMsg)], ids, counts)
                 self._snapshots(conn, [m for m in messages if isinstance(m, SnapshotMsg)], ids, now, counts)
@@ -165,9 +169,10 @@ class Store:
             })
         inserted = {r[0] for r in self._insert_ignore(conn, EVENTS, list(rows.values()), ["event_id"], ["event_id"])}
         counts["event"] += len(inserted)
-        if self.on_new_events is not None and inserted:
-            first = {m.event.event_id: m.event for m in reversed(msgs)}  # the one whose row was inserted
-            self.on_new_events(conn, [NewEvent(first[eid], rows[eid]["camera_id"]) for eid in sorted(inserted)])
+        first = {m.event.event_id: m.event for m in reversed(msgs)}  # the one whose row was inserted
+        self.new_events = [NewEvent(first[eid], rows[eid]["camera_id"]) for eid in sorted(inserted)]
+        if self.on_new_events is not None and self.new_events:
+            self.on_new_events(conn, self.new_events)
         counts["event_duplicate"] += len(msgs) - len(inserted)
         hourly: dict[tuple[int, datetime], Counter[str]] = defaultdict(Counter)
         for eid in inserted:
