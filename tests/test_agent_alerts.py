@@ -170,3 +170,20 @@ def test_detection_switch_applies_within_a_second_and_survives_a_restart(broker:
         late.wait_on(f"{base}/cam1/enabled/state", 10, predicate=lambda m: m.payload == b"ON")
     finally:
         late.stop()
+
+
+def test_the_sample_grafana_dashboard_uses_only_metrics_that_exist() -> None:
+    """Every metric name in deploy/grafana/ is one the agent or the ingest exports (docs list them too)."""
+    import json
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    dash = json.loads((root / "deploy" / "grafana" / "maskwatch-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {re.sub(r"_(bucket|count|sum)$", "", n) for e in exprs for n in re.findall(r"maskwatch_[a-z_]+", e)}
+    code = (root / "edge_agent" / "metrics.py").read_text() + (root / "dashboard" / "metrics.py").read_text()
+    exported = set(re.findall(r'"(maskwatch_[a-z_]+)"', code))
+    exported |= {n + "_total" for n in exported}  # counters get _total in the exposition
+    docs = (root / "docs" / "notifications.md").read_text()
+    assert used and used <= exported, used - exported
+    assert all(n in docs or n.removesuffix("_total") in docs for n in used)
