@@ -165,6 +165,8 @@ class Notifier:
                 conn.execute(update(NOTIFICATIONS).where(NOTIFICATIONS.c.id == row["id"])
                              .values(next_at=now + timedelta(seconds=0.25)))
             return 0
+        if not self._claim(row, now):
+            return 0  # another ingest process (shared subscription) took it
         r = deliver(channel, row["title"], row["body"], attach, self.cfg.retry.timeout_s)
         tries = row["tries"] + 1
         done = datetime.now(UTC)
@@ -186,6 +188,15 @@ class Notifier:
                 conn.execute(update(NOTIFICATIONS).where(NOTIFICATIONS.c.id == row["id"]).values(
                     tries=tries, last_error=r.error, next_at=done + timedelta(seconds=wait)))
         return 1
+
+    def _claim(self, row: dict[str, Any], now: datetime) -> bool:
+        """Lease the row for one try (several ingesters may share the queue): only one wins the update."""
+        lease = now + timedelta(seconds=2 * self.cfg.retry.timeout_s + 5)
+        with self.engine.begin() as conn:
+            res = conn.execute(update(NOTIFICATIONS).where(
+                NOTIFICATIONS.c.id == row["id"], NOTIFICATIONS.c.status == "pending",
+                NOTIFICATIONS.c.next_at == row["next_at"]).values(next_at=lease))
+        return bool(res.rowcount == 1)
 
     def _finish(self, row: dict[str, Any], status: str, when: datetime, error: str | None,
                 tries: int | None = None) -> None:

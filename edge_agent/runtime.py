@@ -280,7 +280,7 @@ class Watchdog:
         if self.interval_s is None or now - self._last_fed < self.interval_s:
             return
         processing = any(r.last_processed > self._last_fed for r in runners)
-        delivering = any(r.worker.state.state == "online" and r.detection_enabled for r in runners)
+        delivering = any(r.worker.state.state == "online" and getattr(r, "detection_enabled", True) for r in runners)
         loops_alive = all(now - r.heartbeat < max(self.interval_s * 2, 5.0) for r in runners)
         if loops_alive and (processing or not delivering):
             self.notify("WATCHDOG=1")

@@ -378,3 +378,22 @@ def test_a_camera_switched_to_notifications_off_is_not_notified(tmp_path: Path, 
     with Session(ing.engine) as s:
         cam = s.scalars(select(Camera)).one()
     assert cam.notifications_enabled is True and cam.detection_enabled is True
+
+
+def test_two_notifiers_on_one_queue_send_each_message_once(tmp_path: Path, receiver: Receiver) -> None:
+    """Several ingest processes (a shared subscription) share the notifications table: a row is leased
+    before its try, so each message goes out once."""
+    ing, n1 = setup(tmp_path, ncfg(receiver.url(), cooldown_s=0))
+    n2 = Notifier(ing.engine, n1.cfg, tmp_path / "snapshots", poll_s=0.05)
+    for i in range(8):
+        ing.process(violation(f"pair{i}"))
+    n1.poll_s = 0.05
+    n1.start()
+    n2.start()
+    try:
+        wait_for(lambda: all(r.status == "sent" for r in rows(ing)), 30, what="all sent")
+        time.sleep(0.5)
+    finally:
+        n1.stop()
+        n2.stop()
+    assert len(receiver.requests) == 8 and len(attempts(ing)) == 8
