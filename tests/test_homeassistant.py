@@ -5,7 +5,7 @@ every discovery payload checked with Home Assistant's own MQTT schemas.
 The HA check runs Home Assistant's validators (``DISCOVERY_SCHEMA`` of each MQTT platform) in a separate
 environment, ``$MASKWATCH_HA_VENV`` (default /tmp/ha-venv), built with::
 
-    python3.12 -m venv /tmp/ha-venv && /tmp/ha-venv/bin/pip install homeassistant==2025.1.4
+    scripts/ha-venv.sh /tmp/ha-venv python3.12
 
 It skips with that reason where the environment is absent."""
 
@@ -43,8 +43,8 @@ def _ha_ready() -> bool:
 
 def ha_validate(items: list[tuple[str, dict]]) -> tuple[str, list[dict]]:
     if not _ha_ready():
-        pytest.skip(f"no Home Assistant environment at {HA_PYTHON.parent.parent} (python3.12 -m venv /tmp/ha-venv "
-                    "&& /tmp/ha-venv/bin/pip install homeassistant==2025.1.4)")
+        pytest.skip(f"no Home Assistant environment at {HA_PYTHON.parent.parent}: build it with "
+                    "scripts/ha-venv.sh (homeassistant 2025.1.4, Python 3.12)")
     lines = "".join(json.dumps({"component": t.split("/")[1], "topic": t, "payload": p}) + "\n" for t, p in items)
     r = subprocess.run([str(HA_PYTHON), str(VALIDATOR)], input=lines, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import sys
 
 import voluptuous as vol
 from homeassistant.const import __version__
 
+logging.disable(logging.WARNING)  # "validates outside the event loop": true, and fine for a schema check
 print(json.dumps({"homeassistant": __version__}))
 for line in sys.stdin:
     item = json.loads(line)
