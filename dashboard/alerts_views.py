@@ -86,6 +86,9 @@ def send_test():  # type: ignore[no-untyped-def]
     cfg = notifications_config()
     if not cfg.channels:
         flash("No notification channels are configured (notifications.channels in config.yaml).", "error")
+    elif not cfg.enabled:
+        flash("Notifications are off (notifications.enabled in config.yaml): nothing would send a test. "
+              "`maskwatch dashboard notify-test` sends one from the command line.", "error")
     else:
         engine = current_app.extensions["maskwatch"]["engine"]
         enqueue_test(engine, cfg, who=current_user.name)

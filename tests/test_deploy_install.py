@@ -157,6 +157,7 @@ def test_config_is_kept_on_upgrade_and_validates(installed: Installed) -> None:
     assert cfg.mqtt.tls.enabled is False
     assert cfg.queue.path == installed.root / "var/lib/maskwatch/queue.sqlite3"
     assert [c.source.type for c in cfg.cameras] == ["demo"]
+    assert (cfg.agent.health_port, cfg.agent.health_host) == (9101, "127.0.0.1")  # on, loopback only
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None,
