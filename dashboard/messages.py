@@ -122,9 +122,9 @@ def classify(prefix: str, topic: str, payload: bytes) -> Message | Rejected | Ig
     parsed = T.parse_topic(prefix, topic)
     if parsed is None:
         return Rejected("unknown_topic", topic, "not a MaskWatch topic")
-    if parsed.kind == T.HA or (parsed.kind == "switch" and parsed.action == T.SET):
+    if parsed.kind == T.HA or (parsed.kind == T.Kind.SWITCH and parsed.action == T.SET):
         return Ignored(topic)
-    if parsed.kind == "switch":
+    if parsed.kind == T.Kind.SWITCH:
         word = payload.decode("ascii", errors="replace").strip()
         if word not in (T.ON, T.OFF):
             return Rejected("invalid_payload", topic, f"switch state must be {T.ON} or {T.OFF}")

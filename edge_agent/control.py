@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from edge_agent.core.topics import OFF, ON, SWITCHES, parse_topic
+from edge_agent.core.topics import OFF, ON, SWITCHES, Kind, parse_topic
 
 log = logging.getLogger(__name__)
 TRUE = {"on", "true", "1", "enable", "enabled"}
@@ -93,7 +93,7 @@ class Switches:
         """MQTT handler for ``.../camera/+/+/set`` (paho's thread: quick, never raises)."""
         parsed = parse_topic(self.prefix, topic)
         value = parse_switch_payload(payload)
-        if (parsed is None or parsed.kind != "switch" or parsed.action != "set" or parsed.site != self.site
+        if (parsed is None or parsed.kind != Kind.SWITCH or parsed.action != "set" or parsed.site != self.site
                 or value is None or parsed.camera is None or parsed.switch is None
                 or not self.set(parsed.camera, parsed.switch, value)):
             self.rejected += 1
