@@ -2,6 +2,7 @@
 
     python bench/bench_notify.py                      # 20 notifications, 720p demo camera, default detector
     python bench/bench_notify.py --events 40 --json out.json
+    python bench/bench_notify.py --scripted --events 40    # steady violations, scripted analysis
 
 Everything real and separate, as deployed: ``maskwatch agent`` (demo camera, config.yaml's detector + the
 packaged int8 classifier) -> mosquitto -> ``maskwatch dashboard ingest`` with notifications on (one json://
@@ -90,6 +91,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--events", type=int, default=20, help="stop after this many notifications")
     p.add_argument("--timeout", type=float, default=240.0)
     p.add_argument("--detect-fps", type=float, default=5.0)
+    p.add_argument("--scripted", action="store_true", help="the real agent runtime with scripted analysis "
+                   "(tests/helpers/fake_agent_main.py: a steady stream of violations, little CPU) instead of the "
+                   "demo scene through CenterFace")
     p.add_argument("--json", type=Path, help="also write the results to this file")
     args = p.parse_args(argv)
     if not mosquitto.available():
@@ -108,8 +112,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ingest = IngestProcess(dash).start()
         cam = {"name": "lobby", "source": {"type": "demo", "fps": 15, "width": 1280, "height": 720},
                "detect_fps": args.detect_fps}
+        extra: dict[str, Any] = {"tracker": {"max_age_s": 0.5}} if args.scripted else {}
         agent = AgentProcess(write_agent_config(work / "agent", broker.port, [cam], log_level="WARNING",
-                                                detector=shipped_detector(), preview={"enabled": False}))
+                                                detector=shipped_detector(), preview={"enabled": False}, **extra),
+                             scripted=args.scripted)
         db = work / "dash" / "dashboard.sqlite3"
         try:
             wait_for(lambda: "subscribing" in ingest.output(), 60, what="ingest subscribed")
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     notify = [(a - rows[e][1]) * 1000 for e, a in got.items()]
     out = {
         "benchmark": "notify", "notifications": len(got), "events_stored": len(rows),
-        "camera": "demo 1280x720@15", "detect_fps": args.detect_fps, "load_avg_1m": os.getloadavg()[0],
+        "camera": "demo 1280x720@15" + (", scripted analysis" if args.scripted else ""), "detect_fps": args.detect_fps, "load_avg_1m": os.getloadavg()[0],
         "command": "python bench/bench_notify.py " + " ".join(argv or sys.argv[1:]),
         "capture_to_webhook_ms": {"p50": pct(total, 50), "p95": pct(total, 95), "max": pct(total, 100)},
         "capture_to_stored_ms": {"p50": pct(stored, 50), "p95": pct(stored, 95)},
