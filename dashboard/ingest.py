@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from dashboard.messages import Ignored, Message, PreviewMsg, Rejected, classify
 from dashboard.metrics import write_histogram
@@ -76,7 +76,17 @@ class Ingester:
     def attach_notifier(self, notifier: Notifier) -> None:
         """Plan notifications in the transaction that stores their events; wake the sender after commit."""
         self.notifier = notifier
-        self.store.on_new_events = notifier.planner.plan
+
+        def plan(conn: Connection, events: list[NewEvent]) -> None:
+            try:
+                notifier.planner.plan(conn, events)
+            except DBAPIError:
+                raise  # the transaction is broken: the batch is retried as a whole, events and plans together
+            except Exception:  # a bug in the rules must never cost the events themselves
+                self.counters["notify_plan_error"] += 1
+                log.exception("planning notifications for %d events failed; the events are stored", len(events))
+
+        self.store.on_new_events = plan
 
     def _reject(self, r: Rejected) -> None:
         self.counters[f"rejected_{r.reason}"] += 1

@@ -397,3 +397,15 @@ def test_two_notifiers_on_one_queue_send_each_message_once(tmp_path: Path, recei
         n1.stop()
         n2.stop()
     assert len(receiver.requests) == 8 and len(attempts(ing)) == 8
+
+
+def test_a_failing_rule_never_costs_the_event(tmp_path: Path, receiver: Receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ing, _ = setup(tmp_path, ncfg(receiver.url()))
+
+    def broken(*a: Any, **k: Any) -> None:
+        raise KeyError("a bug in the rules")
+
+    monkeypatch.setattr("dashboard.notify.matches", broken)
+    ing.process(violation("kept"))
+    assert ing.counters["event"] == 1 and ing.counters["notify_plan_error"] == 1
+    assert rows(ing) == []
