@@ -49,11 +49,17 @@ def node_id(site: str, camera: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", f"maskwatch_{site}_{camera}")
 
 
-def images_allowed(ha: HomeAssistantConfig, config: Any = None) -> bool:
-    """The image entity respects the privacy mode: nothing in a mode without images."""
+def images_allowed(ha: HomeAssistantConfig, config: Any = None, camera: str | None = None) -> bool:
+    """The image entity respects the privacy mode (docs/privacy.md): nothing for a camera in ``no_images``
+    (its own ``privacy_mode`` or the site's ``privacy.mode``, as the dashboard's config says)."""
+    if not ha.snapshot:
+        return False
     privacy = getattr(config, "privacy", None)
     mode = getattr(privacy, "mode", None)
-    return ha.snapshot and mode not in ("no_images", "none")
+    for cam in getattr(config, "cameras", None) or ():
+        if cam.name == camera and hasattr(config, "privacy_mode"):
+            mode = config.privacy_mode(cam)
+    return mode != "no_images"
 
 
 def discovery(ha: HomeAssistantConfig, topics: Topics, camera: str, agent: str | None,
@@ -103,7 +109,10 @@ class HomeAssistantPublisher:
         self.snapshot_dir = Path(snapshot_dir)
         self.publish = publish
         self.default_tz = default_tz
-        self.images = images_allowed(ha, config)
+        self.config = config
+        retention = getattr(getattr(config, "dashboard", None), "retention", None)
+        days = getattr(retention, "snapshots_days", None)  # never keep an image past image retention
+        self.expire_s = min(ha.snapshot_expire_s, days * 86400) if days else ha.snapshot_expire_s
         self._announced: set[int] = set()
         self._snapshots: dict[tuple[str, str], float] = {}  # (site, camera) -> monotonic time published
         self._lock = threading.RLock()  # reset() runs on a connect thread, after_batch() on the writer
@@ -130,9 +139,10 @@ class HomeAssistantPublisher:
 
     def _announce(self, cam: Camera) -> None:
         topics = Topics(self.prefix, cam.site)
-        for topic, payload in discovery(self.ha, topics, cam.name, cam.agent, self.images):
+        images = images_allowed(self.ha, self.config, cam.name)
+        for topic, payload in discovery(self.ha, topics, cam.name, cam.agent, images):
             self.publish(topic, json.dumps(payload, separators=(",", ":")), True)
-        if not self.images:  # a config from before images were switched off must not linger
+        if not images:  # a config from before images were switched off must not linger
             self.publish(f"{self.ha.discovery_prefix}/image/{node_id(cam.site, cam.name)}/latest_violation/config",
                          b"", True)
             self.publish(topics.ha(cam.name, "snapshot"), b"", True)
@@ -171,7 +181,7 @@ class HomeAssistantPublisher:
                     continue
                 topics = Topics(self.prefix, cams[cid].site)
                 self.publish(topics.ha(cams[cid].name, "violation"), ON, False)
-                if self.images:
+                if images_allowed(self.ha, self.config, cams[cid].name):
                     snap = db.get(Snapshot, e.event.event_id)
                     path = self.snapshot_dir / snap.path if snap is not None else None
                     if path is not None and path.is_file():
@@ -182,6 +192,6 @@ class HomeAssistantPublisher:
     def expire_snapshots(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         for (site, cam), at in list(self._snapshots.items()):
-            if now - at >= self.ha.snapshot_expire_s:
+            if now - at >= self.expire_s:
                 self.publish(Topics(self.prefix, site).ha(cam, "snapshot"), b"", True)  # clears the retained image
                 del self._snapshots[(site, cam)]

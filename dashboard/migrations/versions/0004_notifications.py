@@ -1,7 +1,7 @@
 """notifications (queue + attempts) and camera runtime switches
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0008
 Create Date: 2026-12-01 21:24:02.142311
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import dashboard.models
 
 revision = '0004'
-down_revision = '0001'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
