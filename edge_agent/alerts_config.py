@@ -115,8 +115,8 @@ class RuleConfig(_Section):
     channels: list[str] = Field(min_length=1, description="Names of notifications.channels to send to")
     sites: list[str] = Field(default_factory=list, description="Only these sites; empty = all")
     cameras: list[str] = Field(default_factory=list, description="Only these cameras; empty = all")
-    verdicts: list[str] = Field(default_factory=lambda: list(VIOLATIONS),
-                                description=f"Verdicts that notify; allowed: {', '.join(VIOLATIONS)}")
+    verdicts: list[str] = Field(default_factory=lambda: sorted(VIOLATIONS),
+                                description=f"Verdicts that notify; allowed: {', '.join(sorted(VIOLATIONS))}")
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, description="When this rule notifies")
     cooldown_s: float = Field(300.0, ge=0, le=86400, description="After a notification for a camera, further "
                               "events of that camera are held for this long (0 = notify every event)")
@@ -133,7 +133,7 @@ class RuleConfig(_Section):
     def _verdicts(cls, v: list[str]) -> list[str]:
         bad = [x for x in v if x not in VIOLATIONS]
         if bad:
-            raise ValueError(f"unknown verdict {bad[0]!r}; allowed: {', '.join(VIOLATIONS)}")
+            raise ValueError(f"unknown verdict {bad[0]!r}; allowed: {', '.join(sorted(VIOLATIONS))}")
         return v
 
 
