@@ -136,6 +136,20 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
         group=d.ingest_group, keepalive=m.keepalive_s, tls=m.tls, retention=d.retention,
         client_id=client_id,
     )
+    log.info("ingest %s: broker %s:%d, prefix %r, group %s, database %s", client_id, m.host, m.port,
+             m.topic_prefix, d.ingest_group or "(none)", engine.url.render_as_string(hide_password=True))
+    notifier = _start_alerts(cfg, engine, ing, mq)
+    try:
+        mq.run_forever(_stop_event())
+    finally:
+        if notifier is not None:
+            notifier.stop()
+    return 0
+
+
+def _start_alerts(cfg, engine, ing, mq):  # type: ignore[no-untyped-def]
+    """Notifications, Home Assistant discovery and /metrics of the ingest process (docs/notifications.md)."""
+    d, m = cfg.dashboard, cfg.mqtt
     notifier = None
     if cfg.notifications.enabled:
         from dashboard.notifier import Notifier, check_channels
@@ -146,8 +160,6 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
         notifier.start()
         log.info("notifications on: %d channel(s) %s, %d rule(s)", len(cfg.notifications.channels),
                  ", ".join(sorted(cfg.notifications.channels)), len(cfg.notifications.rules))
-    log.info("ingest %s: broker %s:%d, prefix %r, group %s, database %s", client_id, m.host, m.port,
-             m.topic_prefix, d.ingest_group or "(none)", engine.url.render_as_string(hide_password=True))
     if cfg.homeassistant.enabled:
         from dashboard.homeassistant import HomeAssistantPublisher
 
@@ -160,12 +172,7 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
         from dashboard.metrics import IngestCollector, serve_metrics
 
         serve_metrics(d.metrics_host, d.metrics_port, IngestCollector(ing, notifier, mq))
-    try:
-        mq.run_forever(_stop_event())
-    finally:
-        if notifier is not None:
-            notifier.stop()
-    return 0
+    return notifier
 
 
 def _notify_test(args, cfg) -> int:  # type: ignore[no-untyped-def]
