@@ -70,3 +70,23 @@ def test_notification_log_and_send_test_button(tmp_path: Path) -> None:
         kinds = [n.kind for n in s.scalars(select(Notification).order_by(Notification.id))]
     assert kinds == ["event", "test"]
     assert "Test message queued" in c.get("/notifications").get_data(as_text=True)
+
+
+def test_a_switch_with_the_broker_away_says_so_and_bad_values_are_refused(tmp_path: Path) -> None:
+    from dashboard_support import status
+    from helpers.net import free_port
+
+    app = make_app(tmp_path, MQTT_HOST="127.0.0.1", MQTT_PORT=free_port())  # nothing listens there
+    add_user(app)
+    ing = Ingester(app.extensions["maskwatch"]["engine"], tmp_path / "snapshots", "maskwatch")
+    ing.process([Received(topic("status"), raw(status()))])
+    c = app.test_client()
+    login(c)
+    page = c.get("/cameras/1").get_data(as_text=True)
+    assert 'id="switch-enabled"' in page and "unknown (not announced yet)" in page
+    token = csrf_from(page)
+    r = c.post("/cameras/1/switch/enabled", data={"csrf_token": token, "value": "OFF"}, follow_redirects=True)
+    assert r.status_code == 200 and "Could not send the command" in r.get_data(as_text=True)
+    assert c.post("/cameras/1/switch/enabled", data={"csrf_token": token, "value": "maybe"}).status_code == 400
+    assert c.post("/cameras/1/switch/lights", data={"csrf_token": token, "value": "ON"}).status_code == 404
+    assert c.post("/cameras/99/switch/enabled", data={"csrf_token": token, "value": "ON"}).status_code == 404
