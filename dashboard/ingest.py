@@ -258,6 +258,8 @@ class MqttIngest:
         if bad:
             log.error("subscription refused: %s", bad)
         else:
+            if not self.subscribed.is_set():
+                log.info("subscribed (the broker acknowledged %d topic filters)", len(reason_codes))
             self.subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]

@@ -49,7 +49,7 @@ def start_ingest(tmp_path: Path, broker: Mosquitto) -> IngestProcess:
     user, password = broker.users["dashboard"]
     cfg = write_dashboard_config(tmp_path / "dash", broker.port, mqtt_username=user, mqtt_password=password)
     p = IngestProcess(cfg).start()
-    wait_for(lambda: "subscribing" in p.output(), 60, what="ingest subscribed")
+    wait_for(lambda: "subscribed (" in p.output(), 60, what="ingest subscribed")
     time.sleep(0.5)  # the SUBACK
     return p
 

@@ -55,7 +55,7 @@ def test_two_ingest_workers_share_the_load_into_postgresql_across_a_broker_resta
                                          database_url=pg.url, ingest_group="dash")
             w = IngestProcess(cfg, client_id=f"ingest-{name}").start()
             workers.append(w)
-            wait_for(lambda w=w: "subscribing" in w.output(), 90, what=f"{name} subscribed")
+            wait_for(lambda w=w: "subscribed (" in w.output(), 90, what=f"{name} subscribed")
         time.sleep(1.0)
         agent_user, agent_pw = broker.users["agent"]
         box = Outbox(tmp_path / "queue.sqlite3")
