@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, delete, select
 
-from dashboard.store import EVENTS, SAMPLES, SNAPSHOTS
+from dashboard.store import EVENTS, FACES, SAMPLES, SNAPSHOTS
 
 log = logging.getLogger(__name__)
 CHUNK = 5000
@@ -35,17 +35,18 @@ def purge(engine: Engine, snapshot_dir: Path, retention_days: int, now: datetime
             if n < CHUNK:
                 break
     base = Path(snapshot_dir)
-    while True:
-        with engine.begin() as conn:
-            rows = conn.execute(select(SNAPSHOTS.c.event_id, SNAPSHOTS.c.path)
-                                .where(SNAPSHOTS.c.received_at < cutoff).limit(CHUNK)).all()
-            for _eid, rel in rows:
-                _unlink(base, rel)
-            if rows:
-                conn.execute(delete(SNAPSHOTS).where(SNAPSHOTS.c.event_id.in_([r[0] for r in rows])))
-        out["snapshots"] += len(rows)
-        if len(rows) < CHUNK:
-            break
+    for name, table in (("snapshots", SNAPSHOTS), ("face_crops", FACES)):
+        while True:
+            with engine.begin() as conn:
+                rows = conn.execute(select(table.c.event_id, table.c.path)
+                                    .where(table.c.received_at < cutoff).limit(CHUNK)).all()
+                for _eid, rel in rows:
+                    _unlink(base, rel)
+                if rows:
+                    conn.execute(delete(table).where(table.c.event_id.in_([r[0] for r in rows])))
+            out[name] += len(rows)
+            if len(rows) < CHUNK:
+                break
     _remove_empty_dirs(base)
     if any(out.values()):
         log.info("retention %d days: purged %s", retention_days, dict(out))

@@ -26,6 +26,7 @@ from dashboard import statistics
 from dashboard.db_session import get_db, previews
 from dashboard.models import Camera, Event, Snapshot
 from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
+from edge_agent.core.evidence import context_region
 
 bp = Blueprint("views", __name__)
 KEEPALIVE_S = 5.0
@@ -162,7 +163,11 @@ def event(event_id: str):  # type: ignore[no-untyped-def]
         abort(404)
     snap = db.get(Snapshot, event_id)
     box = [int(v) for v in e.box.split(",")]
-    return render_template("event.html", e=e, snap=snap, box=box)
+    # where the snapshot lies in the frame, so the face box can be drawn over it (older agents did not say:
+    # their snapshots used the same rule)
+    region = ([int(v) for v in e.snapshot_region.split(",")] if e.snapshot_region
+              else list(context_region(box, e.frame_w, e.frame_h)))
+    return render_template("event.html", e=e, snap=snap, box=box, region=region)
 
 
 @bp.route("/snapshots/<event_id>.jpg")

@@ -187,6 +187,17 @@ class TrackerConfig(_Section):
         2.0, ge=0.0, le=10.0, description="Also continue a track whose predicted face centre is within this many "
         "face sizes of a new face (low analysis rates, fast walkers); 0 = IoU only",
     )
+    vote_border_px: int = Field(
+        2, ge=0, le=100, description="A face whose box comes within this many pixels of the frame border is "
+        "tracked but does not vote (a person entering shows half a face)",
+    )
+    vote_min_face_px: int = Field(
+        24, ge=0, le=2000, description="A face whose larger side is under this many frame pixels does not vote",
+    )
+    vote_whole_in_roi: bool = Field(
+        True, description="With a camera roi, a face must lie wholly inside it to vote (its centre inside is "
+        "enough to be tracked)",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> TrackerConfig:
@@ -201,6 +212,11 @@ class SnapshotConfig(_Section):
     blur_other_faces: bool = Field(False, description="Blur every face but the violator's in snapshots")
     jpeg_quality: int = Field(85, ge=10, le=100)
     max_width: int = Field(960, ge=160, le=3840, description="Snapshots are scaled down to this width")
+    best_shot_wait_s: float = Field(
+        10.0, ge=0, le=600, description="The event is published when decided, with the best face so far; a "
+        "better face seen later is sent as a revision of the same event when the track ends or this many "
+        "seconds after the decision, whichever comes first (0 = never revise)",
+    )
 
 
 class PreviewConfig(_Section):

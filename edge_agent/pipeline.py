@@ -18,6 +18,7 @@ from edge_agent.classifier import Classifier
 from edge_agent.config import CameraConfig, Config
 from edge_agent.core.crop import crop_faces
 from edge_agent.core.detections import Faces
+from edge_agent.core.evidence import SeenParams, face_sharpness, well_seen
 from edge_agent.core.roi import Roi
 from edge_agent.core.tracking import PeopleCounter, Tracker, TrackerParams
 from edge_agent.core.verdicts import FrameResult
@@ -89,15 +90,18 @@ class FramePipeline:
         self.tracker = Tracker(TrackerParams(t.iou_threshold, t.max_age_s, t.votes, t.window, t.min_confidence,
                                                    t.max_distance),
                                self.analyzer.labels)
+        self.seen = SeenParams(t.vote_border_px, t.vote_min_face_px, t.vote_whole_in_roi)
         self.people = PeopleCounter()
         self.labels: tuple[str, ...] = self.analyzer.labels
 
     def process(self, frame_bgr: Image, capture_time: float) -> FrameResult:
         faces = self.analyzer.analyse(frame_bgr)
-        update = self.tracker.update(faces, capture_time)
+        h, w = frame_bgr.shape[:2]
+        seen = well_seen(faces, w, h, self.seen, self.analyzer.roi)
+        update = self.tracker.update(faces, capture_time, seen, face_sharpness(frame_bgr, faces.xyxy))
         self.people.add(update.decisions)
         return FrameResult(capture_time, faces, update.track_ids, update.decisions,
-                           self.analyzer.detect_ms, self.analyzer.classify_ms)
+                           self.analyzer.detect_ms, self.analyzer.classify_ms, update.improved, update.ended)
 
     def drain_people(self) -> dict[str, int]:
         """Unique people decided per verdict since the last call (every label present); resets the count."""

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.config import PreviewConfig, SnapshotConfig
+from edge_agent.core.evidence import context_region
 from edge_agent.core.labels import MASK_INCORRECT, WITH_MASK, WITHOUT_MASK
 
 Image = npt.NDArray[np.uint8]
@@ -27,7 +28,6 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     MASK_INCORRECT: (0, 160, 240),
 }
 UNKNOWN = (160, 160, 160)
-CONTEXT = 2.0  # face sizes of context on each side of the face
 
 
 class EncodeError(Exception):
@@ -60,14 +60,6 @@ def blur_boxes(image: Image, boxes: Sequence[Box]) -> Image:
         small = cv2.resize(region, (max(1, (x2 - x1) // 12), max(1, (y2 - y1) // 12)), interpolation=cv2.INTER_AREA)
         out[y1:y2, x1:x2] = cv2.GaussianBlur(cv2.resize(small, (x2 - x1, y2 - y1)), (0, 0), max(1.0, (x2 - x1) / 10))
     return out
-
-
-def context_region(box: Box, w: int, h: int, context: float = CONTEXT) -> tuple[int, int, int, int]:
-    """The face box grown by ``context`` face sizes on each side, clipped to the frame."""
-    x1, y1, x2, y2 = _clip(box, w, h)
-    side = max(x2 - x1, y2 - y1, 1)
-    return (max(0, int(x1 - context * side)), max(0, int(y1 - context * side)),
-            min(w, int(x2 + context * side)), min(h, int(y2 + context * side)))
 
 
 def violation_snapshot(frame: Image, box: Box, other_boxes: Sequence[Box], cfg: SnapshotConfig,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edge_agent.core.detections import Faces
+from edge_agent.core.evidence import Shot
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +30,5 @@ class FrameResult:
     decisions: tuple[Decision, ...] = field(default_factory=tuple)
     detect_ms: float = 0.0
     classify_ms: float = 0.0
+    improved: tuple[tuple[int, Shot], ...] = ()  # (track id, new best shot) of tracks whose best shot improved
+    ended: tuple[int, ...] = ()  # tracks forgotten in this frame
