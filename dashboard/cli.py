@@ -7,6 +7,7 @@
 - delete-user NAME: removes the user and their tokens.
 - create-token USER [--name N]: prints a bearer token for the JSON API.
 - db-upgrade: Alembic upgrade to the latest schema. purge: delete data older than dashboard.retention_days.
+- export-reviewed --out DIR: reviewed face crops as DIR/<label>/<event_id>.jpg, for ``maskwatch train --folders``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--name", default="api", help="a label for the token")
     cmd("db-upgrade", "create or upgrade the database schema (Alembic upgrade head)")
     cmd("purge", "delete events, stats and snapshots older than dashboard.retention_days")
+    x = cmd("export-reviewed", "write the reviewed face crops as a class-folder data set (DIR/<label>/*.jpg) "
+            "that `maskwatch train --folders DIR` imports")
+    x.add_argument("--out", type=Path, required=True, help="output folder (created; existing files are updated)")
 
 
 def _engine(cfg):  # type: ignore[no-untyped-def]
@@ -209,6 +213,23 @@ def _purge(args, cfg) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
+def _export_reviewed(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import Session
+
+    from dashboard.review import export_reviewed
+
+    engine = _engine(cfg)
+    rc = _ready(engine, False)
+    if rc:
+        return rc
+    with Session(engine) as db:
+        rep = export_reviewed(db, cfg.dashboard.snapshot_dir, args.out)
+    per = ", ".join(f"{n} {label}" for label, n in sorted(rep.written.items())) or "none"
+    print(f"exported {sum(rep.written.values())} reviewed faces to {args.out} ({per}); "
+          f"{rep.without_face_crop} reviewed events had no face crop (agent snapshots.face_crops is off)")
+    return 0
+
+
 ACTIONS = {"serve": _serve, "ingest": _ingest, "create-user": _create_user, "delete-user": _delete_user,
            "create-token": _create_token,
-           "db-upgrade": _db_upgrade, "purge": _purge}
+           "db-upgrade": _db_upgrade, "purge": _purge, "export-reviewed": _export_reviewed}

@@ -88,8 +88,10 @@ def hourly_rows(db: Session, start: datetime, end: datetime, camera_ids: list[in
 
 
 def report(db: Session, tz: str, bucket: str, start: datetime, end: datetime,
-           cameras: list[Camera]) -> Report:
+           cameras: list[Camera], apply_reviews: bool = True) -> Report:
     """Compliance over time per camera and per site, verdict counts and busiest hours for [start, end).
+    With ``apply_reviews`` the operators' reviews correct the counts (false positives out, relabelled
+    people under their right label; ``dashboard.review.corrections``).
 
     Plain tuples and integer lists (no ORM objects): this runs over (cameras x hours) rows per page view.
     """
@@ -116,7 +118,12 @@ def report(db: Session, tz: str, bucket: str, start: datetime, end: datetime,
                HourlyCount.people_without_mask, HourlyCount.people_mask_incorrect,
                HourlyCount.events_without_mask, HourlyCount.events_mask_incorrect
                ).where(HourlyCount.hour >= start, HourlyCount.hour < end, HourlyCount.camera_id.in_(list(by_id)))
-    for cid, hour, w, wo, inc, ewo, einc in db.execute(q):
+    rows = list(db.execute(q))
+    if apply_reviews:
+        from dashboard.review import corrections
+
+        rows += corrections(db, start, end, list(by_id))  # type: ignore[arg-type]
+    for cid, hour, w, wo, inc, ewo, einc in rows:
         where = slot.get(hour)
         if where is None:
             continue

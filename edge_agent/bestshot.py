@@ -19,7 +19,9 @@ from edge_agent.config import SnapshotConfig
 from edge_agent.core.evidence import Box, Shot, context_region
 from edge_agent.core.verdicts import FrameResult
 from edge_agent.events import ViolationEvent
-from edge_agent.snapshot import Image, violation_snapshot
+from edge_agent.snapshot import Image, encode_jpeg, violation_snapshot
+
+FACE_MARGIN = 0.5  # face sizes around a face crop: context for the trainer's face finder
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,16 @@ class Kept:
         x0, y0 = self.region[:2]
         x1, y1, x2, y2 = self.shot.box
         return violation_snapshot(self.crop, (x1 - x0, y1 - y0, x2 - x0, y2 - y0), list(self.others), cfg, label)
+
+    def face_jpeg(self, quality: int = 95) -> bytes:
+        """The face at full camera resolution with a margin, nothing drawn on it (training data)."""
+        x0, y0 = self.region[:2]
+        x1, y1, x2, y2 = self.shot.box
+        side = max(x2 - x1, y2 - y1, 1)
+        m = int(FACE_MARGIN * side)
+        h, w = self.crop.shape[:2]
+        face = self.crop[max(0, y1 - y0 - m):min(h, y2 - y0 + m), max(0, x1 - x0 - m):min(w, x2 - x0 + m)]
+        return encode_jpeg(np.ascontiguousarray(face if face.size else self.crop), quality)
 
 
 def keep(frame: Image, shot: Shot, other_boxes: Sequence[Sequence[float]]) -> Kept:

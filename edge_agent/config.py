@@ -217,6 +217,10 @@ class SnapshotConfig(_Section):
         "better face seen later is sent as a revision of the same event when the track ends or this many "
         "seconds after the decision, whichever comes first (0 = never revise)",
     )
+    face_crops: bool = Field(
+        False, description="Also publish the violator's face at full resolution (topic .../face/<event_id>) for "
+        "the dashboard's review loop and retraining; kept under the dashboard's snapshot retention",
+    )
 
 
 class PreviewConfig(_Section):

@@ -195,6 +195,11 @@ class CameraRunner:
             return None, None
         topic = self.out.topics.snapshot(self.camera.name, event_id, revision)
         self.out.put(topic, jpeg)
+        if self.cfg.snapshots.face_crops:
+            try:
+                self.out.put(self.out.topics.face(self.camera.name, event_id, revision), kept.face_jpeg())
+            except Exception:
+                log.exception("camera %s: face crop for track %d failed", self.camera.name, track_id)
         return topic, kept.region
 
     def _revise(self, now: float, ended: tuple[int, ...], everything: bool = False) -> None:

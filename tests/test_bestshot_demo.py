@@ -34,6 +34,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, bytes
     tmp: Path = tmp_path_factory.mktemp("bestshot")
     cfg = parse_config({"site": "s1", "agent_id": "a1", "queue": {"path": str(tmp / "q.sqlite3")},
                         "detector": {"type": "centerface"}, "preview": {"enabled": False},
+                        "snapshots": {"face_crops": True},
                         "cameras": [{"name": "cam", "source": {"type": "demo"}, "width": 640, "height": 360}]})
     outbox = Outbox(cfg.queue.path)
     out = Outputs(cfg, Topics(cfg.mqtt.topic_prefix, cfg.site), outbox, None, None)
@@ -102,3 +103,13 @@ def test_revisions_carry_the_same_event_id_and_a_larger_face(published) -> None:
             parsed = parse_topic("maskwatch", b["snapshot"])
             assert parsed is not None and parsed.revision == 1 and parsed.event_id == eid
             assert area(b) >= 0.8 * area(a)
+
+
+def test_opt_in_face_crops_are_the_face_at_full_resolution(published) -> None:
+    for e in events(published):
+        topic = e["snapshot"].replace("/snapshot/", "/face/")
+        crops = [p for t, p in published if t == topic]
+        assert len(crops) == 1, topic
+        img = cv2.imdecode(np.frombuffer(crops[0], np.uint8), cv2.IMREAD_COLOR)
+        side = max(e["box"][2] - e["box"][0], e["box"][3] - e["box"][1])
+        assert 1.5 * side <= max(img.shape[:2]) <= 2.0 * side + 2
