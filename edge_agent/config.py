@@ -206,6 +206,17 @@ class TrackerConfig(_Section):
         return self
 
 
+class LowLightConfig(_Section):
+    """Normalise the detector's input when a frame is dark (the classifier still sees the frame as it is)."""
+
+    enabled: bool = Field(True, description="Normalise the detector's input in low light")
+    dark_below: float = Field(50.0, ge=0, le=255, description="Mean grey level (0-255) under which a frame is dark")
+    target: float = Field(110.0, gt=0, lt=255, description="Mean grey level a dark frame is brought to by a "
+                          "linear gain, after an edge-preserving (bilateral) denoise")
+    score_factor: float = Field(0.4, gt=0, le=1.0, description="In a dark frame the detector's score_threshold is "
+                                "multiplied by this (dark faces score lower)")
+
+
 # ---------------------------------------------------------------- outputs
 class SnapshotConfig(_Section):
     enabled: bool = True
@@ -282,6 +293,7 @@ class Config(_Section):
     detector: DetectorConfig = Field(default_factory=lambda: CenterFaceConfig(type="centerface"))
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    low_light: LowLightConfig = Field(default_factory=LowLightConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
     preview: PreviewConfig = Field(default_factory=PreviewConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)

@@ -24,6 +24,7 @@ from edge_agent.core.tracking import PeopleCounter, Tracker, TrackerParams
 from edge_agent.core.verdicts import FrameResult
 from edge_agent.detectors import Detector, create_detector
 from edge_agent.detectors.base import Image
+from edge_agent.lowlight import LowLight
 
 
 def analysis_size(width: int, height: int, camera: CameraConfig | None) -> tuple[int, int]:
@@ -49,6 +50,9 @@ class FaceAnalyzer:
             config.classifier.model_card, config.classifier.threads)
         self.labels = self.classifier.labels
         self.roi = Roi.from_points(camera.roi) if camera is not None and camera.roi else None
+        self.low_light = LowLight(config.low_light)
+        threshold = getattr(config.detector, "score_threshold", None)
+        self.dark_threshold = None if threshold is None else threshold * config.low_light.score_factor
         self.detect_ms = 0.0
         self.classify_ms = 0.0
 
@@ -57,7 +61,11 @@ class FaceAnalyzer:
         h, w = frame_bgr.shape[:2]
         aw, ah = analysis_size(w, h, self.camera)
         small = frame_bgr if (aw, ah) == (w, h) else cv2.resize(frame_bgr, (aw, ah), interpolation=cv2.INTER_AREA)
-        faces = self.detector.detect(small)
+        det_input, dark = self.low_light(small)
+        if dark and self.dark_threshold is not None:
+            faces = self.detector.detect(det_input, score_threshold=self.dark_threshold)
+        else:
+            faces = self.detector.detect(det_input)
         if (aw, ah) != (w, h) and len(faces):
             xyxy = faces.xyxy * np.array([w / aw, h / ah, w / aw, h / ah], np.float32)
             faces = Faces(xyxy, faces.score)

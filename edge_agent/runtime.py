@@ -57,9 +57,11 @@ class SharedDetector:
         self.detector = detector
         self._lock = threading.Lock()
 
-    def detect(self, frame_bgr: Any) -> Any:
+    def detect(self, frame_bgr: Any, score_threshold: float | None = None) -> Any:
         with self._lock:
-            return self.detector.detect(frame_bgr)
+            if score_threshold is None:
+                return self.detector.detect(frame_bgr)
+            return self.detector.detect(frame_bgr, score_threshold=score_threshold)
 
 
 _shared: dict[str, SharedDetector] = {}
