@@ -215,6 +215,7 @@ class LowLightConfig(_Section):
                           "linear gain, after an edge-preserving (bilateral) denoise")
     score_factor: float = Field(0.4, gt=0, le=1.0, description="In a dark frame the detector's score_threshold is "
                                 "multiplied by this (dark faces score lower)")
+    classifier: bool = Field(False, description="Also normalise the face crops the classifier sees in a dark frame")
 
 
 # ---------------------------------------------------------------- outputs

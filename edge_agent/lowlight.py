@@ -41,15 +41,27 @@ class LowLight:
         self.cfg = cfg
         self.applied = 0  # frames normalised (for tests and benchmarks)
 
+    def gain(self, bgr: Image) -> float | None:
+        """The gain for this frame, or None when it is not dark (or normalisation is off)."""
+        if not self.cfg.enabled:
+            return None
+        mean = mean_grey(bgr)
+        return None if mean >= self.cfg.dark_below else gain_for(mean, self.cfg.target)
+
+    @staticmethod
+    def apply(img: Image, gain: float) -> Image:
+        lut = np.clip(np.rint(np.arange(256) * gain), 0, 255).astype(np.uint8)
+        out: Image = cv2.LUT(cv2.bilateralFilter(img, 5, 20, 3), lut)
+        return out
+
+    def crops(self, crops: Image, gain: float) -> Image:
+        """The classifier's crops (n, s, s, 3) normalised like the frame's detector input."""
+        return np.stack([self.apply(np.ascontiguousarray(c), gain) for c in crops]) if len(crops) else crops
+
     def __call__(self, bgr: Image) -> tuple[Image, bool]:
         """The detector's input and whether the frame was dark."""
-        if not self.cfg.enabled:
+        g = self.gain(bgr)
+        if g is None:
             return bgr, False
-        mean = mean_grey(bgr)
-        if mean >= self.cfg.dark_below:
-            return bgr, False
-        g = gain_for(mean, self.cfg.target)
-        lut = np.clip(np.rint(np.arange(256) * g), 0, 255).astype(np.uint8)
-        out: Image = cv2.LUT(cv2.bilateralFilter(bgr, 5, 20, 3), lut)
         self.applied += 1
-        return out, True
+        return self.apply(bgr, g), True

@@ -78,6 +78,9 @@ class FaceAnalyzer:
         """Faces with class ids/scores filled in, and the full probabilities (n, len(labels))."""
         t0 = _time.perf_counter()
         crops = crop_faces(frame_bgr, faces.xyxy, self.classifier.crop)
+        gain = self.low_light.gain(frame_bgr) if self.low_light.cfg.classifier and len(crops) else None
+        if gain is not None:
+            crops = self.low_light.crops(crops, gain)
         probs = self.classifier.predict_proba(crops)
         ids = probs.argmax(axis=1).astype(np.int32) if len(probs) else np.empty(0, np.int32)
         out = faces.with_classes(ids, probs[np.arange(len(probs)), ids])
