@@ -91,10 +91,11 @@ def score_people(ground_truth: Mapping[str, Any], frames: Sequence[TrackedFrame]
         # IoU distance with the core's IoU (motmetrics 1.4's own iou_matrix needs NumPy < 2)
         iou = iou_matrix([b for _, b in truth], list(f.boxes)).astype(float)
         dist = np.where(iou >= MATCH_IOU, 1.0 - iou, np.nan)
-        frame_id = acc.update(gt_ids, list(f.track_ids), dist)
-        ev = acc.mot_events.loc[frame_id]
-        for _, row in ev[ev.Type.isin(["MATCH", "SWITCH"])].iterrows():
-            on_person[int(row.HId)][int(row.OId)] += 1
+        acc.update(gt_ids, list(f.track_ids), dist)
+    events = acc.mot_events
+    matched = events[events.Type.isin(["MATCH", "SWITCH"])]
+    for oid, hid in zip(matched.OId.tolist(), matched.HId.tolist(), strict=True):
+        on_person[int(hid)][int(oid)] += 1
     summary = mm.metrics.create().compute(acc, metrics=["idf1", "num_switches", "num_fragmentations", "mota"],
                                           name="scene")
     labels = {int(p["person"]): str(p["label"]) for p in ground_truth["people"] if p["frames"]}
