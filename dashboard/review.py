@@ -18,11 +18,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard.models import Event, FaceCrop
+from dashboard.vocabulary import EVENT_COLS, PEOPLE_COLS
 from edge_agent.core.labels import LABELS
 
 log = logging.getLogger(__name__)
@@ -69,27 +71,27 @@ def true_label(event: Event) -> str | None:
     return None
 
 
-def corrections(db: Session, start: datetime, end: datetime, camera_ids: list[int]
-                ) -> list[tuple[int, datetime, int, int, int, int, int]]:
+def corrections(db: Session, start: datetime, end: datetime, camera_ids: list[int]) -> list[tuple[Any, ...]]:
     """What the reviews change in the hourly roll-up for [start, end): rows shaped like ``hourly_counts``
-    (camera id, UTC hour, people with / without / incorrect, events without / incorrect), to be added to it.
-    A false positive leaves the counts; a relabelled person moves to the new label."""
-    people = {label: i for i, label in enumerate(LABELS)}
-    events = {"without_mask": 3, "mask_incorrect": 4}
-    out = []
+    (camera id, UTC hour, people per label, events per violation label; ``dashboard.vocabulary``), to be
+    added to it. A false positive leaves the counts; a relabelled person moves to the new label."""
+    people = {label: i for i, label in enumerate(PEOPLE_COLS)}
+    events = {label: len(people) + i for i, label in enumerate(EVENT_COLS)}
+    out: list[tuple[Any, ...]] = []
     q = select(Event.camera_id, Event.time, Event.verdict, Event.review, Event.review_label).where(
         Event.review.in_(("false_positive", "relabelled")), Event.time >= start, Event.time < end,
         Event.camera_id.in_(camera_ids))
     for cid, t, verdict, action, label in db.execute(q):
-        d = [0, 0, 0, 0, 0]
-        d[people[verdict]] -= 1
-        d[events[verdict]] -= 1
-        if action == "relabelled" and label in people:
-            d[people[label]] += 1
-            if label in events:
-                d[events[label]] += 1
+        d = [0] * (len(people) + len(events))
+        for index in (people.get(verdict), events.get(verdict)):
+            if index is not None:
+                d[index] -= 1
+        if action == "relabelled" and label is not None:
+            for index in (people.get(label), events.get(label)):
+                if index is not None:
+                    d[index] += 1
         out.append((cid, t.astimezone(UTC).replace(minute=0, second=0, microsecond=0), *d))
-    return out  # type: ignore[return-value]
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,10 +33,12 @@ class Kept:
     crop: Image
     others: tuple[Box, ...]  # other faces, crop pixels
 
-    def jpeg(self, cfg: SnapshotConfig, label: str) -> bytes:
+    def jpeg(self, cfg: SnapshotConfig, label: str, blur_violator: bool = False) -> bytes:
+        """The snapshot: every other face blurred (docs/privacy.md), the violator too with ``blur_violator``."""
         x0, y0 = self.region[:2]
         x1, y1, x2, y2 = self.shot.box
-        return violation_snapshot(self.crop, (x1 - x0, y1 - y0, x2 - x0, y2 - y0), list(self.others), cfg, label)
+        return violation_snapshot(self.crop, (x1 - x0, y1 - y0, x2 - x0, y2 - y0), list(self.others), cfg, label,
+                                  blur_violator=blur_violator)
 
     def face_jpeg(self, quality: int = 95) -> bytes:
         """The face at full camera resolution with a margin, nothing drawn on it (training data)."""
@@ -78,8 +80,9 @@ class BestShots:
         if not result.improved:
             return
         boxes = result.faces.xyxy.tolist()
+        outside = [list(b) for b in result.outside_roi]  # blurred like everyone else
         for tid, shot in result.improved:
-            others = [b for b, t in zip(boxes, result.track_ids, strict=True) if t != tid]
+            others = [b for b, t in zip(boxes, result.track_ids, strict=True) if t != tid] + outside
             self.kept[tid] = keep(frame, shot, others)
 
     def best(self, track_id: int) -> Kept | None:

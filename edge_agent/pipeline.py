@@ -24,6 +24,7 @@ from edge_agent.core.tracking import PeopleCounter, Tracker, TrackerParams
 from edge_agent.core.verdicts import FrameResult
 from edge_agent.detectors import Detector, create_detector
 from edge_agent.detectors.base import Image
+from edge_agent.imaging import resize_square
 from edge_agent.lowlight import LowLight
 
 
@@ -55,6 +56,7 @@ class FaceAnalyzer:
         self.dark_threshold = None if threshold is None else threshold * config.low_light.score_factor
         self.detect_ms = 0.0
         self.classify_ms = 0.0
+        self.outside_roi: tuple[tuple[float, float, float, float], ...] = ()
 
     def detect(self, frame_bgr: Image) -> Faces:
         t0 = _time.perf_counter()
@@ -69,15 +71,18 @@ class FaceAnalyzer:
         if (aw, ah) != (w, h) and len(faces):
             xyxy = faces.xyxy * np.array([w / aw, h / ah, w / aw, h / ah], np.float32)
             faces = Faces(xyxy, faces.score)
+        self.outside_roi = ()
         if self.roi is not None and len(faces):
-            faces = faces[self.roi.contains(faces.xyxy, w, h)]
+            inside = self.roi.contains(faces.xyxy, w, h)
+            self.outside_roi = tuple(tuple(b) for b in faces.xyxy[~inside].tolist())  # still blurred in images
+            faces = faces[inside]
         self.detect_ms = (_time.perf_counter() - t0) * 1000.0
         return faces
 
     def classify(self, frame_bgr: Image, faces: Faces) -> tuple[Faces, np.ndarray]:
         """Faces with class ids/scores filled in, and the full probabilities (n, len(labels))."""
         t0 = _time.perf_counter()
-        crops = crop_faces(frame_bgr, faces.xyxy, self.classifier.crop)
+        crops = crop_faces(frame_bgr, faces.xyxy, self.classifier.crop, resize_square)
         gain = self.low_light.gain(frame_bgr) if self.low_light.cfg.classifier and len(crops) else None
         if gain is not None:
             crops = self.low_light.crops(crops, gain)
@@ -112,7 +117,8 @@ class FramePipeline:
         update = self.tracker.update(faces, capture_time, seen, face_sharpness(frame_bgr, faces.xyxy))
         self.people.add(update.decisions)
         return FrameResult(capture_time, faces, update.track_ids, update.decisions,
-                           self.analyzer.detect_ms, self.analyzer.classify_ms, update.improved, update.ended)
+                           self.analyzer.detect_ms, self.analyzer.classify_ms, improved=update.improved,
+                           ended=update.ended, outside_roi=self.analyzer.outside_roi)
 
     def drain_people(self) -> dict[str, int]:
         """Unique people decided per verdict since the last call (every label present); resets the count."""

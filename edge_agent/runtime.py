@@ -28,6 +28,7 @@ from edge_agent.core.verdicts import Decision, FrameResult
 from edge_agent.events import CameraStats, CameraStatus, ViolationEvent, dump
 from edge_agent.mqtt_client import MqttLink, OutboxSender
 from edge_agent.outbox import Outbox
+from edge_agent.privacy import Privacy, ViolatorTracks
 from edge_agent.snapshot import preview_jpeg
 from edge_agent.sources import CameraState, CaptureWorker, make_worker
 from edge_agent.sources.base import Backoff, Frame
@@ -105,6 +106,8 @@ class CameraRunner:
         self.cfg = out.config
         self.worker: CaptureWorker = make_worker(camera, on_status=self._on_status, backoff=backoff)
         self.period = 1.0 / camera.detect_fps
+        self.privacy = Privacy(self.cfg.privacy_mode(camera))
+        self._violators = ViolatorTracks()
         self.frames_total = 0
         self.events_total = 0
         self.errors = 0
@@ -168,7 +171,8 @@ class CameraRunner:
         event_id = uuid.uuid4().hex
         kept = self.best_shots.best(d.track_id)
         if kept is None:  # a pipeline that does not rate shots: the deciding frame
-            others = [b for b, t in zip(result.faces.xyxy.tolist(), result.track_ids, strict=True) if t != d.track_id]
+            others = [b for b, t in zip(result.faces.xyxy.tolist(), result.track_ids, strict=True)
+                      if t != d.track_id] + [list(b) for b in result.outside_roi]
             kept = keep(frame.image, Shot(d.box, d.time, d.confidence, 0.0, 0.0, False), others)
         box = kept.shot.box
         snapshot_topic, region = self._put_snapshot(event_id, 0, kept, d.verdict, d.track_id)
@@ -188,16 +192,16 @@ class CameraRunner:
 
     def _put_snapshot(self, event_id: str, revision: int, kept: Kept | None, verdict: str, track_id: int,
                       ) -> tuple[str | None, tuple[int, int, int, int] | None]:
-        if not self.cfg.snapshots.enabled or kept is None:
+        if not self.cfg.snapshots.enabled or not self.privacy.images or kept is None:
             return None, None
         try:
-            jpeg = kept.jpeg(self.cfg.snapshots, verdict)
+            jpeg = kept.jpeg(self.cfg.snapshots, verdict, blur_violator=self.privacy.blur_violator)
         except Exception:  # the event matters more than its picture
             log.exception("camera %s: snapshot for track %d failed", self.camera.name, track_id)
             return None, None
         topic = self.out.topics.snapshot(self.camera.name, event_id, revision)
         self.out.put(topic, jpeg)
-        if self.cfg.snapshots.face_crops:
+        if self.cfg.snapshots.face_crops and not self.privacy.blur_violator:  # privacy modes: no unblurred face
             try:
                 self.out.put(self.out.topics.face(self.camera.name, event_id, revision), kept.face_jpeg())
             except Exception:
@@ -222,7 +226,9 @@ class CameraRunner:
             return
         labels = self.pipeline.labels
         names = [labels[c] if 0 <= c < len(labels) else None for c in result.faces.class_id.tolist()]
-        jpeg = preview_jpeg(frame.image, result.faces.xyxy.tolist(), names, self.cfg.preview)
+        blur = self.privacy.preview_blur(result.track_ids, self._violators)
+        jpeg = preview_jpeg(frame.image, result.faces.xyxy.tolist(), names, self.cfg.preview, blur,
+                            also_blur=result.outside_roi)
         link.publish(self.out.topics.camera(self.camera.name, PREVIEW), jpeg, qos=0)
 
     # ------------------------------------------------------------ analysis loop
@@ -264,7 +270,8 @@ class CameraRunner:
             if d.verdict in VIOLATIONS:
                 self._publish_violation(frame, result, d)
         self._revise(frame.time, result.ended)
-        if self.cfg.preview.enabled and frame.time >= self._next_preview:
+        self._violators.update((d.track_id for d in result.decisions if d.verdict in VIOLATIONS), result.track_ids)
+        if self.cfg.preview.enabled and self.privacy.images and frame.time >= self._next_preview:
             self._next_preview = frame.time + 1.0 / self.cfg.preview.fps
             self._preview(frame, result)
 

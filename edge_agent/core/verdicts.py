@@ -32,3 +32,6 @@ class FrameResult:
     classify_ms: float = 0.0
     improved: tuple[tuple[int, Shot], ...] = ()  # (track id, new best shot) of tracks whose best shot improved
     ended: tuple[int, ...] = ()  # tracks forgotten in this frame
+    #: faces detected outside the camera's region of interest: neither classified nor counted, but blurred
+    #: in every image that leaves the device (docs/privacy.md)
+    outside_roi: tuple[tuple[float, float, float, float], ...] = ()
