@@ -210,6 +210,10 @@ class TrackerConfig(_Section):
     vote_min_face_px: int = Field(
         24, ge=0, le=2000, description="A face whose larger side is under this many frame pixels does not vote",
     )
+    unseen_max_age_s: float = Field(
+        0.5, gt=0, le=60, description="Forget sooner a track whose last face was not well seen (clipped by the "
+        "border or roi, too small): a person leaving the frame, not to be continued by the next one entering",
+    )
     vote_whole_in_roi: bool = Field(
         True, description="With a camera roi, a face must lie wholly inside it to vote (its centre inside is "
         "enough to be tracked)",

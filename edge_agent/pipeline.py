@@ -104,7 +104,7 @@ class FramePipeline:
         self.analyzer = FaceAnalyzer(config, camera_config, detector=detector, classifier=classifier)
         t = config.tracker
         self.tracker = Tracker(TrackerParams(t.iou_threshold, t.max_age_s, t.votes, t.window, t.min_confidence,
-                                                   t.max_distance),
+                                                   t.max_distance, t.unseen_max_age_s),
                                self.analyzer.labels)
         self.seen = SeenParams(t.vote_border_px, t.vote_min_face_px, t.vote_whole_in_roi)
         self.people = PeopleCounter()

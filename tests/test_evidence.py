@@ -202,3 +202,23 @@ def test_snapshot_revision_topics_round_trip() -> None:
         assert parse_topic("maskwatch", bad) is None
     with pytest.raises(ValueError, match="revision"):
         t.snapshot("cam", "e1", -1)
+
+
+def test_a_person_leaving_at_the_edge_is_not_continued_by_the_next_one_entering_there() -> None:
+    """Person A walks out at the left edge (decided), person B walks in there 0.6 s later: B needs a track and a
+    decision of their own (with the plain max_age_s of 2 s, B inherited A's decided track and got no event)."""
+    tr = Tracker(TrackerParams(votes=2, window=3), LABELS)
+    t = 0.0
+    for x1 in (200, 150, 100, 50, 10, 0):  # A leaves; the last two faces touch the border
+        f = faces((x1, 150, x1 + 100, 260) if x1 else (0, 150, 60, 260))
+        tr.update(f, t, well_seen(f, W, H, SeenParams()))
+        t += 0.2
+    t += 0.6
+    ids, decided = set(), []
+    for x1 in (0, 10, 50, 100):  # B enters at the same place
+        f = faces((x1, 150, x1 + 100, 260) if x1 else (0, 150, 60, 260), cls=0)
+        up = tr.update(f, t, well_seen(f, W, H, SeenParams()))
+        ids.update(up.track_ids)
+        decided += [d.verdict for d in up.decisions]
+        t += 0.2
+    assert 1 not in ids and decided == ["with_mask"]

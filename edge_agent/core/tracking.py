@@ -45,6 +45,7 @@ class TrackerParams:
     window: int = 5
     min_confidence: float = 0.6
     max_distance: float = 2.0
+    unseen_max_age_s: float = 0.5  # a track whose last face was not well seen (leaving the frame) goes sooner
 
     def __post_init__(self) -> None:
         if not 0.0 < self.iou_threshold <= 1.0:
@@ -55,6 +56,8 @@ class TrackerParams:
             raise ValueError(f"votes must be in 1..window ({self.window}), got {self.votes}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
+        if self.unseen_max_age_s <= 0:
+            raise ValueError(f"unseen_max_age_s must be > 0, got {self.unseen_max_age_s}")
         if not 0.0 <= self.max_distance <= 10.0:
             raise ValueError(f"max_distance must be in [0, 10] face sizes, got {self.max_distance}")
 
@@ -67,6 +70,7 @@ class Track:
     history: deque[tuple[int, float]]  # (class_id, class probability) of recent frames
     verdict: str | None = None
     best: Shot | None = None
+    last_seen_well: bool = True  # whether its last face was well seen (see ``Tracker.update``)
     velocity: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(2, np.float32))  # px/s
 
     def predicted(self, time: float) -> npt.NDArray[np.float32]:
@@ -164,7 +168,7 @@ class Tracker:
                sharp: npt.NDArray[np.float32] | None = None) -> TrackUpdate:
         """``seen``: which faces may vote (all when ``None``); ``sharp``: their sharpness (best shot)."""
         p = self.params
-        ended = tuple(tid for tid, t in self.tracks.items() if time - t.last_seen > p.max_age_s)
+        ended = tuple(tid for tid, t in self.tracks.items() if time - t.last_seen > self._max_age(t))
         for tid in ended:
             del self.tracks[tid]
         live = list(self.tracks.values())
@@ -187,6 +191,7 @@ class Tracker:
             track = self.tracks[ids[i]]
             track.move_to(faces.xyxy[i], time)
             ok = True if seen is None else bool(seen[i])
+            track.last_seen_well = ok
             shot = self._shot(track, faces, i, time, ok, 0.0 if sharp is None else float(sharp[i]))
             if shot is not None:
                 improved.append((track.track_id, shot))
@@ -194,6 +199,13 @@ class Tracker:
             if decision is not None:
                 decisions.append(decision)
         return TrackUpdate(tuple(ids), tuple(decisions), tuple(improved), ended)
+
+    def _max_age(self, track: Track) -> float:
+        """A track last seen as a clipped (or too small) face is a person leaving the frame: forgotten after
+        ``unseen_max_age_s``, so that the next person entering at the same edge starts a track of their own
+        instead of inheriting a decided one (and going without an event)."""
+        p = self.params
+        return p.max_age_s if track.last_seen_well else min(p.max_age_s, p.unseen_max_age_s)
 
     def _shot(self, track: Track, faces: Faces, i: int, time: float, seen: bool, sharp: float) -> Shot | None:
         """This frame's face as the track's best shot, if it is better than the one kept (else ``None``)."""
