@@ -263,8 +263,15 @@ def _export_reviewed(args, cfg) -> int:  # type: ignore[no-untyped-def]
     rc = _ready(engine, False)
     if rc:
         return rc
+    import getpass
+
+    from dashboard import access_log
+
     with Session(engine) as db:
         rep = export_reviewed(db, cfg.dashboard.snapshot_dir, args.out)
+        access_log.record_action(db.connection(), f"cli:{getpass.getuser()}", access_log.EXPORT_REVIEWED,
+                                 f"{sum(rep.written.values())} faces to {args.out}"[:255])
+        db.commit()
     per = ", ".join(f"{n} {label}" for label, n in sorted(rep.written.items())) or "none"
     print(f"exported {sum(rep.written.values())} reviewed faces to {args.out} ({per}); "
           f"{rep.without_face_crop} reviewed events had no face crop (agent snapshots.face_crops is off)")

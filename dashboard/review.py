@@ -7,8 +7,9 @@ crops are exported as a class-folder data set that ``maskwatch train --folders``
 - ``relabelled``: a face, but the verdict was wrong: ``label`` says what the person wore (``with_mask``
   included). Statistics move the person to that label; the face is exported under it.
 
-Who and when are stored on the event and written to the audit trail through :func:`audit` (one function, so
-that the team dashboard's audit log can take it over). Pure database work, no Flask.
+Who and when are stored on the event and written to the audit trail through
+``dashboard.access_log.record_action`` (the one function the team dashboard's audit log is to take over) and
+the ``maskwatch.audit`` logger. Pure database work, no Flask.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ class ReviewError(ValueError):
     """A review that cannot be recorded (unknown action or label); the message names the allowed values."""
 
 
-def audit(user: str, action: str, target: str, detail: str = "") -> None:
-    """Record who did what to which object. Until the dashboard has an audit log table this goes to the
-    ``maskwatch.audit`` logger (the journal under systemd)."""
-    audit_log.info("user=%s action=%s target=%s %s", user, action, target, detail)
+def audit(db: Session, user: str, action: str, detail: str) -> None:
+    """Record who did what, in the caller's transaction (``access_log.record_action``) and in the log."""
+    from dashboard import access_log
+
+    access_log.record_action(db.connection(), user, action, detail[:255])
+    audit_log.info("user=%s action=%s %s", user, action, detail)
 
 
 def review_event(db: Session, event: Event, action: str, user: str, label: str | None = None,
@@ -57,8 +60,8 @@ def review_event(db: Session, event: Event, action: str, user: str, label: str |
         label = None
     event.review, event.review_label = action, label
     event.reviewed_by, event.reviewed_at = user, now or datetime.now(UTC)
+    audit(db, user, "review", f"event {event.event_id}: {action}" + (f" as {label}" if label else ""))
     db.commit()
-    audit(user, f"review.{action}", f"event:{event.event_id}", f"label={label}" if label else "")
     return event
 
 

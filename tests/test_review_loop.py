@@ -97,6 +97,12 @@ def test_reviews_record_who_and_when_and_show_on_the_page(reviewed) -> None:
     login(client, "operator1")
     html = client.get("/events/ev1x0").get_data(as_text=True)
     assert "relabelled as" in html and "operator1" in html
+    from dashboard.models import AccessLog
+
+    with Session(engine) as db:  # the audit trail (access log until the team dashboard's audit log)
+        rows = list(db.scalars(select(AccessLog).where(AccessLog.action == "review")))
+    assert len(rows) == sum(1 for _, a, _ in plan if a) and {r.user for r in rows} == {"operator1"}
+    assert any("ev1x0: relabelled as with_mask" in r.target for r in rows)
 
 
 @pytest.mark.parametrize(("form", "word"), [({"review": "maybe"}, "confirmed, false_positive, relabelled"),
@@ -143,6 +149,11 @@ def test_export_reviewed_then_train_on_it(reviewed) -> None:
     assert "exported 24 reviewed faces" in r.stdout
     counts = {d.name: len(list(d.glob("*.jpg"))) for d in out.iterdir()}
     assert counts == {"without_mask": 8, "with_mask": 8, "mask_incorrect": 8}
+    from dashboard.models import AccessLog
+
+    with Session(app.extensions["maskwatch"]["engine"]) as db:
+        (row,) = db.scalars(select(AccessLog).where(AccessLog.action == "export_reviewed"))
+    assert row.user.startswith("cli:") and "24 faces" in row.target
     again = maskwatch("dashboard", "export-reviewed", "--out", str(out), "--config", str(cfg))
     assert again.returncode == 0 and {d.name: len(list(d.glob("*.jpg"))) for d in out.iterdir()} == counts
 
