@@ -114,7 +114,7 @@ class FramePipeline:
         faces = self.analyzer.analyse(frame_bgr)
         h, w = frame_bgr.shape[:2]
         seen = well_seen(faces, w, h, self.seen, self.analyzer.roi)
-        update = self.tracker.update(faces, capture_time, seen, face_sharpness(frame_bgr, faces.xyxy))
+        update = self.tracker.update(faces, capture_time, seen, face_sharpness(frame_bgr, faces.xyxy), (w, h))
         self.people.add(update.decisions)
         return FrameResult(capture_time, faces, update.track_ids, update.decisions,
                            self.analyzer.detect_ms, self.analyzer.classify_ms, improved=update.improved,

@@ -222,3 +222,18 @@ def test_a_person_leaving_at_the_edge_is_not_continued_by_the_next_one_entering_
         decided += [d.verdict for d in up.decisions]
         t += 0.2
     assert 1 not in ids and decided == ["with_mask"]
+
+
+def test_a_track_predicted_out_of_the_frame_ends() -> None:
+    """A face moving right, last seen well inside the frame: once
+    its predicted centre is outside the frame the track ends, and a newcomer there gets a new one."""
+    tr = Tracker(TrackerParams(), LABELS)
+    for k, x1 in enumerate((1000, 1060, 1120, 1170)):
+        tr.update(faces((x1, 100, x1 + 100, 200)), k * 0.2, None, None, (W, H))
+    assert tr.update(Faces.empty(), 0.8, None, None, (W, H)).ended == ()  # predicted centre 1280: still in
+    up = tr.update(faces((1220, 100, 1280, 200)), 1.2, None, None, (W, H))  # predicted centre ~1340: gone
+    assert up.ended == (1,) and up.track_ids == (2,)
+    still = Tracker(TrackerParams(), LABELS)  # without the frame size the old rule (max_age_s) applies
+    for k, x1 in enumerate((1000, 1060, 1120, 1170)):
+        still.update(faces((x1, 100, x1 + 100, 200)), k * 0.2)
+    assert still.update(faces((1220, 100, 1280, 200)), 1.2).track_ids == (1,)

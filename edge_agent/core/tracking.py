@@ -90,6 +90,14 @@ class Track:
         self.last_seen = time
 
 
+def _gone(track: Track, time: float, frame_size: tuple[int, int] | None) -> bool:
+    """Unmatched since its last sighting and predicted (by its velocity) to be centred outside the frame."""
+    if frame_size is None or time <= track.last_seen:
+        return False
+    cx, cy = _centres(track.predicted(time)[None])[0]
+    return not (0.0 <= cx <= frame_size[0] and 0.0 <= cy <= frame_size[1])
+
+
 def _centres(xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     out: npt.NDArray[np.float32] = ((xyxy[:, :2] + xyxy[:, 2:]) / 2.0).astype(np.float32)
     return out
@@ -165,10 +173,13 @@ class Tracker:
     _next_id: int = 1
 
     def update(self, faces: Faces, time: float, seen: npt.NDArray[np.bool_] | None = None,
-               sharp: npt.NDArray[np.float32] | None = None) -> TrackUpdate:
-        """``seen``: which faces may vote (all when ``None``); ``sharp``: their sharpness (best shot)."""
+               sharp: npt.NDArray[np.float32] | None = None, frame_size: tuple[int, int] | None = None
+               ) -> TrackUpdate:
+        """``seen``: which faces may vote (all when ``None``); ``sharp``: their sharpness (best shot);
+        ``frame_size`` (width, height): a track predicted to have walked out of the frame ends."""
         p = self.params
-        ended = tuple(tid for tid, t in self.tracks.items() if time - t.last_seen > self._max_age(t))
+        ended = tuple(tid for tid, t in self.tracks.items()
+                      if time - t.last_seen > self._max_age(t) or _gone(t, time, frame_size))
         for tid in ended:
             del self.tracks[tid]
         live = list(self.tracks.values())
