@@ -10,6 +10,11 @@ Layout (``prefix`` defaults to ``maskwatch``)::
     {prefix}/{site}/camera/{camera}/stats            periodic statistics JSON                 QoS 1, durable
     {prefix}/{site}/camera/{camera}/status           camera online/offline JSON               QoS 1, retained
     {prefix}/{site}/camera/{camera}/preview          low-rate JPEG preview frame              QoS 0
+    {prefix}/{site}/camera/{camera}/enabled/set      ON | OFF: detection on/off (dashboard)   QoS 1
+    {prefix}/{site}/camera/{camera}/enabled/state    ON | OFF, as the agent applies it        QoS 1, retained
+    {prefix}/{site}/camera/{camera}/notifications/set    ON | OFF: notifications (dashboard)  QoS 1
+    {prefix}/{site}/camera/{camera}/notifications/state  ON | OFF                             QoS 1, retained
+    {prefix}/{site}/camera/{camera}/ha/{state|violation|snapshot}  Home Assistant entity states (dashboard)
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ class Kind(StrEnum):
     STATUS = "status"
     PREVIEW = "preview"
     FACE = "face"
+    #: ``.../camera/<cam>/<enabled|notifications>/<set|state>`` (the level after the camera is the switch)
+    SWITCH = "switch"
+    #: ``.../camera/<cam>/ha/<state|violation|snapshot>``: Home Assistant entity states (from the dashboard)
+    HA = "ha"
 
 
 AVAILABLE = Kind.AVAILABLE
@@ -55,6 +64,14 @@ PREVIEW = Kind.PREVIEW
 FACE = Kind.FACE
 CAMERA_KINDS = (EVENT, SNAPSHOT, STATS, STATUS, PREVIEW, FACE)
 PER_EVENT = (SNAPSHOT, FACE)  # kinds with an event id (and an optional revision) as further levels
+ENABLED = "enabled"
+NOTIFICATIONS = "notifications"
+SWITCHES = (ENABLED, NOTIFICATIONS)
+SET = "set"
+STATE = "state"
+HA = Kind.HA
+HA_TOPICS = ("state", "violation", "snapshot")
+ON, OFF = "ON", "OFF"
 
 
 def check_name(kind: str, value: str) -> str:
@@ -101,6 +118,21 @@ class Topics:
     def face(self, camera: str, event_id: str, revision: int = 0) -> str:
         return self.snapshot(camera, event_id, revision, FACE)
 
+    def switch(self, camera: str, name: str, action: str) -> str:
+        """``.../camera/<camera>/<enabled|notifications>/<set|state>``."""
+        if name not in SWITCHES or action not in (SET, STATE):
+            raise ValueError(f"switch {name!r}/{action!r}: must be one of {SWITCHES} / (set, state)")
+        return f"{self.base}/camera/{check_name('camera', camera)}/{name}/{action}"
+
+    def switch_filter(self, action: str = SET) -> str:
+        """Every camera's switch commands (what an agent subscribes to)."""
+        return f"{self.base}/camera/+/+/{action}"
+
+    def ha(self, camera: str, what: str) -> str:
+        if what not in HA_TOPICS:
+            raise ValueError(f"Home Assistant topic {what!r} must be one of {HA_TOPICS}")
+        return f"{self.base}/camera/{check_name('camera', camera)}/{HA}/{what}"
+
     def site_filter(self) -> str:
         """Everything of this site (what an agent may publish to, under the installed ACLs)."""
         return f"{self.base}/#"
@@ -117,7 +149,9 @@ class ParsedTopic:
     agent: str | None = None
     camera: str | None = None
     event_id: str | None = None
-    revision: int = 0  # snapshots only
+    revision: int = 0  # snapshots and face crops only
+    switch: str | None = None  # enabled | notifications (kind "switch"); ha topic name (kind "ha")
+    action: str | None = None  # set | state (kind "switch")
 
 
 MAX_REVISION = 1000
@@ -135,6 +169,12 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
             return ParsedTopic(check_name("site", rest[0]), AVAILABLE, agent=check_name("agent", rest[2]))
         if len(rest) == 4 and rest[1] == "camera" and rest[3] in CAMERA_KINDS and rest[3] not in PER_EVENT:
             return ParsedTopic(check_name("site", rest[0]), Kind(rest[3]), camera=check_name("camera", rest[2]))
+        if len(rest) == 5 and rest[1] == "camera" and rest[3] in SWITCHES and rest[4] in (SET, STATE):
+            return ParsedTopic(check_name("site", rest[0]), Kind.SWITCH, camera=check_name("camera", rest[2]),
+                               switch=rest[3], action=rest[4])
+        if len(rest) == 5 and rest[1] == "camera" and rest[3] == HA and rest[4] in HA_TOPICS:
+            return ParsedTopic(check_name("site", rest[0]), Kind.HA, camera=check_name("camera", rest[2]),
+                               switch=rest[4])
         if len(rest) in (5, 6) and rest[1] == "camera" and rest[3] in PER_EVENT:
             revision = 0
             if len(rest) == 6:
