@@ -97,6 +97,9 @@ def test_reviews_record_who_and_when_and_show_on_the_page(reviewed) -> None:
     login(client, "operator1")
     html = client.get("/events/ev1x0").get_data(as_text=True)
     assert "relabelled as" in html and "operator1" in html
+    doc = client.get("/api/v1/events/ev1x0").get_json()
+    assert doc["review"]["action"] == "relabelled" and doc["review"]["label"] == "with_mask"
+    assert doc["review"]["by"] == "operator1" and doc["revision"] == 0
     from dashboard.models import AccessLog
 
     with Session(engine) as db:  # the audit trail (access log until the team dashboard's audit log)
