@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from edge_agent.config import Config, ConfigError
+from edge_agent.config import Config, ConfigError, DashboardSecurityConfig
 
 
 def settings_from_config(cfg: Config) -> dict[str, Any]:
@@ -21,6 +21,19 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "TIMEZONE": d.timezone,
         "RETENTION_DAYS": d.retention_days,
         "TOPIC_PREFIX": cfg.mqtt.topic_prefix,
+        **security_settings(d.security),
+    }
+
+
+def security_settings(sec: Any) -> dict[str, Any]:
+    """Flask settings from ``dashboard.security`` (a DashboardSecurityConfig)."""
+    return {
+        "TRUSTED_PROXIES": list(sec.trusted_proxies),
+        "LOGIN_MAX_FAILURES": sec.login_max_failures,
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": sec.login_max_failures_per_address,
+        "LOGIN_WINDOW_S": sec.login_window_minutes * 60,
+        "PERMANENT_SESSION_LIFETIME": int(sec.session_lifetime_h * 3600),
+        "COOKIE_SECURE": sec.cookie_secure,
     }
 
 
@@ -31,16 +44,15 @@ DEFAULTS: dict[str, Any] = {
     "TIMEZONE": "UTC",
     "RETENTION_DAYS": 30,
     "TOPIC_PREFIX": "maskwatch",
-    "LIVE_MAX_SECONDS": 600,  # an MJPEG stream ends after this; the page reconnects
-    "LIVE_POLL_SECONDS": 0.2,
+    "LIVE_MAX_FPS": 8,  # the camera page polls live.jpg at most this often (while frames change)
     "PER_PAGE": 50,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "SESSION_COOKIE_SECURE": False,  # set True (MASKWATCH_COOKIE_SECURE=1) behind HTTPS
+    "SESSION_COOKIE_SECURE": False,  # True (MASKWATCH_COOKIE_SECURE=1): always; else COOKIE_SECURE decides
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
-    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead
+    **security_settings(DashboardSecurityConfig()),
 }
 
 
@@ -50,8 +62,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
     import os
 
-    from dashboard import api, auth, db_session, views
+    from dashboard import account, api, auth, db_session, views
     from dashboard.security import init_security
+    from dashboard.throttle import trusted_proxy_middleware
 
     app = Flask(__name__)
     app.config.update(DEFAULTS)
@@ -78,4 +91,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(account.bp)
+    app.wsgi_app = trusted_proxy_middleware(app.wsgi_app, app.config["TRUSTED_PROXIES"])  # type: ignore[method-assign]
     return app

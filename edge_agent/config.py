@@ -224,6 +224,35 @@ class AgentConfig(_Section):
 
 
 # ---------------------------------------------------------------- dashboard and trainer
+class DashboardSecurityConfig(_Section):
+    """Login throttle, sessions, reverse proxies and cookies of the web dashboard (docs/deploy.md)."""
+
+    trusted_proxies: list[str] = Field(default_factory=list, description=(
+        "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For/-Proto are believed; "
+        "empty: the headers are ignored"))
+    login_max_failures: int = Field(5, ge=1, description=(
+        "Failed logins from one address for one user name before that pair must wait"))
+    login_max_failures_per_address: int = Field(20, ge=1, description=(
+        "Failed logins from one address (any names) before the address is banned"))
+    login_window_minutes: float = Field(15.0, gt=0, description="Failures count this long; a ban lasts this long")
+    session_lifetime_h: float = Field(12.0, gt=0, le=24 * 90, description="A login lasts this long")
+    cookie_secure: Literal["auto", "always", "never"] = Field("auto", description=(
+        "Secure cookies: auto = when the request came over HTTPS (directly or from a trusted proxy)"))
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for n in v:
+            try:
+                ipaddress.ip_network(n, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {n!r} is not an IP address or network (e.g. 127.0.0.1, "
+                                 "10.0.0.0/8)") from None
+        return v
+
+
 class DashboardConfig(_Section):
     database_url: str = Field("sqlite:///var/dashboard.sqlite3", description="SQLAlchemy URL; SQLite or PostgreSQL")
     snapshot_dir: Path = Field(Path("var/snapshots"), description="Where snapshot JPEGs are stored")
@@ -235,6 +264,7 @@ class DashboardConfig(_Section):
     ingest_group: str | None = Field(None, description="MQTT v5 shared subscription group ($share/<group>/...)")
     mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
     mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
+    security: DashboardSecurityConfig = Field(default_factory=lambda: DashboardSecurityConfig())
 
 
     @field_validator("timezone")

@@ -79,7 +79,7 @@ def jpeg(color: tuple[int, int, int] = (40, 120, 200), size: tuple[int, int] = (
 def make_app(tmp_path: Path, **settings: Any):  # type: ignore[no-untyped-def]
     """A testing app on a real SQLite file, schema upgraded through Alembic."""
     cfg = {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'dash.sqlite3'}",
-           "SNAPSHOT_DIR": str(tmp_path / "snapshots"), "LIVE_MAX_SECONDS": 5, "LIVE_POLL_SECONDS": 0.05}
+           "SNAPSHOT_DIR": str(tmp_path / "snapshots"), }
     cfg.update(settings)
     app = create_app(cfg)
     upgrade(app.extensions["maskwatch"]["engine"])
