@@ -12,7 +12,15 @@ from werkzeug.security import check_password_hash
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from dashboard.auth import TOKEN_SCOPES, UserError, create_token, create_user, end_sessions, list_tokens, revoke_token
+from dashboard.auth import (
+    TOKEN_SCOPES,
+    UserError,
+    create_token,
+    create_user,
+    end_sessions,
+    list_tokens,
+    revoke_token,
+)
 from dashboard.db_session import get_db
 
 bp = Blueprint("account", __name__, url_prefix="/account")

@@ -109,8 +109,11 @@ def _serve(args, cfg) -> int:  # type: ignore[no-untyped-def]
     if rc:
         return rc
     log.info("serving the dashboard on http://%s:%d/", cfg.dashboard.host, cfg.dashboard.port)
+    # waitress drops X-Forwarded-* by default; with trusted_proxies they reach the app, whose middleware
+    # believes them only from those proxies (dashboard.throttle.trusted_proxy_middleware)
     waitress.serve(app, host=cfg.dashboard.host, port=cfg.dashboard.port, threads=args.threads,
-                   ident="maskwatch", channel_timeout=60)
+                   ident="maskwatch", channel_timeout=60,
+                   clear_untrusted_proxy_headers=not cfg.dashboard.security.trusted_proxies)
     return 0
 
 

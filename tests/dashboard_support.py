@@ -107,13 +107,15 @@ def login(client, name: str = "manager", password: str = "correct horse battery"
 
 
 def write_config(path: Path, *, db_url: str, snapshot_dir: Path, mqtt_port: int = 1883, http_port: int = 8080,
-                 group: str | None = None, retention_days: int = 30) -> Path:
+                 group: str | None = None, retention_days: int = 30,
+                 security: dict[str, Any] | None = None) -> Path:
     data = {
         "site": "hq", "agent_id": "pi-1",
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "topic_prefix": PREFIX},
         "dashboard": {"database_url": db_url, "snapshot_dir": str(snapshot_dir),
                       "secret_key": "${MASKWATCH_SECRET_KEY:-}", "host": "127.0.0.1", "port": http_port,
-                      "retention_days": retention_days, **({"ingest_group": group} if group else {})},
+                      "retention_days": retention_days, **({"ingest_group": group} if group else {}),
+                      **({"security": security} if security else {})},
     }
     path.write_text(yaml.safe_dump(data))
     return path
