@@ -77,6 +77,32 @@ def test_unit_templates_pass_systemd_analyze(template: Path, tmp_path: Path) -> 
     assert out.returncode == 0 and out.stderr.strip() == "", out.stderr
 
 
+MAX_EXPOSURE = 2.0
+EXPOSURE = re.compile(r"Overall exposure level for \S+: (\d+\.\d+)")
+
+
+def analyze_security(unit: Path) -> float | None:
+    """``systemd-analyze security --offline=yes`` of a unit file: its exposure (0 = tight, 10 = open), or None
+    when this systemd-analyze cannot rate a file offline (older than systemd 250)."""
+    out = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit)],
+                         capture_output=True, text=True, timeout=60, check=False)
+    m = EXPOSURE.search(out.stdout)
+    return float(m.group(1)) if m else None
+
+
+@needs_analyze
+@pytest.mark.parametrize("template", UNIT_TEMPLATES, ids=lambda p: p.name)
+def test_units_are_rated_at_most_exposure_2(template: Path, tmp_path: Path) -> None:
+    exe = tmp_path / "maskwatch"
+    exe.write_text("#!/bin/sh\nexit 0\n")
+    exe.chmod(0o755)
+    score = analyze_security(render_unit(template, tmp_path, exe))
+    if score is None:
+        pytest.skip("systemd-analyze cannot rate a unit file offline here (needs systemd >= 250)")
+    print(f"{template.name}: exposure {score}")
+    assert score <= MAX_EXPOSURE, f"{template.name}: systemd-analyze security exposure {score} > {MAX_EXPOSURE}"
+
+
 @needs_analyze
 def test_systemd_analyze_check_catches_a_bad_key(tmp_path: Path) -> None:
     """The lint is only worth something if a typo fails it: an unknown key prints to stderr (exit 0)."""
