@@ -58,6 +58,7 @@ def render_unit(template: Path, out_dir: Path, exec_path: Path) -> Path:
     text = template.read_text()
     text = text.replace("@VENV@/bin/maskwatch", str(exec_path))
     for key, value in {"PREFIX": "/opt/maskwatch", "ETC": "/etc/maskwatch", "STATE": "/var/lib/maskwatch",
+                       "WEB_STATE": "/var/lib/maskwatch-dashboard", "WEB_USER": "maskwatch-web",
                        "USER": "maskwatch"}.items():
         text = text.replace(f"@{key}@", value)
     assert not re.search(r"@[A-Z_]+@", text), f"unfilled placeholder in {template.name}"
