@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead
+    "SESSION_REFRESH_EACH_REQUEST": False,  # the session's lifetime is kept server side (user_sessions)
     **security_settings(DashboardSecurityConfig()),
 }
 

@@ -173,11 +173,13 @@ def _load_user(user_id: str) -> User | None:
     sid = session.get(SESSION_KEY)
     if not isinstance(sid, str):
         return None
-    db = get_db()
-    row = db.get(UserSession, _sha256(sid))
-    if row is None or str(row.user_id) != user_id or row.expires_at <= datetime.now(UTC):
+    try:
+        uid = int(user_id)
+    except ValueError:
         return None
-    return db.get(User, row.user_id)
+    # one query per request (the live view polls several times a second per viewer)
+    return get_db().scalar(select(User).join(UserSession, UserSession.user_id == User.id).where(
+        UserSession.id_sha256 == _sha256(sid), User.id == uid, UserSession.expires_at > datetime.now(UTC)))
 
 
 def _bearer(header: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,16 +72,16 @@ def camera(camera_id: int):  # type: ignore[no-untyped-def]
 def live_jpg(camera_id: int):  # type: ignore[no-untyped-def]
     """The latest preview frame. The live view polls this with ``If-None-Match`` (an unchanged frame costs a
     304 of a few bytes) at an adaptive rate, so no request thread is held per viewer (docs/dashboard.md)."""
-    cam = _camera_or_404(camera_id)
+    site, name = _camera_names(camera_id)
     store = previews()
-    version = store.version(cam.site, cam.name)
+    version = store.version(site, name)
     if version is None:
         abort(404)
     etag = f"{version[0]:x}-{version[1]:x}"
     if etag in request.if_none_match:
         resp = Response(status=304)
     else:
-        frame = store.get(cam.site, cam.name)
+        frame = store.get(site, name)
         if frame is None:
             abort(404)
         etag = f"{frame.version[0]:x}-{frame.version[1]:x}"
@@ -88,6 +89,23 @@ def live_jpg(camera_id: int):  # type: ignore[no-untyped-def]
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "no-cache, private"
     return resp
+
+
+_NAMES: dict[int, tuple[float, str, str]] = {}
+NAMES_TTL_S = 10.0
+
+
+def _camera_names(camera_id: int) -> tuple[str, str]:
+    """(site, name) of a camera, remembered for a few seconds: each live viewer asks several times a second."""
+    now = time.monotonic()
+    hit = _NAMES.get(camera_id)
+    if hit is not None and now - hit[0] < NAMES_TTL_S:
+        return hit[1], hit[2]
+    cam = _camera_or_404(camera_id)
+    if len(_NAMES) > 10_000:
+        _NAMES.clear()
+    _NAMES[camera_id] = (now, cam.site, cam.name)
+    return cam.site, cam.name
 
 
 def _filter() -> EventFilter:
