@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from dashboard_support import REPO, add_user, csrf_from, jpeg, make_app, maskwatch, write_config
+from dashboard_support import REPO, csrf_from, jpeg, maskwatch, raw, status, topic, write_config
 from helpers.net import free_port, port_open, wait_for
 
-from dashboard.db import make_engine, upgrade
+from dashboard.db import make_engine, session_factory, upgrade
+from dashboard.ingest import Ingester, Received
 from dashboard.previews import PreviewStore
 from dashboard.throttle import LoginThrottle
 
@@ -148,8 +149,6 @@ def test_junk_names_cannot_flush_the_throttle(tmp_path):
     20,000 scrypt checks would take many minutes."""
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     upgrade(engine)
-    from dashboard.db import session_factory
-
     t = LoginThrottle(per_pair=5, per_address=20, window_s=900)
     with session_factory(engine)() as db:
         for _ in range(5):
@@ -239,8 +238,6 @@ def test_login_answers_with_50_live_viewers_open(tmp_path):
     d.cli("create-user", "viewer", "--password-stdin", input=PASSWORD + "\n")
     frames = [jpeg((40 * i % 255, 120, 200), (480, 360), f"f{i}") for i in range(10)]
     store.put("hq", "door", frames[0])
-    from dashboard.ingest import Ingester, Received
-    from dashboard_support import raw, status, topic
     Ingester(make_engine(f"sqlite:///{d.db}"), d.snapshots, "maskwatch").process(
         [Received(topic("status"), raw(status()))])
     stop = threading.Event()
