@@ -34,8 +34,8 @@ class PasswordForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=64)])
-    scope = SelectField("Scope", choices=[(s, s) for s in TOKEN_SCOPES], default="read")
-    expires = SelectField("Expires after (days)", choices=[(k, k) for k in EXPIRY_DAYS], default="90",
+    scope = SelectField("Scope", choices=list(TOKEN_SCOPES), default="read")
+    expires = SelectField("Expires after (days)", choices=list(EXPIRY_DAYS), default="90",
                           validators=[Optional()])
 
 
