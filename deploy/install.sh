@@ -42,6 +42,8 @@ TLS_PORT=""
 TLS_NAMES=()
 DASHBOARD_BIND="127.0.0.1"
 DASHBOARD_PORT="8080"
+DASHBOARD_TLS=""
+DASHBOARD_TLS_PORT="8443"
 NO_START=0
 SERVICE_USER="maskwatch"
 WEB_USER="maskwatch-web"   # dashboard + ingest: the agent's user cannot read their secrets or data
@@ -68,6 +70,10 @@ Install or upgrade MaskWatch (run it again to upgrade: config.yaml and secrets a
   --tls-port PORT        TLS listener port (default 8883)
   --dashboard-bind ADDR  dashboard listen address (default 127.0.0.1; 0.0.0.0 for the LAN)
   --dashboard-port PORT  dashboard port (default 8080)
+  --dashboard-tls generate
+                         HTTPS for the dashboard: nginx (nginx-light) with a certificate made here,
+                         forwarding to the dashboard on 127.0.0.1 (the dashboard trusts only it)
+  --dashboard-tls-port PORT  HTTPS port (default 8443)
   --wheelhouse DIR       install Python packages from DIR only (offline; see docs/deploy.md)
   --python PATH          Python >= 3.11 for the virtualenv (default python3)
   --no-start             install but do not enable/start the services
@@ -109,6 +115,9 @@ while [ $# -gt 0 ]; do
     --tls-port) need_arg "$@"; TLS_PORT="$2"; shift 2 ;;
     --dashboard-bind) need_arg "$@"; DASHBOARD_BIND="$2"; shift 2 ;;
     --dashboard-port) need_arg "$@"; DASHBOARD_PORT="$2"; shift 2 ;;
+    --dashboard-tls) need_arg "$@"; [ "$2" = generate ] || die "--dashboard-tls takes 'generate'"
+      DASHBOARD_TLS=generate; shift 2 ;;
+    --dashboard-tls-port) need_arg "$@"; DASHBOARD_TLS_PORT="$2"; shift 2 ;;
     --wheelhouse) need_arg "$@"; WHEELHOUSE="$2"; shift 2 ;;
     --python) need_arg "$@"; PYTHON_BIN="$2"; shift 2 ;;
     --deps-from) need_arg "$@"; DEPS_FROM="$2"; shift 2 ;;
@@ -145,6 +154,8 @@ ENV_FILE="$ETC/maskwatch.env"          # the agent's: broker settings and its MQ
 DASH_ENV_FILE="$ETC/dashboard.env"     # dashboard + ingest: SECRET_KEY, their MQTT login, database URL
 WEB_STATE="$R/var/lib/maskwatch-dashboard"
 CA_DIR="$ETC/ca"                       # the generated CA's private key: root only, out of the broker's reach
+NGINX_SITE="$R/etc/nginx/sites-available/maskwatch-dashboard"
+NGINX_LINK="$R/etc/nginx/sites-enabled/maskwatch-dashboard"
 CONFIG="$ETC/config.yaml"
 UNITS=(maskwatch-agent.service)
 if [ "$WITH_DASHBOARD" = 1 ]; then UNITS+=(maskwatch-dashboard.service maskwatch-ingest.service); fi
@@ -248,6 +259,10 @@ load_previous() {
   fi
   [ -n "$MQTT_BIND" ] || MQTT_BIND="127.0.0.1"
   [ -n "$TLS_PORT" ] || TLS_PORT="8883"
+  if [ -z "$DASHBOARD_TLS" ] && [ -e "$NGINX_SITE" ] && [ -s "$ETC/tls/dashboard.crt" ]; then
+    DASHBOARD_TLS=keep
+    DASHBOARD_TLS_PORT="$(sed -n -E 's/^[[:space:]]*listen[[:space:]]+([0-9]+).*/\1/p' "$NGINX_SITE" | head -n 1)"
+  fi
   # Installs before the per-service split kept the dashboard's data in the agent's state directory, as the
   # agent's user: keep that layout (moving a live database is the admin's call), and say what it means.
   local old_db
@@ -328,7 +343,7 @@ do_uninstall() {
     remove "$UNIT_DIR/$u"
   done
   if [ "$REAL" = 1 ] && have_systemd; then run systemctl daemon-reload || true; fi
-  remove "$PREFIX" "$MOSQ_CONF" "$MOSQ_PASSWD" "$MOSQ_ACL" "$MOSQ_CERTS"
+  remove "$PREFIX" "$MOSQ_CONF" "$MOSQ_PASSWD" "$MOSQ_ACL" "$MOSQ_CERTS" "$NGINX_LINK" "$NGINX_SITE"
   if [ "$REAL" = 1 ] && have_systemd && systemctl is-active --quiet mosquitto 2>/dev/null; then
     run systemctl restart mosquitto || warn "could not restart mosquitto"
   fi
@@ -347,6 +362,7 @@ do_uninstall() {
 install_packages() {
   local want=(python3 python3-venv openssl) missing=() p
   [ "$WITH_BROKER" = 1 ] && want+=(mosquitto mosquitto-clients)
+  [ -n "$DASHBOARD_TLS" ] && want+=(nginx-light)
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
@@ -453,8 +469,11 @@ install_secrets() {
     "USER=$SERVICE_USER" "MQTT_HOST=$host" "MQTT_CLIENT_PORT=$port" "MQTT_TLS=$tls" "MQTT_CA_FILE=$ca" \
     "AGENT_USER=$agent_user" "AGENT_PASSWORD=$agent_pw" \
     | write_file "$ENV_FILE" 0640 "root:$SERVICE_USER"
+  local proxies
+  proxies="$(dash_value MASKWATCH_TRUSTED_PROXIES)"
+  [ -z "$DASHBOARD_TLS" ] || proxies="127.0.0.1"
   if [ "$WITH_DASHBOARD" = 1 ]; then
-    render "$DEPLOY_DIR/dashboard.env.in" \
+    render "$DEPLOY_DIR/dashboard.env.in" "TRUSTED_PROXIES=$proxies" \
       "USER=$WEB_USER" "MQTT_HOST=$host" "MQTT_CLIENT_PORT=$port" "MQTT_TLS=$tls" "MQTT_CA_FILE=$ca" \
       "DASHBOARD_USER=$dash_user" "DASHBOARD_PASSWORD=$dash_pw" "SECRET_KEY=$secret" "DATABASE_URL=$db" \
       | write_file "$DASH_ENV_FILE" 0640 "root:$WEB_USER"
@@ -583,6 +602,38 @@ install_broker() {
   fi
 }
 
+install_dashboard_tls() {
+  [ -n "$DASHBOARD_TLS" ] && [ "$WITH_DASHBOARD" = 1 ] || return 0
+  local crt="$ETC/tls/dashboard.crt" key="$ETC/tls/dashboard.key" san host n
+  [ "$DASHBOARD_BIND" = 127.0.0.1 ] || warn "--dashboard-tls with --dashboard-bind $DASHBOARD_BIND: plain HTTP stays reachable there too"
+  if [ -s "$crt" ] && [ -s "$key" ]; then echo "kept the dashboard certificate $crt"
+  elif [ "$DRY_RUN" = 1 ]; then echo "would run: openssl (self-signed dashboard certificate) into $crt"
+  else
+    command -v openssl >/dev/null 2>&1 || die "openssl is needed for --dashboard-tls: sudo apt-get install openssl"
+    host="$(hostname)"
+    san="DNS:localhost,IP:127.0.0.1,DNS:$host"
+    [ "$host" = "${host%%.*}" ] && san="$san,DNS:$host.local"
+    for n in "${TLS_NAMES[@]}"; do
+      if [[ "$n" =~ ^[0-9.]+$|: ]]; then san="$san,IP:$n"; else san="$san,DNS:$n"; fi
+    done
+    info "generating the dashboard's certificate for $san"
+    make_dir "$ETC/tls" 0755
+    openssl req -x509 -newkey rsa:3072 -nodes -days 825 -subj "/CN=MaskWatch dashboard ($host)" \
+      -addext "subjectAltName=$san" -keyout "$key" -out "$crt" 2>/dev/null || die "openssl failed"
+    chmod 0600 "$key"; chmod 0644 "$crt"   # nginx's master process (root) reads the key
+  fi
+  render "$DEPLOY_DIR/nginx/maskwatch-dashboard.conf.in" "TLS_PORT=$DASHBOARD_TLS_PORT" "CERT=$crt" "KEY=$key" \
+    "DASHBOARD_PORT=$DASHBOARD_PORT" | write_file "$NGINX_SITE" 0644
+  if [ "$DRY_RUN" = 1 ]; then echo "would link: $NGINX_LINK -> $NGINX_SITE"
+  else mkdir -p "$(dirname "$NGINX_LINK")"; ln -sfn "$NGINX_SITE" "$NGINX_LINK"; fi
+  if [ "$REAL" = 1 ] && have_systemd; then
+    run nginx -t || die "nginx rejected the configuration: nginx -t"
+    run systemctl reload-or-restart nginx || die "nginx did not start: journalctl -u nginx -n 30"
+  else
+    systemctl_real reload-or-restart nginx
+  fi
+}
+
 install_units() {
   local u
   make_dir "$UNIT_DIR" 0755
@@ -615,7 +666,7 @@ summary() {
 EOF
   if [ "$WITH_DASHBOARD" = 1 ]; then
     cat <<EOF
-  dashboard: http://$DASHBOARD_BIND:$DASHBOARD_PORT/  -- create a login with:
+  dashboard: http://$DASHBOARD_BIND:$DASHBOARD_PORT/$([ -n "$DASHBOARD_TLS" ] && echo " and https://$(hostname):$DASHBOARD_TLS_PORT/ (certificate $ETC/tls/dashboard.crt)")  -- create a login with:
     sudo runuser -u $WEB_USER -- sh -c 'set -a; . $DASH_ENV_FILE; exec $VENV/bin/maskwatch dashboard create-user admin --config $CONFIG'
 EOF
   fi
@@ -652,6 +703,7 @@ main() {
   install_config
   install_secrets
   install_broker
+  install_dashboard_tls
   install_units
   start_services
   summary

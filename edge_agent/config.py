@@ -239,6 +239,16 @@ class DashboardSecurityConfig(_Section):
     cookie_secure: Literal["auto", "always", "never"] = Field("auto", description=(
         "Secure cookies: auto = when the request came over HTTPS (directly or from a trusted proxy)"))
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _from_env(cls, v: Any) -> Any:
+        """``${MASKWATCH_TRUSTED_PROXIES}`` gives a comma-separated string, or nothing."""
+        if v is None:
+            return []
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, v: list[str]) -> list[str]:
