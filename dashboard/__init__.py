@@ -4,11 +4,46 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from edge_agent.config import Config, ConfigError, DashboardSecurityConfig
+
+
+class _OtherServicesEnv(dict[str, str]):
+    """The environment, where a variable that is not set reads as empty (so the key it fills is unset)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+#: the sections the dashboard and the ingest use; ${VAR} in them must be set, as for the agent
+DASHBOARD_SECTIONS = ("site", "agent_id", "log_level", "mqtt", "dashboard")
+
+
+def load_dashboard_config(path: Path | None = None) -> Config:
+    """The config file as the dashboard and the ingest read it. Each service gets only its own secrets
+    (docs/deploy.md), so ``${VAR}`` in other services' sections (a camera's password in ``cameras``) may be
+    unset here; in the dashboard's own sections a missing variable is the usual error."""
+    import os
+
+    from edge_agent.config import expand_env, find_config, parse_config, read_config_file
+
+    found = find_config(path)
+    if found is None:
+        raise ConfigError("no config file: pass --config FILE or set MASKWATCH_CONFIG")
+    try:
+        data = read_config_file(found)
+        if isinstance(data, dict):
+            expand_env({k: v for k, v in data.items() if k in DASHBOARD_SECTIONS}, dict(os.environ))
+        return parse_config(data, _OtherServicesEnv(os.environ))
+    except ConfigError as err:
+        raise ConfigError(f"{found}: {err}") from None
 
 
 def settings_from_config(cfg: Config) -> dict[str, Any]:
@@ -70,9 +105,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     if config is None and test_config is None:
-        from edge_agent.config import load_config
-
-        config = load_config()
+        config = load_dashboard_config()
     if config is not None:
         app.config.update(settings_from_config(config))
     if test_config is not None:

@@ -90,9 +90,9 @@ def _stop_event() -> threading.Event:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge_agent.config import load_config
+    from dashboard import load_dashboard_config
 
-    cfg = load_config(args.config)
+    cfg = load_dashboard_config(args.config)  # other services' ${VAR}s (camera passwords) may be unset
     logging.getLogger().setLevel(cfg.log_level)
     if args.action != "db-upgrade":
         logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks are not news

@@ -4,8 +4,10 @@
 # Installs (and, run again, upgrades) the edge agent, the dashboard and a secured mosquitto:
 #   /opt/maskwatch/venv               virtualenv with the agent (no TensorFlow) and the dashboard
 #   /etc/maskwatch/config.yaml        configuration (written once, never overwritten)
-#   /etc/maskwatch/maskwatch.env      secrets and broker settings (0640 root:maskwatch)
-#   /var/lib/maskwatch                data (queue, database, snapshots), owned by the service user
+#   /etc/maskwatch/maskwatch.env      the agent's secrets and broker settings (0640 root:maskwatch)
+#   /etc/maskwatch/dashboard.env      the dashboard's and ingest's secrets (0640 root:maskwatch-web)
+#   /var/lib/maskwatch                the agent's queue, owned by maskwatch
+#   /var/lib/maskwatch-dashboard      database and snapshots, owned by maskwatch-web
 #   /etc/mosquitto/conf.d/maskwatch.conf, maskwatch.passwd, maskwatch.acl
 #   /etc/systemd/system/maskwatch-{agent,dashboard,ingest}.service
 #

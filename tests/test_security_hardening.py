@@ -296,3 +296,26 @@ def test_login_answers_with_50_live_viewers_open(tmp_path):
     # varies with the load, so the test asserts what fails on the old design: with MJPEG each viewer held
     # one of the 16 threads and the login never answered (read timeout after 20 s).
     assert statistics.median(times) < 5.0
+
+
+# ------------------------------------------------------------------ per-service secrets, one config file
+def test_the_dashboard_reads_the_shared_config_without_the_agents_camera_secrets(tmp_path):
+    """Camera passwords live in the agent's env file only; the dashboard's commands still read config.yaml,
+    while a variable of its own sections stays required (and the agent still needs its camera's)."""
+    import yaml
+
+    cfg = write_config(tmp_path / "config.yaml", db_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                       snapshot_dir=tmp_path / "snaps")
+    data = yaml.safe_load(cfg.read_text())
+    data["cameras"] = [{"name": "door", "source": {"type": "rtsp",
+                                                   "url": "rtsp://${CAM1_USER}:${CAM1_PASSWORD}@192.0.2.10/1"}}]
+    cfg.write_text(yaml.safe_dump(data))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAM1_")}
+    r = maskwatch("dashboard", "db-upgrade", "--config", str(cfg), env=env)
+    assert r.returncode == 0, r.stderr
+    r = maskwatch("config", "check", "--config", str(cfg), env=env)
+    assert r.returncode == 2 and "CAM1_USER" in r.stderr
+    data["dashboard"]["database_url"] = "${MASKWATCH_TEST_DB_URL}"
+    cfg.write_text(yaml.safe_dump(data))
+    r = maskwatch("dashboard", "db-upgrade", "--config", str(cfg), env=env)
+    assert r.returncode == 2 and "MASKWATCH_TEST_DB_URL" in r.stderr
