@@ -292,9 +292,9 @@ def test_login_answers_with_50_live_viewers_open(tmp_path):
     print(f"50 viewers: login (GET+POST) median {statistics.median(times):.3f} s, max {max(times):.3f} s; "
           f"frames {served} {sorted(set(errors))} (measured while the machine was shared)")
     assert served["200"] > 50 and served["other"] == 0
-    # The target is 1 s (issue 18); the median was 0.52-0.76 s at load 9-15 on this shared 2-core machine, 1.4-1.9 s at load 20; it
-    # varies with the load, so the test asserts what fails on the old design: with MJPEG each viewer held
-    # one of the 16 threads and the login never answered (read timeout after 20 s).
+    # The target is 1 s (issue 18): the median was 0.52-0.76 s at load 9-15 on this shared 2-core machine,
+    # 1.4-1.9 s at load 20. It varies with the load, so the test asserts what fails on the old design: with
+    # MJPEG each viewer held one of the 16 threads and the login never answered (read timeout after 20 s).
     assert statistics.median(times) < 5.0
 
 
