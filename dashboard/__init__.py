@@ -54,7 +54,9 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "SNAPSHOT_DIR": str(d.snapshot_dir),
         "SECRET_KEY": d.secret_key.get_secret_value() if d.secret_key else None,
         "TIMEZONE": d.timezone,
-        "RETENTION_DAYS": d.retention_days,
+        "PREVIEW_DIR": str(d.preview_dir) if d.preview_dir else None,
+        "RETENTION": d.retention,
+        "PRIVACY": {"mode": cfg.privacy.mode, "cameras": {c.name: cfg.privacy_mode(c) for c in cfg.cameras}},
         "TOPIC_PREFIX": cfg.mqtt.topic_prefix,
         **security_settings(d.security),
     }
@@ -77,7 +79,9 @@ DEFAULTS: dict[str, Any] = {
     "SNAPSHOT_DIR": "var/snapshots",
     "SECRET_KEY": None,
     "TIMEZONE": "UTC",
-    "RETENTION_DAYS": 30,
+    "PREVIEW_DIR": None,  # default: "live" beside SNAPSHOT_DIR (dashboard.previews.default_preview_dir)
+    "RETENTION": None,  # dashboard.retention (RetentionConfig); None: its defaults
+    "PRIVACY": None,  # {"mode": privacy.mode, "cameras": {name: mode}} for the privacy page
     "TOPIC_PREFIX": "maskwatch",
     "LIVE_MAX_FPS": 8,  # the camera page polls live.jpg at most this often (while frames change)
     "PER_PAGE": 50,
@@ -98,7 +102,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
     import os
 
-    from dashboard import account, api, auth, db_session, views, vocabulary
+    from dashboard import account, api, auth, db_session, privacy_views, views, vocabulary
     from dashboard.security import init_security
     from dashboard.throttle import trusted_proxy_middleware
 
@@ -127,5 +131,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(privacy_views.bp)
     app.wsgi_app = trusted_proxy_middleware(app.wsgi_app, app.config["TRUSTED_PROXIES"])  # type: ignore[method-assign]
     return app

@@ -22,7 +22,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from dashboard import statistics
+from dashboard import access_log, statistics
 from dashboard.db_session import get_db, previews
 from dashboard.models import Camera, Event, Snapshot
 from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
@@ -77,6 +77,7 @@ def live_jpg(camera_id: int):  # type: ignore[no-untyped-def]
     version = store.version(site, name)
     if version is None:
         abort(404)
+    access_log.record_view(access_log.LIVE, f"{site}/{name}", dedup_s=access_log.LIVE_DEDUP_S)  # polled often
     etag = f"{version[0]:x}-{version[1]:x}"
     if etag in request.if_none_match:
         resp = Response(status=304)
@@ -126,6 +127,7 @@ def violations_csv():  # type: ignore[no-untyped-def]
     f = _filter()
     db = get_db()
     tz = ZoneInfo(_tz())
+    access_log.record_view(access_log.EXPORT_CSV, "violations.csv?" + request.query_string.decode("ascii", "replace"))
 
     def rows() -> Iterator[str]:
         buf = io.StringIO()
@@ -167,8 +169,9 @@ def snapshot(event_id: str):  # type: ignore[no-untyped-def]
     path = (base / snap.path).resolve()
     if base not in path.parents or not path.is_file():
         abort(404)
-    resp = send_file(path, mimetype="image/jpeg", max_age=3600)
-    resp.headers["Cache-Control"] = "private, max-age=3600"
+    access_log.record_view(access_log.SNAPSHOT, event_id)
+    resp = send_file(path, mimetype="image/jpeg", max_age=0)
+    resp.headers["Cache-Control"] = "private, no-store"  # every view comes here, so every view is logged
     return resp
 
 
