@@ -27,7 +27,7 @@ from helpers.net import free_port, port_open, wait_for
 
 from dashboard.db import make_engine, session_factory, upgrade
 from dashboard.ingest import Ingester, Received
-from dashboard.previews import PreviewStore
+from dashboard.previews import PreviewStore, default_preview_dir
 from dashboard.throttle import LoginThrottle
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -234,7 +234,7 @@ def test_login_answers_with_50_live_viewers_open(tmp_path):
     """50 viewers each poll the live frame as the camera page does (If-None-Match, up to 8 fps) while the
     ingest replaces the frame 5 times a second; a login still answers (figures printed; target 1 s)."""
     d = Dashboard(tmp_path).start()
-    store = PreviewStore(d.snapshots)
+    store = PreviewStore(default_preview_dir(d.snapshots))  # where the ingest puts them for this config
     d.cli("create-user", "viewer", "--password-stdin", input=PASSWORD + "\n")
     frames = [jpeg((40 * i % 255, 120, 200), (480, 360), f"f{i}") for i in range(10)]
     store.put("hq", "door", frames[0])
