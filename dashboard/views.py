@@ -92,20 +92,22 @@ def live_jpg(camera_id: int):  # type: ignore[no-untyped-def]
     return resp
 
 
-_NAMES: dict[int, tuple[float, str, str]] = {}
+_NAMES: dict[tuple[str, int], tuple[float, str, str]] = {}
 NAMES_TTL_S = 10.0
 
 
 def _camera_names(camera_id: int) -> tuple[str, str]:
-    """(site, name) of a camera, remembered for a few seconds: each live viewer asks several times a second."""
+    """(site, name) of a camera, remembered for a few seconds: each live viewer asks several times a second.
+    Keyed by database too (several apps in one process, as in tests)."""
     now = time.monotonic()
-    hit = _NAMES.get(camera_id)
+    key = (str(current_app.config["DATABASE_URL"]), camera_id)
+    hit = _NAMES.get(key)
     if hit is not None and now - hit[0] < NAMES_TTL_S:
         return hit[1], hit[2]
     cam = _camera_or_404(camera_id)
     if len(_NAMES) > 10_000:
         _NAMES.clear()
-    _NAMES[camera_id] = (now, cam.site, cam.name)
+    _NAMES[key] = (now, cam.site, cam.name)
     return cam.site, cam.name
 
 

@@ -9,12 +9,15 @@
   // frames change (up to maxFps), backing off to maxDelay while they do not and when the tab is hidden.
   // Each poll is a short request: no server thread is held per viewer.
   const livePoller = function (img, url, maxFps, maxDelay) {
-    let etag = null, delay = 1000 / maxFps, shown = null;
+    let etag = null, delay = 1000 / maxFps, shown = null, started = 0;
     const minDelay = 1000 / maxFps;
     const next = function () {
-      setTimeout(tick, document.hidden ? Math.max(maxDelay, 5000) : delay);
+      // the interval counts from the start of the last poll, so a slow round trip does not lower the rate
+      const wait = document.hidden ? Math.max(maxDelay, 5000) : delay - (performance.now() - started);
+      setTimeout(tick, Math.max(0, wait));
     };
     const tick = function () {
+      started = performance.now();
       const headers = etag ? { "If-None-Match": etag } : {};
       fetch(url, { credentials: "same-origin", cache: "no-store", headers: headers })
         .then(function (r) {
