@@ -9,41 +9,14 @@ from typing import Any
 
 from flask import Flask
 
-from edge_agent.config import Config, ConfigError, DashboardSecurityConfig
-
-
-class _OtherServicesEnv(dict[str, str]):
-    """The environment, where a variable that is not set reads as empty (so the key it fills is unset)."""
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-#: the sections the dashboard and the ingest use; ${VAR} in them must be set, as for the agent
-DASHBOARD_SECTIONS = ("site", "agent_id", "log_level", "mqtt", "dashboard")
+from dashboard.switches import mqtt_settings
+from edge_agent.config import DASHBOARD_SECTIONS, Config, ConfigError, DashboardSecurityConfig, load_config
 
 
 def load_dashboard_config(path: Path | None = None) -> Config:
-    """The config file as the dashboard and the ingest read it. Each service gets only its own secrets
-    (docs/deploy.md), so ``${VAR}`` in other services' sections (a camera's password in ``cameras``) may be
-    unset here; in the dashboard's own sections a missing variable is the usual error."""
-    import os
-
-    from edge_agent.config import expand_env, find_config, parse_config, read_config_file
-
-    found = find_config(path)
-    if found is None:
-        raise ConfigError("no config file: pass --config FILE or set MASKWATCH_CONFIG")
-    try:
-        data = read_config_file(found)
-        if isinstance(data, dict):
-            expand_env({k: v for k, v in data.items() if k in DASHBOARD_SECTIONS}, dict(os.environ))
-        return parse_config(data, _OtherServicesEnv(os.environ))
-    except ConfigError as err:
-        raise ConfigError(f"{found}: {err}") from None
+    """The config file as the dashboard and the ingest read it: ``${VAR}``s outside their sections (a camera's
+    password in ``cameras``, which only the agent's env file holds) may be unset (docs/deploy.md)."""
+    return load_config(path, own_sections=lambda k: k in DASHBOARD_SECTIONS)
 
 
 def settings_from_config(cfg: Config) -> dict[str, Any]:
@@ -58,6 +31,8 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "RETENTION": d.retention,
         "PRIVACY": {"mode": cfg.privacy.mode, "cameras": {c.name: cfg.privacy_mode(c) for c in cfg.cameras}},
         "TOPIC_PREFIX": cfg.mqtt.topic_prefix,
+        "NOTIFICATIONS": cfg.notifications,
+        **mqtt_settings(cfg),
         **security_settings(d.security),
     }
 
@@ -102,7 +77,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
     import os
 
-    from dashboard import account, api, auth, db_session, privacy_views, views, vocabulary
+    from dashboard import account, alerts_views, api, auth, db_session, privacy_views, views, vocabulary
     from dashboard.security import init_security
     from dashboard.throttle import trusted_proxy_middleware
 
@@ -131,6 +106,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(alerts_views.bp)
     app.register_blueprint(privacy_views.bp)
     app.wsgi_app = trusted_proxy_middleware(app.wsgi_app, app.config["TRUSTED_PROXIES"])  # type: ignore[method-assign]
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from edge_agent.alerts_config import HomeAssistantConfig, NotificationsConfig, ScheduleConfig
 from edge_agent.core.topics import check_name
 
 DEFAULT_CONFIG_PATHS = (Path("config.yaml"), Path("/etc/maskwatch/config.yaml"))
@@ -127,6 +129,8 @@ class CameraConfig(_Section):
         60.0, ge=1, le=3600, description="Reconnect attempts wait 1 s, 2 s, 4 s ... up to this; an RTSP camera is "
         "probed about once a second meanwhile and reconnected as soon as its server answers again",
     )
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, description="Active hours: outside them "
+                                     "no violations are published (people are still counted in stats)")
 
     @field_validator("name")
     @classmethod
@@ -243,7 +247,9 @@ class QueueConfig(_Section):
 
 class AgentConfig(_Section):
     stats_interval_s: float = Field(60.0, ge=1, le=3600, description="Period of the stats message per camera")
-    health_port: int | None = Field(None, ge=1, le=65535, description="Serve /healthz on 127.0.0.1:PORT if set")
+    health_port: int | None = Field(9101, ge=1, le=65535, description="Serve /healthz and /metrics (Prometheus) "
+                                    "on health_host:PORT; null = off")
+    health_host: str = Field("127.0.0.1", description="Address of the health endpoint (loopback: local probes)")
 
 
 # ---------------------------------------------------------------- dashboard and trainer
@@ -314,6 +320,9 @@ class DashboardConfig(_Section):
     ingest_group: str | None = Field(None, description="MQTT v5 shared subscription group ($share/<group>/...)")
     mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
     mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
+    metrics_port: int | None = Field(9102, ge=1, le=65535, description="The ingest process serves Prometheus "
+                                     "/metrics on metrics_host:PORT; null = off")
+    metrics_host: str = Field("127.0.0.1", description="Address of the ingest's /metrics (loopback by default)")
     security: DashboardSecurityConfig = Field(default_factory=lambda: DashboardSecurityConfig())
 
     @model_validator(mode="after")
@@ -355,6 +364,8 @@ class Config(_Section):
     cameras: list[CameraConfig] = Field(default_factory=list)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
 
     @field_validator("site", "agent_id")
     @classmethod
@@ -410,6 +421,9 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(root)"
 
 
+SECRET_KEYS = {"url", "password", "secret_key", "mqtt_password"}
+
+
 def format_validation_error(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
@@ -426,6 +440,8 @@ def format_validation_error(err: ValidationError) -> str:
         elif e["type"] == "extra_forbidden":
             msg = "unknown key (check spelling)"
             shown = ""
+        if key.rsplit(".", 1)[-1] in SECRET_KEYS:
+            shown = ""  # URLs and passwords carry secrets: name the key, never echo the value
         lines.append(f"{key}: {msg}{shown}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
@@ -463,12 +479,44 @@ def find_config(path: Path | None) -> Path | None:
     return next((p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
 
 
-def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> Config:
-    """Read and validate; ``path`` None -> $MASKWATCH_CONFIG, ./config.yaml, /etc/maskwatch/config.yaml."""
+#: top-level sections only the dashboard side (web and ingest) reads, and the sections it reads at all. Each
+#: service holds only its own secrets (docs/deploy.md), so a ``${VAR}`` in the other side's sections may be
+#: unset for it: see ``own_sections`` of :func:`load_config`.
+DASHBOARD_ONLY_SECTIONS = ("dashboard", "notifications", "homeassistant")
+DASHBOARD_SECTIONS = ("site", "agent_id", "log_level", "mqtt", *DASHBOARD_ONLY_SECTIONS)
+
+
+def agent_sections(key: str) -> bool:
+    """The top-level sections the agent reads (everything but the dashboard side's)."""
+    return key not in DASHBOARD_ONLY_SECTIONS
+
+
+class _UnsetIsEmpty(dict[str, str]):
+    """An environment in which a variable that is not set reads as empty (the key it fills stays unset)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def load_config(path: Path | None = None, env: dict[str, str] | None = None, *,
+                own_sections: Callable[[str], bool] | None = None) -> Config:
+    """Read and validate; ``path`` None -> $MASKWATCH_CONFIG, ./config.yaml, /etc/maskwatch/config.yaml.
+
+    ``own_sections``: the top-level keys this service reads. A ``${VAR}`` there must be set, as always; one in
+    another service's section may be unset here (it reads as empty), because that secret is not this
+    service's to hold (the agent has no ``SECRET_KEY``, the dashboard no camera password)."""
     found = find_config(path)
     if found is None:
         raise ConfigError("no config file: pass --config FILE or set MASKWATCH_CONFIG")
     try:
-        return parse_config(read_config_file(found), env)
+        data = read_config_file(found)
+        if own_sections is None or not isinstance(data, dict):
+            return parse_config(data, env)
+        base = dict(os.environ) if env is None else env
+        expand_env({k: v for k, v in data.items() if own_sections(k)}, base)  # raises for a missing own VAR
+        return parse_config(data, _UnsetIsEmpty(base))
     except ConfigError as err:
         raise ConfigError(f"{found}: {err}") from None
