@@ -1,7 +1,7 @@
 """security: server-side sessions, token expiry and scope, login failures (issue 18)
 
 Revision ID: 0006
-Revises: 0008
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import dashboard.models
 
 revision = '0006'
-down_revision = '0008'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
