@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edge_agent.bestshot import BestShots, Kept, keep
-from edge_agent.config import CameraConfig, Config, load_config
+from edge_agent.config import CameraConfig, Config, agent_sections, load_config
 from edge_agent.control import Switches
 from edge_agent.core.evidence import Shot
 from edge_agent.core.labels import VIOLATIONS
@@ -425,7 +425,7 @@ class Runtime:
             log.warning("SIGHUP: no config file to reload")
             return
         try:
-            new = load_config(self.config_path)
+            new = load_config(self.config_path, own_sections=agent_sections)
             pipelines = self._make_pipelines(new)
         except Exception as err:  # keep running with the old config
             log.error("SIGHUP: config not reloaded, keeping the running one: %s", err)
