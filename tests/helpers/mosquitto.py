@@ -77,7 +77,10 @@ class Mosquitto:
         self.passwd = self.etc / "maskwatch.passwd"
         self.store = self.root / "var" / "lib" / "mosquitto" / "mosquitto.db"
         self.log = self.workdir / "mosquitto.log"
-        env = read_env(self.root / "etc" / "maskwatch" / "maskwatch.env")
+        etc = self.root / "etc" / "maskwatch"
+        env = read_env(etc / "maskwatch.env")  # the agent's
+        dash_env = etc / "dashboard.env"  # the dashboard's own secrets file (older installs: maskwatch.env)
+        env.update(read_env(dash_env) if dash_env.exists() else {})
         #: name -> (user, password): "agent" (the installed agent), "dashboard", and any add_agent() ones
         self.users: dict[str, tuple[str, str]] = {
             "agent": (env["MASKWATCH_MQTT_USER"], env["MASKWATCH_MQTT_PASSWORD"]),
