@@ -3,7 +3,7 @@ index on received_at (retention's time basis for events and snapshots); cameras:
 dead letters from its latest stats
 
 Revision ID: 0002
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import dashboard.models
 
 revision = '0002'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
