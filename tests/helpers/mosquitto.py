@@ -80,7 +80,8 @@ class Mosquitto:
         etc = self.root / "etc" / "maskwatch"
         env = read_env(etc / "maskwatch.env")  # the agent's
         dash_env = etc / "dashboard.env"  # the dashboard's own secrets file (older installs: maskwatch.env)
-        env.update(read_env(dash_env) if dash_env.exists() else {})
+        if dash_env.exists():
+            env.update({k: v for k, v in read_env(dash_env).items() if k.startswith("MASKWATCH_DASHBOARD_") and v})
         #: name -> (user, password): "agent" (the installed agent), "dashboard", and any add_agent() ones
         self.users: dict[str, tuple[str, str]] = {
             "agent": (env["MASKWATCH_MQTT_USER"], env["MASKWATCH_MQTT_PASSWORD"]),
