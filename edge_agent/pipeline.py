@@ -88,7 +88,8 @@ class FramePipeline:
         t = config.tracker
         self.tracker = Tracker(TrackerParams(t.iou_threshold, t.max_age_s, t.votes, t.window, t.min_confidence,
                                                    t.max_distance),
-                               self.analyzer.labels)
+                               self.analyzer.labels,
+                               reference_fps=camera_config.detect_fps if camera_config is not None else None)
         self.people = PeopleCounter()
         self.labels: tuple[str, ...] = self.analyzer.labels
 

@@ -152,7 +152,19 @@ class CameraRunner:
             dropped_frames=self.worker.frames.take_dropped(),
         )
         self.out.put(self.out.topics.camera(self.camera.name, STATS), dump(stats))
+        self._warn_if_behind(stats.fps, stats.frames)
         self._stats_started, self._frames, self._infer_ms = now, 0, 0.0
+
+    def _warn_if_behind(self, fps: float, frames: int) -> None:
+        """Say so when this camera is analysed well below its detect_fps (a board too slow for the load)."""
+        if not frames or fps >= 0.8 * self.camera.detect_fps or self.worker.state.state != "online":
+            return
+        tracker = getattr(self.pipeline, "tracker", None)
+        p = getattr(tracker, "effective", None)
+        adapted = (f"; tracker adapted: {p.votes} votes of {p.window} frames, tracks kept {p.max_age_s:.1f} s"
+                   if p is not None else "")
+        log.warning("camera %s: cannot keep up: analysing %.2f frames/s of detect_fps %g (%.0f ms per frame)%s",
+                    self.camera.name, fps, self.camera.detect_fps, self._infer_ms / frames, adapted)
 
     def _publish_violation(self, frame: Frame, result: FrameResult, d: Decision) -> None:
         event_id = uuid.uuid4().hex
