@@ -22,13 +22,33 @@ CONFIGS = {
 }
 
 
+#: every kind, plus the other runtimes of a kind
+CONTRACT = {**CONFIGS, "centerface onnxruntime": CONFIGS["centerface"].model_copy(update={"runtime": "onnxruntime"})}
+
+
 def test_every_registered_detector_is_under_contract() -> None:
     assert set(CONFIGS) == set(REGISTRY)
 
 
-@pytest.fixture(scope="module", params=sorted(CONFIGS))
+@pytest.fixture(scope="module", params=sorted(CONTRACT))
 def detector(request: pytest.FixtureRequest) -> Detector:
-    return create_detector(CONFIGS[request.param])
+    if "onnxruntime" in request.param:
+        pytest.importorskip("onnxruntime")
+    return create_detector(CONTRACT[request.param])
+
+
+def test_both_centerface_runtimes_give_the_same_faces() -> None:
+    pytest.importorskip("onnxruntime")
+    from edge_agent.sources.demo import DemoScene
+
+    cv = create_detector(CONFIGS["centerface"])
+    ort = create_detector(CONTRACT["centerface onnxruntime"])
+    for size in [(640, 480), (1280, 720)]:
+        frame = DemoScene(*size).render(6.0)
+        a, b = cv.detect(frame), ort.detect(frame)
+        assert len(a) == len(b) >= 1
+        np.testing.assert_allclose(a.xyxy, b.xyxy, atol=0.05)
+        np.testing.assert_allclose(a.score, b.score, atol=1e-3)
 
 
 @pytest.fixture(scope="module")
