@@ -201,8 +201,10 @@ class ClassifierConfig(_Section):
 
 class TrackerConfig(_Section):
     iou_threshold: float = Field(0.3, gt=0, le=1.0, description="Minimum IoU to continue a track")
-    max_age_s: float = Field(2.0, gt=0, description="Forget a track not seen for this long")
-    votes: int = Field(3, ge=1, le=50, description="Frames that must agree before a verdict is decided")
+    max_age_s: float = Field(2.0, gt=0, description="Forget a track not seen for this long (at detect_fps; at a lower "
+                             "achieved analysis rate at least 3 analysis intervals)")
+    votes: int = Field(3, ge=1, le=50, description="Frames that must agree before a verdict is decided (at detect_fps; "
+                       "scaled down with the achieved analysis rate, never below 2)")
     window: int = Field(5, ge=1, le=100, description="Recent frames considered for the vote")
     min_confidence: float = Field(0.6, ge=0.0, le=1.0, description="Class probability below this does not vote")
     max_distance: float = Field(

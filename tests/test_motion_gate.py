@@ -3,6 +3,7 @@ a long idle period, dim light, slow walkers), gate on vs gate off, per person.""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
 import numpy as np
@@ -33,20 +34,29 @@ def models():  # type: ignore[no-untyped-def]
 
 
 def _run(models, render: Render, truth: Callable[[float], list], seconds: float, gate: bool):  # type: ignore[no-untyped-def]
-    """Per person: the verdict decided for them (person id -> label), and the pipeline (for its gate)."""
+    """Per person: the verdict decided for them (person id -> label), and the pipeline (for its gate).
+
+    A track belongs to the person its faces overlapped most often over its life (a decision may come while
+    the face is still entering, before the ground truth counts the person as in view)."""
     config, detector, classifier = models
     pipe = FramePipeline(config, _camera(gate), detector=detector, classifier=classifier)
-    decided: dict[int, str] = {}
+    owner: dict[int, Counter[int]] = defaultdict(Counter)
+    verdicts: dict[int, str] = {}
     for i in range(int(seconds * FPS)):
         t = i / FPS
         result = pipe.process(render(t), t)
+        people = truth(t)
+        if people and len(result.faces):
+            iou = iou_matrix(result.faces.xyxy, np.array([p.box for p in people], np.float32))
+            for row, track in enumerate(result.track_ids):
+                if iou[row].max() >= 0.3:
+                    owner[track][people[int(iou[row].argmax())].person] += 1
         for d in result.decisions:
-            people = truth(t)
-            if not people:
-                continue
-            iou = iou_matrix(np.array([d.box], np.float32), np.array([p.box for p in people], np.float32))[0]
-            if iou.max() >= 0.3:
-                decided.setdefault(people[int(iou.argmax())].person, d.verdict)
+            verdicts[d.track_id] = d.verdict
+    decided: dict[int, str] = {}
+    for track, verdict in verdicts.items():
+        if owner[track]:
+            decided.setdefault(owner[track].most_common(1)[0][0], verdict)
     return decided, pipe
 
 
