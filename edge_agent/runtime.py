@@ -33,6 +33,7 @@ from edge_agent.sources.base import Backoff, Frame
 log = logging.getLogger(__name__)
 
 PURGE_EVERY_S = 600.0
+ANALYSIS_STOP_WAIT_S = 60.0  # at stop, how long to let a frame in analysis finish (systemd waits 90 s)
 
 
 class Pipeline(Protocol):
@@ -113,6 +114,7 @@ class CameraRunner:
         self._infer_ms = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._analysing = False
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -126,6 +128,11 @@ class CameraRunner:
         self.worker.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive() and self._analysing:
+                # a slow board (or emulation) may spend longer than ``timeout`` on one frame; exiting while
+                # native code still runs in that thread aborts the process ("terminate called ...")
+                log.info("camera %s: waiting for the frame being analysed", self.camera.name)
+                self._thread.join(ANALYSIS_STOP_WAIT_S)
         try:  # the partial interval: people decided since the last stats must still be counted
             self.emit_stats(time.monotonic())
         except Exception:
@@ -215,11 +222,14 @@ class CameraRunner:
             frame = self.worker.frames.get(timeout=min(0.5, max(next_stats - time.monotonic(), 0.01)))
             if frame is None or not self._due(frame):
                 continue
+            self._analysing = True
             try:
                 self._analyse(frame)
             except Exception:  # loop boundary: one bad frame must not stop the camera
                 self.errors += 1
                 log.exception("camera %s: analysis of frame %d failed", self.camera.name, frame.seq)
+            finally:
+                self._analysing = False
 
     def _due(self, frame: Frame) -> bool:
         """detect_fps: take a frame when its slot has come (10% tolerance for capture jitter)."""
