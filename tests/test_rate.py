@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -127,4 +129,4 @@ def test_the_agent_says_when_it_cannot_keep_up(tmp_path, caplog) -> None:  # typ
         rt.stop()
     message = next(r.getMessage() for r in caplog.records if "cannot keep up" in r.getMessage())
     assert "camera door" in message and "of detect_fps 5" in message
-    assert "tracker adapted: 2 votes of 3 frames" in message
+    assert re.search(r"tracker adapted: 2 votes of [2-4] frames, tracks kept \d", message), message
