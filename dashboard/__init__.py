@@ -50,7 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
     import os
 
-    from dashboard import api, auth, db_session, views
+    from dashboard import api, auth, db_session, views, vocabulary
     from dashboard.security import init_security
 
     app = Flask(__name__)
@@ -75,6 +75,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     db_session.init_app(app)
     init_security(app)
     auth.init_app(app)
+    vocabulary.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)

@@ -1,7 +1,9 @@
 // MaskWatch pages: refresh live tiles, poll the latest violations, draw snapshot boxes. No inline scripts (CSP).
 (function () {
   "use strict";
-  const LABELS = { without_mask: "no mask", mask_incorrect: "mask worn incorrectly", with_mask: "mask" };
+  // Label ids, violation set and display names: edge_agent/core/labels.py, rendered by base.html.
+  const vocabEl = document.getElementById("maskwatch-vocab");
+  const LABELS = vocabEl ? JSON.parse(vocabEl.textContent).names : {};
 
   // Overview tiles: a still frame every 2 s (keeps server threads free; the camera page streams MJPEG).
   const tiles = document.querySelectorAll("img.live-tile");

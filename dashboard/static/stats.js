@@ -2,6 +2,8 @@
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("stats-data").textContent);
+  // label ids, display names and colours: edge_agent/core/labels.py via dashboard/vocabulary.py (base.html)
+  const vocab = JSON.parse(document.getElementById("maskwatch-vocab").textContent);
   const COLORS = ["#0b6bcb", "#1a7f37", "#8250df", "#b26a00", "#c62828", "#0a7c86", "#6e7781", "#bf3989"];
   // sites first (solid, thick), then cameras (dashed)
   const names = Object.keys(data.series).sort(function (a, b) {
@@ -35,9 +37,9 @@
   new Chart(document.getElementById("chart-verdicts"), {
     type: "bar",
     data: {
-      labels: ["mask", "no mask", "mask worn incorrectly"],
-      datasets: [{ label: "people", data: [data.people.with_mask, data.people.without_mask, data.people.mask_incorrect],
-                   backgroundColor: ["#1a7f37", "#c62828", "#b26a00"] }],
+      labels: vocab.labels.map(function (l) { return vocab.names[l]; }),
+      datasets: [{ label: "people", data: vocab.labels.map(function (l) { return data.people[l]; }),
+                   backgroundColor: vocab.labels.map(function (l) { return vocab.colours[l]; }) }],
     },
     options: Object.assign({}, common, { plugins: { legend: { display: false } } }),
   });
