@@ -51,7 +51,7 @@ TARGET_RSS_TWO_CAMERAS_MB = 250.0
 
 def run_case(work: Path, broker_port: int, url: str, n: int, fps: int, seconds: float, cpus: str | None,
              width: int | None, input_scale: float, detect_fps: float | None = None, motion: bool = True,
-             scene: str = "people") -> dict[str, Any]:
+             scene: str = "people", runtime: str = "opencv") -> dict[str, Any]:
     folder = work / f"agent-{n}cam-{cpus or 'all'}-{scene}-{'gate' if motion else 'nogate'}-{detect_fps or fps}"
     folder.mkdir(parents=True, exist_ok=True)
     cams = [{"name": f"cam{i + 1}", "source": {"type": "rtsp", "url": url}, "detect_fps": detect_fps or fps,
@@ -61,7 +61,7 @@ def run_case(work: Path, broker_port: int, url: str, n: int, fps: int, seconds: 
     port = free_port()
     config = write_agent_config(folder, broker_port, cams, port, log_level="WARNING",
                                 agent={"stats_interval_s": 3600},  # keeps /healthz dropped_frames cumulative
-                                detector={**shipped_detector(), "input_scale": input_scale})
+                                detector={**shipped_detector(), "input_scale": input_scale, "runtime": runtime})
     env = {"OPENCV_FOR_THREADS_NUM": "1", "OMP_NUM_THREADS": "1"} if cpus is not None else {}
     agent = AgentProcess(config, port, cpus=cpus, env=env).start()
     try:
@@ -91,7 +91,8 @@ def run_case(work: Path, broker_port: int, url: str, n: int, fps: int, seconds: 
     iw, ih = input_size(width or 1280, round((width or 1280) * 720 / 1280), input_scale)
     return {
         "cameras": n, "cpus": cpus or f"all ({os.cpu_count()})", "stream": f"1280x720@{fps}",
-        "scene": scene, "motion_gate": motion, "detect_fps": detect_fps or fps,
+        "scene": scene, "motion_gate": motion, "detect_fps": detect_fps or fps, "runtime": runtime,
+        "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
         "cpu_percent_per_camera": round(100.0 * (p1.cpu_s - p0.cpu_s) / wall / n, 1),
         "analysis_width": width or 1280, "input_scale": input_scale, "detector_input": f"{iw}x{ih}",
         "seconds": round(wall, 1),
@@ -119,6 +120,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--detect-fps", type=float, help="camera detect_fps (default: the stream's fps, every frame)")
     p.add_argument("--motion", action=argparse.BooleanOptionalAction, default=True,
                    help="motion-gated detection (camera.motion.enabled)")
+    p.add_argument("--scene", choices=["people", "empty"], default="people", help="empty: the corridor with nobody")
+    p.add_argument("--runtime", choices=["opencv", "onnxruntime"], default="opencv", help="detector.runtime")
     p.add_argument("--preset", choices=["cameras4"], help="cameras4: 4 x 720p streams at 5 fps analysed at 5 fps "
                    "with the gate; 1 camera CPU ms per frame with the gate off and on; idle (nobody in view) "
                    "CPU per camera with the gate off and on, for 1 and 4 cameras")
@@ -134,13 +137,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
         work = Path(tmp)
-        frames = rtsp.render_frames(work / "frames", seconds=4, fps=args.fps, width=1280, height=720)
+        frames = rtsp.render_frames(work / "frames", seconds=4, fps=args.fps, width=1280, height=720,
+                                    empty=args.scene == "empty")
         broker = mosquitto.Mosquitto(work / "broker", persistence=False).start()
         server = rtsp.RtspServer(frames, fps=args.fps).start()
         try:
             for n, cpus in cases:
                 r = run_case(work, broker.port, server.url, n, args.fps, args.seconds, cpus, args.width,
-                             args.input_scale, detect_fps=args.detect_fps, motion=args.motion)
+                             args.input_scale, detect_fps=args.detect_fps, motion=args.motion, scene=args.scene,
+                             runtime=args.runtime)
                 results.append(r)
                 print(f"  {n} camera(s) on cpus {r['cpus']}: {r['fps_total']} fps analysed, "
                       f"{r['cpu_percent']}% CPU, RSS {r['rss_mb_max']} MB, {r['dropped_per_s']} dropped/s",
@@ -182,7 +187,7 @@ def preset_cameras4(args: argparse.Namespace) -> dict[str, Any]:
         try:
             for n, stream_fps, motion, scene in cases:
                 r = run_case(work, broker.port, servers[scene].url, n, stream_fps, args.seconds, None, args.width,
-                             args.input_scale, detect_fps=fps, motion=motion, scene=scene)
+                             args.input_scale, detect_fps=fps, motion=motion, scene=scene, runtime=args.runtime)
                 results.append(r)
                 print(f"  {n} camera(s), {scene}, gate {'on' if motion else 'off'}: {r['fps_total']} fps analysed, "
                       f"{r['cpu_percent_per_camera']}% CPU per camera, {r['cpu_ms_per_frame']} CPU ms/frame, "
