@@ -76,15 +76,15 @@ class MotionDetector:
         if changed > self.cfg.lighting_change:
             self._reset(grey)
             return Motion(np.empty((0, 4), np.float32), changed, lighting_change=True)
-        mask = cv2.dilate(mask, self._kernel, iterations=2)
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        grown = cv2.dilate(mask, self._kernel, iterations=2)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
         min_px = self.cfg.min_area * mask.size
         keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_px]
         fx, fy = w / grey.shape[1], h / grey.shape[0]
         boxes = np.array([[stats[i, 0] * fx, stats[i, 1] * fy, (stats[i, 0] + stats[i, 2]) * fx,
                            (stats[i, 1] + stats[i, 3]) * fy] for i in keep], np.float32).reshape(-1, 4)
         # learn the background where nothing moves, so a slow walker is not absorbed into it
-        still = (mask == 0).astype(np.uint8)
+        still = (grown == 0).astype(np.uint8)
         cv2.accumulateWeighted(grey, self._bg, self.cfg.learning_rate, mask=still)
         self._frames += 1
         if self._frames % 25 == 0:
