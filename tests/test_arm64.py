@@ -1,8 +1,9 @@
 """The agent on arm64 under emulation (scripts/arm64_proof.sh): an arm64 Debian bookworm root with exactly the
 packages deploy/install.sh installs, the agent from aarch64 wheels, run by qemu-aarch64-static.
 
-About 9 minutes on 2 busy cores (start-up alone is about a minute per command under emulation), over the CI
-budget of ~6 minutes:
+4.3 minutes with the root already built at load ~9 on 2 cores, 9 minutes at load ~17 (start-up alone is
+about a minute per command under emulation; a fresh root adds about a minute): too close to or over CI's
+budget of ~6 minutes, so it is opt-in:
 runs when MASKWATCH_ARM64=1 (optionally MASKWATCH_ARM64_WORK=DIR to reuse a built root and site).
 """
 
@@ -25,7 +26,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.integration,
     pytest.mark.skipif(os.environ.get("MASKWATCH_ARM64") != "1",
-                       reason="the arm64 emulation proof takes ~9 min (over CI's ~6 min budget); "
+                       reason="the arm64 emulation proof takes 4-9 min here (at or over CI's ~6 min budget); "
                        "set MASKWATCH_ARM64=1 to run it"),
     pytest.mark.skipif(not (shutil.which("qemu-aarch64-static") and shutil.which("debootstrap")),
                        reason="needs qemu-user-static and debootstrap (apt-get install qemu-user-static debootstrap)"),
@@ -59,10 +60,9 @@ def test_the_agent_decides_people_and_queues_its_messages(proof: Path) -> None:
     for topic, payload in rows:
         kind = topic.split("/")[-1] if "/snapshot/" not in topic else "snapshot"
         if kind in ("status", "stats", "event"):
-            kinds.setdefault(kind, []).append(validate({"status": "camera_status", "stats": "stats",
-                                                         "event": "violation"}[kind], payload))
+            kinds.setdefault(kind, []).append(validate(kind, payload))  # the published JSON Schema of that kind
         else:
-            kinds.setdefault(kind, [])
+            kinds.setdefault(kind, []).append({"bytes": len(payload)})
     assert [s["state"] for s in kinds["status"]] == ["online", "offline"]
     assert sum(int(s["frames"]) for s in kinds["stats"]) >= 2  # type: ignore[call-overload]
     verdicts = {e["verdict"] for e in kinds.get("event", [])}
