@@ -172,7 +172,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def preset_cameras4(args: argparse.Namespace) -> dict[str, Any]:
-    """Issue 14's figures, one command: (cameras, stream fps, detect_fps, gate, scene) per case."""
+    """Issue 14's figures, one command: (cameras, stream fps, detect_fps, gate, scene) per case. The agent runs
+    with MALLOC_ARENA_MAX=2 like the systemd unit (deploy/systemd/maskwatch-agent.service.in)."""
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     fps = 5
     cases = [(4, fps, True, "people"), (1, fps, False, "people"), (1, fps, True, "people"),
              (1, fps, False, "empty"), (1, fps, True, "empty"), (4, fps, True, "empty")]
