@@ -152,7 +152,7 @@ class CenterFaceConfig(_Section):
     type: Literal["centerface"]
     model: Path | None = Field(None, description="centerface.onnx; default: the file shipped in the package (MIT)")
     runtime: Literal["opencv", "onnxruntime"] = Field(
-        "opencv", description="opencv: OpenCV DNN (always installed); onnxruntime: ~30% less CPU per frame on x86 "
+        "opencv", description="opencv: OpenCV DNN (always installed); onnxruntime: 20-30% less CPU per frame on x86 "
         "(bench/bench_centerface_runtime.py), needs the [onnxruntime] extra (+80 MB on x86)",
     )
     score_threshold: float = Field(0.4, ge=0.0, le=1.0, description="Minimum face score")
