@@ -19,7 +19,9 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "SNAPSHOT_DIR": str(d.snapshot_dir),
         "SECRET_KEY": d.secret_key.get_secret_value() if d.secret_key else None,
         "TIMEZONE": d.timezone,
-        "RETENTION_DAYS": d.retention_days,
+        "PREVIEW_DIR": str(d.preview_dir) if d.preview_dir else None,
+        "RETENTION": d.retention,
+        "PRIVACY": {"mode": cfg.privacy.mode, "cameras": {c.name: cfg.privacy_mode(c) for c in cfg.cameras}},
         "TOPIC_PREFIX": cfg.mqtt.topic_prefix,
     }
 
@@ -29,7 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "SNAPSHOT_DIR": "var/snapshots",
     "SECRET_KEY": None,
     "TIMEZONE": "UTC",
-    "RETENTION_DAYS": 30,
+    "PREVIEW_DIR": None,  # default: "live" beside SNAPSHOT_DIR (dashboard.previews.default_preview_dir)
+    "RETENTION": None,  # dashboard.retention (RetentionConfig); None: its defaults
+    "PRIVACY": None,  # {"mode": privacy.mode, "cameras": {name: mode}} for the privacy page
     "TOPIC_PREFIX": "maskwatch",
     "LIVE_MAX_SECONDS": 600,  # an MJPEG stream ends after this; the page reconnects
     "LIVE_POLL_SECONDS": 0.2,
@@ -50,7 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
     import os
 
-    from dashboard import api, auth, db_session, views, vocabulary
+    from dashboard import api, auth, db_session, privacy_views, views, vocabulary
     from dashboard.security import init_security
 
     app = Flask(__name__)
@@ -79,4 +83,5 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(privacy_views.bp)
     return app

@@ -164,3 +164,16 @@ def test_gate_policy(moving: bool, live: bool, since: float, run: bool) -> None:
     if moving:
         shown[100:200, 100:200] = 255 - shown[100:200, 100:200]
     assert gate.should_detect(shown, since, live) is run
+
+
+def test_a_gated_frame_is_marked_so_no_image_of_it_leaves_the_device() -> None:
+    """With nothing moving and nobody tracked the detector is skipped: the result says so (the runtime then
+    publishes no preview of that frame: it has no face boxes to blur)."""
+    from helpers.fakes import FakeClassifier
+
+    config = parse_config({"detector": {"type": "fake", "boxes": []}})
+    pipe = FramePipeline(config, _camera(True), classifier=FakeClassifier())  # type: ignore[arg-type]
+    frame = DemoScene(W, H).render(-1e6)
+    assert pipe.process(frame, 0.0).detected  # the first frame is always looked at
+    assert not pipe.process(frame, 0.2).detected
+    assert pipe.process(frame, 5.2).detected  # refresh_s
