@@ -29,7 +29,7 @@ from dashboard.models import ApiToken, User
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-PUBLIC_ENDPOINTS = {"auth.login", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "static", "alerts.healthz"}  # healthz: ok/degraded only, for probes
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "mw_"
