@@ -62,3 +62,11 @@ def test_no_models_validates_only(tmp_path: Path) -> None:
 def test_self_check_error_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"^classifier\.model_card: "):
         self_check(parse_config({"classifier": {"model_card": "/nonexistent/card.json"}}))
+
+
+def test_agent_checks_without_the_dashboards_secrets(tmp_path: Path) -> None:
+    """--agent (what the installer runs with the agent's env file): the dashboard side's ${VAR}s may be unset."""
+    config = {"dashboard": {"secret_key": "${MASKWATCH_TEST_UNSET_SECRET}"}}
+    assert _check(tmp_path, config, "--agent", "--no-models").returncode == 0
+    refused = _check(tmp_path, config, "--no-models")
+    assert refused.returncode == 2 and "MASKWATCH_TEST_UNSET_SECRET" in refused.stderr

@@ -13,6 +13,8 @@ HELP = "validate a config file and run its models once (check) or print the conf
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["check", "schema"])
     p.add_argument("--config", type=Path, help="config file (default: $MASKWATCH_CONFIG, ./config.yaml)")
+    p.add_argument("--agent", action="store_true",
+                   help="check: as the agent service loads it (the dashboard side's secrets need not be set)")
     p.add_argument("--no-models", action="store_true",
                    help="check: validate only; do not load the detector and classifier or run them")
 
@@ -32,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "schema":
         print(json.dumps(config_json_schema(), indent=2, sort_keys=True))
         return 0
-    cfg = load_config(args.config)
+    from edge_agent.config import agent_sections
+
+    cfg = load_config(args.config, own_sections=agent_sections if args.agent else None)
     valid = f"site {cfg.site}, agent {cfg.agent_id}, {len(cfg.cameras)} camera(s), detector {cfg.detector.type}"
     if args.no_models:
         print(f"ok: {valid} (models not loaded: --no-models)")
