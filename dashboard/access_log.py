@@ -27,8 +27,11 @@ SNAPSHOT = "snapshot"
 EXPORT_CSV = "export_csv"
 LIVE = "live"
 ERASE = "erase"
+REVIEW = "review"
+EXPORT_REVIEWED = "export_reviewed"
 ACTIONS = {SNAPSHOT: "viewed a snapshot", EXPORT_CSV: "exported violations (CSV)", LIVE: "watched a live view",
-           ERASE: "erased data on request"}
+           ERASE: "erased data on request", REVIEW: "reviewed a violation",
+           EXPORT_REVIEWED: "exported reviewed face crops"}
 LIVE_DEDUP_S = 300.0
 
 _recent: dict[tuple[str, str, str, str], float] = {}  # (database, user, action, target) -> last recorded
