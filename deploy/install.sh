@@ -719,6 +719,19 @@ install_units() {
   systemctl_real daemon-reload
 }
 
+# The agent's own check, with the installed config and its secrets: imports cv2, loads the configured detector and
+# classifier and runs one inference on the photo shipped in the package (maskwatch config check).
+sanity_check() {
+  if [ "$DRY_RUN" = 1 ] || [ "$SKIP_VENV" = 1 ]; then echo "skipped: maskwatch config check (models + one inference)"; return 0; fi
+  info "sanity check: maskwatch config check (imports cv2, loads the models, one inference on a shipped photo)"
+  local as=()
+  [ "$REAL" = 1 ] && as=(runuser -u "$SERVICE_USER" --)
+  # shellcheck disable=SC2016  # the $ is for the inner shell
+  "${as[@]}" sh -c 'set -a; . "$1"; set +a; exec "$2" config check --agent --config "$3"' \
+    sh "$ENV_FILE" "$VENV/bin/maskwatch" "$CONFIG" || \
+    die "the agent cannot analyse a frame on this machine (output above); nothing was started"
+}
+
 start_services() {
   if [ "$NO_START" = 1 ]; then echo "not started (--no-start): systemctl enable --now ${UNITS[*]}"; return 0; fi
   if [ "$REAL" = 1 ] && [ "$WITH_DASHBOARD" = 1 ] && [ "$SKIP_VENV" = 0 ]; then
@@ -777,6 +790,7 @@ main() {
   install_venv
   install_config
   install_secrets
+  sanity_check
   install_broker
   install_dashboard_tls
   install_units
