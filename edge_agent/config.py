@@ -57,6 +57,9 @@ class MQTTConfig(_Section):
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
     reconnect_min_s: float = Field(1.0, gt=0, description="First reconnect delay; doubles up to reconnect_max_s")
     reconnect_max_s: float = Field(120.0, gt=0, description="Longest reconnect delay")
+    protocol: Literal["5", "3.1.1"] = Field(
+        "5", description="MQTT version. 5: a PUBACK says whether the broker accepted a message (refused ones go to "
+        "the outbox's dead letters); 3.1.1 only for brokers without MQTT 5 (amqtt): deliveries are then unconfirmed")
     tls: TLSConfig = Field(default_factory=TLSConfig)
 
 

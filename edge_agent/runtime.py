@@ -177,6 +177,7 @@ class CameraRunner:
             fps=round(self._frames / interval, 3),
             inference_ms=round(self._infer_ms / self._frames, 3) if self._frames else 0.0,
             dropped_frames=self.worker.frames.take_dropped(),
+            queue_pending=self.out.outbox.pending(), dead_letters=self.out.outbox.dead_letters(),
         )
         self.last_fps, self.last_infer_ms = stats.fps, stats.inference_ms
         self.dropped_total += stats.dropped_frames
@@ -395,7 +396,7 @@ class Runtime:
 
     # ------------------------------------------------------------ parts
     def _start_link(self) -> None:
-        self.link = MqttLink(self.config.mqtt, self.config.site, self.config.agent_id)
+        self.link = MqttLink(self.config.mqtt, self.config.site, self.config.agent_id, backlog=self.outbox.pending)
         self.sender = OutboxSender(self.outbox, self.link)
         self.sender.start()
         self.link.start()
@@ -474,7 +475,14 @@ class Runtime:
         body = {"cameras": cams, "mqtt_connected": bool(self.link and self.link.connected.is_set()),
                 "queue": {"pending": q.pending, "in_flight": q.in_flight, "bytes": q.bytes,
                           "dropped_full": q.dropped_full, "dropped_age": q.dropped_age,
-                          "dropped_bytes": q.dropped_bytes}}
+                          "dropped_bytes": q.dropped_bytes, "dead_letters": q.dead_letters,
+                          "dead_lettered": q.dead_lettered,
+                          "dead_letter_reasons": self.outbox.dead_letter_reasons(),
+                          "deliveries_confirmed": bool(self.link and self.link.confirmed),
+                          "disk_full": q.disk_full, "memory_buffered": q.memory_buffered,
+                          "dropped_disk_full": q.dropped_disk_full},
+                "alarms": [name for name, on in (("disk_full", q.disk_full), ("dead_letters", q.dead_letters > 0),
+                                                 ("dropped_disk_full", q.dropped_disk_full > 0)) if on]}
         return all(c["analysis_alive"] for c in cams.values()), body
 
     def _start_health(self) -> None:
@@ -511,6 +519,8 @@ class Runtime:
                     r.worker.check_stalled(now)
                 self.watchdog.tick(self.runners, now)
                 trimmer.tick(now)
+                if self.outbox.memory.disk_full:
+                    self.outbox.write_buffered()  # space may be back: write what waits in memory
                 if now - last_purge > PURGE_EVERY_S:
                     self.outbox.purge_expired()
                     last_purge = now
