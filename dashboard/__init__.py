@@ -19,6 +19,7 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "SNAPSHOT_DIR": str(d.snapshot_dir),
         "SECRET_KEY": d.secret_key.get_secret_value() if d.secret_key else None,
         "TIMEZONE": d.timezone,
+        "SITE_TIMEZONES": dict(d.site_timezones),
         "RETENTION_DAYS": d.retention_days,
         "TOPIC_PREFIX": cfg.mqtt.topic_prefix,
     }
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "SNAPSHOT_DIR": "var/snapshots",
     "SECRET_KEY": None,
     "TIMEZONE": "UTC",
+    "SITE_TIMEZONES": {},  # site -> IANA zone; others use TIMEZONE
     "RETENTION_DAYS": 30,
     "TOPIC_PREFIX": "maskwatch",
     "LIVE_MAX_SECONDS": 600,  # an MJPEG stream ends after this; the page reconnects
@@ -50,7 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
     import os
 
-    from dashboard import api, auth, db_session, views
+    from dashboard import admin, api, auth, db_session, i18n, report_views, views
     from dashboard.security import init_security
 
     app = Flask(__name__)
@@ -75,7 +77,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     db_session.init_app(app)
     init_security(app)
     auth.init_app(app)
+    i18n.init_app(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(i18n.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(report_views.bp)
     return app

@@ -1,7 +1,9 @@
-"""Login for people (session cookie) and bearer tokens for machines; users are created with the CLI.
+"""Login for people (session cookie) and bearer tokens for machines; users are created with the CLI or on the
+admin's user page (dashboard/admin.py). Roles and sites: dashboard/access.py.
 
 Passwords are hashed with werkzeug.security (scrypt); tokens are random and only their SHA-256 is stored.
-Every view requires a login: ``init_app`` installs a ``before_request`` guard, so a new view cannot forget.
+Every view requires a login and an access rule: ``init_app`` installs a ``before_request`` guard, so a new view
+cannot forget. A disabled user can neither log in nor keep a session or use a token.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from dashboard import access
 from dashboard.db_session import get_db
-from dashboard.models import ApiToken, User
+from dashboard.models import ApiToken, User, UserSite
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-PUBLIC_ENDPOINTS = {"auth.login", "static"}
+PUBLIC_ENDPOINTS = access.PUBLIC_ENDPOINTS
+SITE_NAME = re.compile(r"^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "mw_"
@@ -42,8 +46,12 @@ class UserError(ValueError):
 
 
 # ------------------------------------------------------------------ user and token management (CLI)
-def create_user(db: Session, name: str, password: str | None = None, *, update: bool = False) -> str:
-    """Create (or with ``update`` re-password) a user; returns the password (generated when None)."""
+def create_user(db: Session, name: str, password: str | None = None, *, update: bool = False,
+                role: str | None = None, sites: list[str] | None = None) -> str:
+    """Create (or with ``update`` re-password) a user; returns the password (generated when None).
+
+    ``role``: viewer (the default for a new user), operator or admin; ``sites``: the sites a non-admin may see
+    (``*``: all). With ``update``, a role or sites given replace the user's; those not given are kept."""
     if not USER_NAME.match(name):
         raise UserError(f"user name {name!r}: use 1-64 letters, digits, '_', '.', '@', '-'")
     if password is None:
@@ -54,10 +62,35 @@ def create_user(db: Session, name: str, password: str | None = None, *, update: 
     if user is not None and not update:
         raise UserError(f"user {name!r} exists (use --update to set a new password)")
     if user is None:
-        user = User(name=name, created_at=datetime.now(UTC), password_hash="")
+        user = User(name=name, created_at=datetime.now(UTC), password_hash="", role="viewer")
         db.add(user)
-    user.password_hash = generate_password_hash(password)
+    set_password(db, user, password)
+    set_access(user, role, sites)
     db.commit()
+    return password
+
+
+def set_access(user: User, role: str | None = None, sites: list[str] | None = None) -> None:
+    """Set a user's role and/or sites (None: unchanged); raises UserError naming the bad value."""
+    if role is not None:
+        if role not in access.ROLES:
+            raise UserError(f"role {role!r}: must be one of {', '.join(access.ROLES)}")
+        user.role = role
+    if sites is not None:
+        clean = sorted({s.strip() for s in sites if s.strip()})
+        for site in clean:
+            if not SITE_NAME.match(site):
+                raise UserError(f"site {site!r}: a site name (letters, digits, '_', '.', '-') or '*' for all sites")
+        user.site_rows = [UserSite(site=site) for site in clean]
+
+
+def set_password(db: Session, user: User, password: str | None = None) -> str:
+    """A new password (generated when None); returns it."""
+    if password is None:
+        password = secrets.token_urlsafe(15)
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
+    user.password_hash = generate_password_hash(password)
     return password
 
 
@@ -89,16 +122,18 @@ def authenticate(db: Session, name: str, password: str) -> User | None:
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
-    return user if check_password_hash(user.password_hash, password) else None
+    ok = check_password_hash(user.password_hash, password)
+    return user if ok and not user.disabled else None
 
 
 # ------------------------------------------------------------------ flask-login wiring
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     try:
-        return get_db().get(User, int(user_id))
+        user = get_db().get(User, int(user_id))
     except ValueError:
         return None
+    return None if user is None or user.disabled else user
 
 
 @login_manager.request_loader
@@ -108,7 +143,7 @@ def _load_token(req) -> User | None:  # type: ignore[no-untyped-def]
         return None
     db = get_db()
     tok = db.scalar(select(ApiToken).where(ApiToken.token_sha256 == _sha256(header[7:].strip())))
-    if tok is None:
+    if tok is None or tok.user.disabled:
         return None
     now = datetime.now(UTC)
     if tok.last_used is None or (now - tok.last_used).total_seconds() > 60:
@@ -137,6 +172,7 @@ def init_app(app: Flask) -> None:
             return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
+        access.check_request()
         return None
 
 

@@ -1,0 +1,129 @@
+"""Indonesian and English (Flask-Babel): the browser's language by default, a per-user choice, localised
+dates and numbers, and the strings JavaScript shows, rendered as a JSON catalogue (no CDN, no extra request).
+
+Translations live in ``dashboard/translations/<lang>/LC_MESSAGES/messages.po``. They are compiled at start
+into a cache folder keyed by the .po files' content, so a compiled catalogue is never stale and nothing is
+written into the installed package. Update them after changing text::
+
+    pybabel extract -F dashboard/babel.cfg -k _l -o /tmp/messages.pot dashboard
+    pybabel update -i /tmp/messages.pot -d dashboard/translations --no-fuzzy-matching
+
+``tests/test_i18n.py`` fails when a string is missing from a .po file or left untranslated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import get_day_names
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Blueprint, Flask, current_app, redirect, request, session
+from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from dashboard.db_session import get_db
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+LANGUAGES = {"en": "English", "id": "Bahasa Indonesia"}
+bp = Blueprint("i18n", __name__)
+
+# What app.js and stats.js show: translated on the server, handed to the page as JSON (window catalogue).
+JS_STRINGS = {
+    "without_mask": _l("no mask"),
+    "mask_incorrect": _l("mask worn incorrectly"),
+    "with_mask": _l("mask"),
+    "no_violations_yet": _l("No violations yet."),
+    "people": _l("people"),
+    "pct_with_mask": _l("% of people with a mask"),
+    "violations": _l("violations"),
+    "dark": _l("Dark"),
+    "light": _l("Light"),
+    "previous_period": _l("previous period"),
+}
+
+
+def compiled_dir(source: Path = TRANSLATIONS) -> Path:
+    """Compile every .po under ``source`` into a cache folder named after their content; returns the folder."""
+    pos = sorted(source.glob("*/LC_MESSAGES/*.po"))
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in pos)).hexdigest()[:16]
+    out = Path(tempfile.gettempdir()) / f"maskwatch-translations-{digest}"
+    for po in pos:
+        mo = out / po.relative_to(source).with_suffix(".mo")
+        if mo.exists():
+            continue
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        with po.open("rb") as f:
+            catalog = read_po(f)
+        tmp = mo.with_suffix(f".{digest}.tmp")
+        with tmp.open("wb") as f:
+            write_mo(f, catalog)
+        tmp.replace(mo)  # atomic: several processes may start at once
+    return out
+
+
+def select_locale() -> str:
+    user_choice = getattr(current_user, "locale", None) if current_user and current_user.is_authenticated else None
+    choice = user_choice or session.get("lang")
+    if choice in LANGUAGES:
+        return str(choice)
+    return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled_dir())
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.add_extension("jinja2.ext.i18n")  # {% trans %} blocks (Flask-Babel installs the callables)
+    app.add_template_filter(when, "when")
+    app.add_template_filter(number, "number")
+    app.add_template_filter(pct, "pct")
+    app.add_template_filter(day, "day")
+    app.context_processor(_context)
+
+
+def _context() -> dict[str, Any]:
+    locale = get_locale()
+    return {"languages": LANGUAGES, "lang": str(locale or "en"), "now_utc": datetime.now(UTC),
+            "weekday_names": get_day_names("abbreviated", locale=locale),
+            "js_strings": {k: str(v) for k, v in JS_STRINGS.items()}}
+
+
+def when(t: datetime | None, tz: str | None = None, fmt: str = "medium") -> str:
+    """A UTC datetime shown in ``tz`` (default: the dashboard's zone) in the page's language."""
+    if t is None:
+        return ""
+    zone = ZoneInfo(tz or str(current_app.config["TIMEZONE"]))
+    return format_datetime(t.astimezone(zone), fmt, rebase=False)
+
+
+def day(d: date, fmt: str = "medium") -> str:
+    """A calendar date in the page's language."""
+    return format_date(d, fmt)
+
+
+def number(x: float | int | None) -> str:
+    return "–" if x is None else format_decimal(x)
+
+
+def pct(x: float | None) -> str:
+    return "–" if x is None else format_percent(x, "#,##0%")
+
+
+@bp.route("/language", methods=["POST"])
+def set_language() -> Any:
+    """Remember the chosen language: in the user's profile when logged in, in the session otherwise."""
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+        if current_user.is_authenticated:
+            current_user.locale = lang
+            get_db().commit()
+    target = request.form.get("next") or "/"
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
