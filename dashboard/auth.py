@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -239,7 +240,8 @@ def login():  # type: ignore[no-untyped-def]
         name, addr = form.username.data or "", request.remote_addr or "?"
         wait = throttle.retry_after(addr, name)
         if wait > 0:
-            flash(f"Too many failed logins; try again in {int(wait) // 60 + 1} minute(s).", "error")
+            flash(ngettext("Too many failed logins; try again in %(num)s minute.",
+                           "Too many failed logins; try again in %(num)s minutes.", int(wait) // 60 + 1), "error")
             return render_template("login.html", form=form), 429
         db = get_db()
         user = authenticate(db, name, form.password.data or "")
@@ -250,7 +252,7 @@ def login():  # type: ignore[no-untyped-def]
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         throttle.failed(addr, name)
-        flash("Wrong user name or password.", "error")
+        flash(gettext("Wrong user name or password."), "error")
         return render_template("login.html", form=form), 401
     return render_template("login.html", form=form)
 

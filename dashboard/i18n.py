@@ -42,10 +42,8 @@ JS_STRINGS = {
     "no_violations_yet": _l("No violations yet."),
     "people": _l("people"),
     "pct_with_mask": _l("% of people with a mask"),
-    "violations": _l("violations"),
     "dark": _l("Dark"),
     "light": _l("Light"),
-    "previous_period": _l("previous period"),
 }
 
 

@@ -1,7 +1,10 @@
 // MaskWatch pages: refresh live tiles, poll the latest violations, draw snapshot boxes. No inline scripts (CSP).
 (function () {
   "use strict";
-  const LABELS = { without_mask: "no mask", mask_incorrect: "mask worn incorrectly", with_mask: "mask" };
+  // strings in the page's language, rendered by the server (dashboard/i18n.py JS_STRINGS)
+  const T = JSON.parse((document.getElementById("i18n-strings") || {}).textContent || "{}");
+  const LABELS = { without_mask: T.without_mask, mask_incorrect: T.mask_incorrect, with_mask: T.with_mask };
+  const LANG = document.documentElement.lang || undefined;
 
   // Overview tiles: a still frame every 2 s (keeps server threads free; the camera page streams MJPEG).
   const tiles = document.querySelectorAll("img.live-tile");
@@ -28,9 +31,10 @@
   if (list && list.dataset.api) {
     const seen = new Set();
     let first = true;
-    const tz = document.body.dataset.tz || undefined;  // the dashboard's time zone, as the server renders
+    // the camera's site's zone (camera page) or the dashboard's, as the server renders; the page's language
+    const tz = list.dataset.tz || document.body.dataset.tz || undefined;
     const fmt = function (iso) {
-      try { return new Date(iso).toLocaleString(undefined, { timeZone: tz }); }
+      try { return new Date(iso).toLocaleString(LANG, { timeZone: tz, timeZoneName: "short" }); }
       catch (e) { return new Date(iso).toLocaleString(); }
     };
     const render = function (items) {
@@ -56,7 +60,7 @@
       if (!items.length) {
         const li = document.createElement("li");
         li.className = "muted";
-        li.textContent = "No violations yet.";
+        li.textContent = T.no_violations_yet;
         list.append(li);
       }
       first = false;

@@ -2,6 +2,12 @@
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("stats-data").textContent);
+  const T = JSON.parse(document.getElementById("i18n-strings").textContent);
+  const LANG = document.documentElement.lang || undefined;
+  const dark = document.documentElement.dataset.theme === "dark";
+  Chart.defaults.color = dark ? "#c9d4df" : "#3b4754";
+  Chart.defaults.borderColor = dark ? "#2c3a49" : "#dde3ea";
+  Chart.defaults.locale = LANG;
   const COLORS = ["#0b6bcb", "#1a7f37", "#8250df", "#b26a00", "#c62828", "#0a7c86", "#6e7781", "#bf3989"];
   // sites first (solid, thick), then cameras (dashed)
   const names = Object.keys(data.series).sort(function (a, b) {
@@ -27,7 +33,7 @@
     type: "line",
     data: { labels: data.labels, datasets: datasets },
     options: Object.assign({}, common, {
-      scales: { y: { min: 0, max: 100, title: { display: true, text: "% of people with a mask" } },
+      scales: { y: { min: 0, max: 100, title: { display: true, text: T.pct_with_mask } },
                 x: { ticks: { maxTicksLimit: 12, autoSkip: true } } },
       plugins: { legend: { position: "bottom" } },
     }),
@@ -35,8 +41,8 @@
   new Chart(document.getElementById("chart-verdicts"), {
     type: "bar",
     data: {
-      labels: ["mask", "no mask", "mask worn incorrectly"],
-      datasets: [{ label: "people", data: [data.people.with_mask, data.people.without_mask, data.people.mask_incorrect],
+      labels: [T.with_mask, T.without_mask, T.mask_incorrect],
+      datasets: [{ label: T.people, data: [data.people.with_mask, data.people.without_mask, data.people.mask_incorrect],
                    backgroundColor: ["#1a7f37", "#c62828", "#b26a00"] }],
     },
     options: Object.assign({}, common, { plugins: { legend: { display: false } } }),
@@ -45,7 +51,7 @@
     type: "bar",
     data: {
       labels: data.busiest_hours.map(function (_, h) { return (h < 10 ? "0" : "") + h + ":00"; }),
-      datasets: [{ label: "people", data: data.busiest_hours, backgroundColor: "#0b6bcb" }],
+      datasets: [{ label: T.people, data: data.busiest_hours, backgroundColor: "#0b6bcb" }],
     },
     options: Object.assign({}, common, { plugins: { legend: { display: false } } }),
   });
