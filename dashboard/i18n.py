@@ -42,6 +42,7 @@ JS_STRINGS = {
     "no_violations_yet": _l("No violations yet."),
     "people": _l("people"),
     "pct_with_mask": _l("% of people with a mask"),
+    "site": _l("site"),
     "dark": _l("Dark"),
     "light": _l("Light"),
 }

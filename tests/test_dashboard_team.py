@@ -14,7 +14,7 @@ from dashboard_support import add_user, csrf_from, event, login, make_app, raw, 
 from sqlalchemy import select
 
 from dashboard import reports
-from dashboard.audit import record, recent
+from dashboard.audit import recent, record
 from dashboard.db import session_factory
 from dashboard.ingest import Ingester, Received
 from dashboard.models import AuditEntry, User

@@ -73,7 +73,7 @@ def test_the_catalogue_compiles_and_the_compiled_copy_follows_the_po(tmp_path) -
     po.write_bytes(PO.read_bytes())
     first = i18n.compiled_dir(src)
     assert (first / "id" / "LC_MESSAGES" / "messages.mo").stat().st_size > 1000
-    po.write_bytes(PO.read_bytes().replace('msgstr "Ringkasan"'.encode(), 'msgstr "Ikhtisar"'.encode()))
+    po.write_bytes(PO.read_bytes().replace(b'msgstr "Ringkasan"', b'msgstr "Ikhtisar"'))
     assert i18n.compiled_dir(src) != first, "a changed .po must not be served from a stale .mo"
 
 

@@ -17,7 +17,7 @@
   const datasets = names.map(function (name, i) {
     const site = name.indexOf("site ") === 0;
     return {
-      label: name,
+      label: site ? T.site + " " + name.slice(5) : name,
       data: data.series[name].map(function (v) { return v === null ? null : Math.round(v * 1000) / 10; }),
       borderColor: COLORS[i % COLORS.length],
       backgroundColor: COLORS[i % COLORS.length],
