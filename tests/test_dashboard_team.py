@@ -250,3 +250,38 @@ def test_existing_users_become_admins_on_upgrade(tmp_path) -> None:
     with session_factory(engine)() as db:
         u = db.scalar(select(User).where(User.name == "old"))
         assert u.role == "admin" and not u.disabled and u.sites == []
+
+
+# ------------------------------------------------------------------ contrast
+def _themes() -> dict[str, dict[str, str]]:
+    import re
+
+    from dashboard_support import REPO
+
+    css = (REPO / "dashboard" / "static" / "style.css").read_text()
+    out = {}
+    for name, selector in (("light", r":root \{"), ("dark", r':root\[data-theme="dark"\] \{')):
+        block = re.search(selector + r"(.*?)\}", css, re.S).group(1)
+        out[name] = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{3,6})", block))
+    return out
+
+
+def _contrast(a: str, b: str) -> float:
+    def lum(h: str) -> float:
+        h = h.lstrip("#")
+        h = "".join(c * 2 for c in h) if len(h) == 3 else h
+        ch = [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        ch = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in ch]
+        return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_text_colours_have_a_contrast_of_at_least_4_5_in_both_themes(theme: str) -> None:
+    v = _themes()[theme]
+    pairs = [("ink", "bg"), ("ink", "card"), ("muted", "card"), ("muted", "bg"), ("accent", "card"),
+             ("accent", "bg"), ("ok", "ok-bg"), ("bad", "bad-bg"), ("warn", "warn-bg"), ("muted", "unknown-bg"),
+             ("ink", "field")]
+    low = {f"{a} on {b}": round(_contrast(v[a], v[b]), 2) for a, b in pairs if _contrast(v[a], v[b]) < 4.5}
+    assert not low, f"{theme}: {low}"

@@ -7,6 +7,7 @@ Indonesian go to test-artifacts/dashboard/i18n/."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from dashboard_support import event, raw, status, topic
@@ -95,7 +96,7 @@ def test_team_dashboard_in_chromium(stack):  # noqa: F811
     page.goto(url + "/reports/weekly?site=hq")
     with page.expect_download() as dl:
         page.click("#weekly-csv")
-    text = open(dl.value.path(), encoding="utf-8").read()
+    text = Path(dl.value.path()).read_text(encoding="utf-8")
     assert text.startswith("site,timezone,camera,date,people") and "hq,UTC,door," in text
     assert dl.value.suggested_filename.startswith("maskwatch-weekly-hq-")
     ctx.close()
