@@ -64,8 +64,9 @@ def test_team_dashboard_in_chromium(stack):  # noqa: F811
     for lang, check in (("en", "Overview"), ("id", "Ringkasan")):
         if lang == "id":
             page.goto(url + "/")
+            page.select_option("#lang-select", "id")
             with page.expect_navigation():
-                page.select_option("#lang-select", "id")
+                page.click("#lang-apply")
         for name, path in PAGES.items():
             page.goto(url + path)
             if name == "statistics":

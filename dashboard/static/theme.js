@@ -29,9 +29,6 @@
         if (!stored()) { apply(system()); label(); }
       });
     }
-    // the language menu applies itself; the button stays for keyboards without scripts
-    const lang = document.getElementById("lang-select");
-    if (lang) lang.addEventListener("change", function () { lang.form.submit(); });
     const print = document.getElementById("print-report");
     if (print) print.addEventListener("click", function () { window.print(); });
   });
