@@ -54,14 +54,14 @@ def create_user(db: Session, name: str, password: str | None = None, *, update: 
     ``role``: viewer (the default for a new user), operator or admin; ``sites``: the sites a non-admin may see
     (``*``: all). With ``update``, a role or sites given replace the user's; those not given are kept."""
     if not USER_NAME.match(name):
-        raise UserError(f"user name {name!r}: use 1-64 letters, digits, '_', '.', '@', '-'")
+        raise UserError(gettext("user name %(name)s: use 1-64 letters, digits, '_', '.', '@', '-'", name=repr(name)))
     if password is None:
         password = secrets.token_urlsafe(15)
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
+        raise UserError(gettext("password too short: at least %(num)s characters", num=MIN_PASSWORD))
     user = db.scalar(select(User).where(User.name == name))
     if user is not None and not update:
-        raise UserError(f"user {name!r} exists (use --update to set a new password)")
+        raise UserError(gettext("user %(name)s exists (use --update to set a new password)", name=repr(name)))
     if user is None:
         user = User(name=name, created_at=datetime.now(UTC), password_hash="", role="viewer")
         db.add(user)
@@ -75,13 +75,14 @@ def set_access(user: User, role: str | None = None, sites: list[str] | None = No
     """Set a user's role and/or sites (None: unchanged); raises UserError naming the bad value."""
     if role is not None:
         if role not in access.ROLES:
-            raise UserError(f"role {role!r}: must be one of {', '.join(access.ROLES)}")
+            raise UserError(gettext("role %(role)s: must be one of %(roles)s", role=repr(role), roles=", ".join(access.ROLES)))
         user.role = role
     if sites is not None:
         clean = sorted({s.strip() for s in sites if s.strip()})
         for site in clean:
             if not SITE_NAME.match(site):
-                raise UserError(f"site {site!r}: a site name (letters, digits, '_', '.', '-') or '*' for all sites")
+                raise UserError(gettext("site %(site)s: a site name (letters, digits, '_', '.', '-') or '*' for all sites",
+                                        site=repr(site)))
         user.site_rows = [UserSite(site=site) for site in clean]
 
 
@@ -90,7 +91,7 @@ def set_password(db: Session, user: User, password: str | None = None) -> str:
     if password is None:
         password = secrets.token_urlsafe(15)
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
+        raise UserError(gettext("password too short: at least %(num)s characters", num=MIN_PASSWORD))
     user.password_hash = generate_password_hash(password)
     return password
 
