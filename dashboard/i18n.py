@@ -43,6 +43,7 @@ JS_STRINGS = {
     "people": _l("people"),
     "pct_with_mask": _l("% of people with a mask"),
     "site": _l("site"),
+    "previous_period": _l("previous period"),
     "dark": _l("Dark"),
     "light": _l("Light"),
 }

@@ -252,7 +252,9 @@ def stats_page():  # type: ignore[no-untyped-def]
     prev = statistics.report(get_db(), tz, bucket, end - 2 * span, end - span, cams)
     heat = reports.heatmap(get_db(), tz, end - span, end, cams)
     data = {"labels": rep.labels, "series": rep.series, "people": rep.people, "events": rep.events,
-            "busiest_hours": rep.busiest_hours}
+            "busiest_hours": rep.busiest_hours,
+            # the sites' lines of the previous period, bucket by bucket, drawn faintly under this period's
+            "previous": {k: v for k, v in prev.series.items() if k.startswith("site ") and any(x is not None for x in v)}}
     all_cams = cameras(get_db(), sites())
     return render_template("statistics.html", rep=rep, prev=prev, heat=heat, data=data, bucket=bucket, days=days,
                            camera_id=camera_id, site=site, cameras=all_cams,

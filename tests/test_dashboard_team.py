@@ -285,3 +285,15 @@ def test_text_colours_have_a_contrast_of_at_least_4_5_in_both_themes(theme: str)
              ("ink", "field")]
     low = {f"{a} on {b}": round(_contrast(v[a], v[b]), 2) for a, b in pairs if _contrast(v[a], v[b]) < 4.5}
     assert not low, f"{theme}: {low}"
+
+
+def test_the_chart_gets_the_previous_periods_site_line(app, ingest) -> None:
+    import json
+    import re
+
+    now = datetime.now(UTC)
+    ingest([(topic("stats"), stats(time=(now - timedelta(days=1, hours=2)).isoformat()))])
+    page = admin_client(app).get("/statistics?site=hq&days=1").get_data(as_text=True)
+    data = json.loads(re.search(r'id="stats-data">(.*?)</script>', page, re.S).group(1))
+    assert list(data["previous"]) == ["site hq"] and len(data["previous"]["site hq"]) == len(data["labels"])
+    assert sum(v is not None for v in data["previous"]["site hq"]) == 1

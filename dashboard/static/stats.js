@@ -28,6 +28,16 @@
       tension: 0.2,
     };
   });
+  // the previous period of the same length, per site, aligned bucket by bucket (faint, dotted)
+  Object.keys(data.previous || {}).sort().forEach(function (name) {
+    const values = data.previous[name].slice(0, data.labels.length);
+    datasets.push({
+      label: T.site + " " + name.slice(5) + " (" + T.previous_period + ")",
+      data: values.map(function (v) { return v === null ? null : Math.round(v * 1000) / 10; }),
+      borderColor: "#8a96a3", backgroundColor: "#8a96a3", borderWidth: 1.5, borderDash: [2, 3],
+      pointRadius: 0, spanGaps: false, tension: 0.2,
+    });
+  });
   const common = { responsive: true, maintainAspectRatio: false, animation: false };
   new Chart(document.getElementById("chart-compliance"), {
     type: "line",
