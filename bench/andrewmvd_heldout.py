@@ -13,10 +13,10 @@ metrics. Nothing is copied: the folder holds links into ../shared/data.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
+from edge_agent.classifier import load_model_card
 from edge_agent.config import PACKAGED_MODEL
 from trainer.importers import import_voc
 from trainer.options import TrainerOptions
@@ -30,9 +30,11 @@ def main() -> int:
     p.add_argument("--card", type=Path, default=PACKAGED_MODEL)
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     args = p.parse_args()
-    card = json.loads(args.card.read_text())
-    opts = card["training"]["options"]
-    recs, _ = import_voc(args.data, "andrewmvd", tuple(card["labels"]))
+    card = load_model_card(args.card)
+    if card.training is None:
+        p.error(f"{args.card} records no training options: pass a card written by maskwatch train")
+    opts = card.training.options
+    recs, _ = import_voc(args.data, "andrewmvd", tuple(card.labels))
     split = assign_splits([r.label for r in recs], [r.group for r in recs], [r.source for r in recs],
                           opts["val_fraction"], opts["test_fraction"], TrainerOptions.model_validate(opts).splits_seed)
     chosen = sorted({Path(r.path).name for r, s in zip(recs, split, strict=True) if s == args.split})
@@ -45,10 +47,9 @@ def main() -> int:
             if not link.exists():
                 os.symlink(src / sub / fn, link)
     faces = sum(1 for s in split if s == args.split)
-    try:
-        expected = card["metrics"]["int8"][args.split]["by_source"]["andrewmvd"]["n"]
-    except KeyError:
-        expected = None
+    figures = getattr(card.metrics.int8, args.split, None) if card.metrics else None  # the card has val/test only
+    source = (figures.by_source or {}).get("andrewmvd") if figures else None
+    expected = source.n if source else None
     print(f"{len(chosen)} {args.split} images, {faces} faces (model card, andrewmvd {args.split} faces: {expected})")
     if expected is not None and expected != faces:
         print("warning: the face counts differ; this is not the model's split")

@@ -60,23 +60,19 @@ def time_detector(det, frames: list[np.ndarray], repeat: int) -> dict[str, float
 
 
 def recall(det, data: Path, limit: int) -> dict[str, float]:
-    from edge_agent.core.detections import iou_matrix
-    from edge_agent.core.tracking import greedy_match
-    from edge_agent.evaluation.data import read_voc
+    """Face recall as ``maskwatch eval`` computes it (edge_agent.evaluation), and ms per image."""
+    from edge_agent.evaluation.data import read_image, read_voc
+    from edge_agent.evaluation.metrics import ImageDetections, face_recall
 
-    found30 = found50 = total = 0
-    ms = []
+    images, ms = [], []
     for s in read_voc(data, limit):
-        img = cv2.imread(str(s.image))
+        img = read_image(s.image)
         t = time.perf_counter()
         faces = det.detect(img)
         ms.append((time.perf_counter() - t) * 1000.0)
-        total += len(s.boxes)
-        iou = iou_matrix(s.boxes, faces.xyxy)
-        found30 += len(greedy_match(iou, 0.3))
-        found50 += len(greedy_match(iou, 0.5))
-    return {"recall_iou30": round(found30 / total, 3), "recall_iou50": round(found50 / total, 3),
-            "faces": total, "mean_ms": round(statistics.mean(ms), 1)}
+        images.append(ImageDetections(s.boxes, s.labels, faces.xyxy, ["face"] * len(faces), faces.score))
+    return {"recall_iou30": round(face_recall(images, 0.3), 3), "recall_iou50": round(face_recall(images, 0.5), 3),
+            "faces": sum(len(s.gt_boxes) for s in images), "mean_ms": round(statistics.mean(ms), 1)}
 
 
 def stream(name: str, seconds: float, fps: float) -> dict[str, float]:

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_agent.classifier import Classifier
+from edge_agent.classifier import Classifier, load_model_card
 from edge_agent.config import PACKAGED_MODEL
 from edge_agent.core.crop import CropSpec
 from edge_agent.core.labels import WITH_MASK, WITHOUT_MASK
+from edge_agent.evaluation.metrics import split_metrics, two_class_predictions
 from trainer.data import import_source
 from trainer.dataset import load_or_crop
-from trainer.evaluate import metrics, two_class_predictions
 from trainer.options import SourceOptions, TrainerOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,33 +41,34 @@ def main() -> int:
     p.add_argument("--allow-seen", action="store_true", help="score a source the model trained on (not independent)")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
-    card = json.loads(args.card.read_text())
+    card = load_model_card(args.card)
     src = SourceOptions(type="voc" if args.voc else "folders", path=args.voc or args.folders)
     here = src.path.resolve()  # a card's relative paths are as given to the trainer: from here or the repository root
-    seen = [s["path"] for s in card.get("training", {}).get("options", {}).get("sources", [])
+    seen = [s["path"] for s in (card.training.options.get("sources", []) if card.training else [])
             if here in (Path(s["path"]).resolve(), (REPO / s["path"]).resolve())]
     if seen and not args.allow_seen:
         p.error(f"{args.card} was trained on {src.path} (its card lists it); pass --allow-seen to score it anyway")
-    opts = TrainerOptions(sources=[src], labels=card["labels"], input_size=card["crop"]["size"],
-                          crop_margin=card["crop"]["margin"], cache_dir=args.cache_dir)
+    opts = TrainerOptions(sources=[src], labels=card.labels, input_size=card.crop.size,
+                          crop_margin=card.crop.margin, cache_dir=args.cache_dir)
     records, report, _ = import_source(src, opts)
     faces = load_or_crop(records, CropSpec(size=opts.input_size, margin=opts.crop_margin), opts.cache_dir)
     clf = Classifier(args.card)
     probs = np.concatenate([clf.predict_proba(faces.exact[i:i + 64]) for i in range(0, len(faces), 64)])
-    m = metrics(probs, faces.labels, card["labels"], faces.sources)
+    m = split_metrics(probs, faces.labels, card.labels, faces.sources)
     entry = m["by_source"][src.label]  # type: ignore[index]
-    print(f"{card['name']} on {src.label} ({len(faces)} faces from {report.as_dict().get('files', '?')} files, "
+    print(f"{card.name} on {src.label} ({len(faces)} faces from {report.as_dict().get('files', '?')} files, "
           f"never trained on: {not seen}): accuracy {entry['accuracy']:.4f}")
     for label, pc in entry["per_class"].items():
         if pc["support"]:
-            print(f"  {label:15s} {pc['support']:5d} faces  recall {pc['recall']:.4f}  precision {pc['precision']:.4f}")
+            precision = "n/a" if pc["precision"] is None else f"{pc['precision']:.4f}"
+            print(f"  {label:15s} {pc['support']:5d} faces  recall {pc['recall']:.4f}  precision {precision}")
     two = np.isin(faces.labels, [WITH_MASK, WITHOUT_MASK])
     if two.any():  # with/without faces only, by the larger of those two probabilities
-        pred = two_class_predictions(probs[two], card["labels"])
+        pred = two_class_predictions(probs[two], card.labels)
         m["two_class"] = {"n": int(two.sum()), "accuracy": round(float((pred == (faces.labels[two] == WITHOUT_MASK)).mean()), 4)}
         print(f"  two-class accuracy on its {m['two_class']['n']} with_mask/without_mask faces: {m['two_class']['accuracy']:.4f}")
     if args.json:
-        args.json.write_text(json.dumps({"model": card["name"], "source": str(src.path), "seen": bool(seen), **m}, indent=1))
+        args.json.write_text(json.dumps({"model": card.name, "source": str(src.path), "seen": bool(seen), **m}, indent=1))
     return 0
 
 

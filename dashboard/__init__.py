@@ -52,7 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
     import os
 
-    from dashboard import admin, api, auth, db_session, i18n, report_views, views
+    from dashboard import admin, api, auth, db_session, i18n, report_views, views, vocabulary
     from dashboard.security import init_security
 
     app = Flask(__name__)
@@ -77,7 +77,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     db_session.init_app(app)
     init_security(app)
     auth.init_app(app)
-    i18n.init_app(app)
+    vocabulary.init_app(app)
+    i18n.init_app(app)  # after vocabulary: translates its display names per request
     app.register_blueprint(auth.bp)
     app.register_blueprint(i18n.bp)
     app.register_blueprint(views.bp)

@@ -29,16 +29,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from dashboard.db_session import get_db
+from edge_agent.core.labels import DISPLAY_NAMES
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 LANGUAGES = {"en": "English", "id": "Bahasa Indonesia"}
 bp = Blueprint("i18n", __name__)
 
 # What app.js and stats.js show: translated on the server, handed to the page as JSON (window catalogue).
+# (Label names come with the core's vocabulary, translated per request: see init_app and extract_label_names.)
 JS_STRINGS = {
-    "without_mask": _l("no mask"),
-    "mask_incorrect": _l("mask worn incorrectly"),
-    "with_mask": _l("mask"),
     "no_violations_yet": _l("No violations yet."),
     "people": _l("people"),
     "pct_with_mask": _l("% of people with a mask"),
@@ -47,6 +46,13 @@ JS_STRINGS = {
     "dark": _l("Dark"),
     "light": _l("Light"),
 }
+
+
+def extract_label_names(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Any:
+    """Babel extractor (dashboard/babel.cfg, for vocabulary.py): the core's label display names as msgids, so
+    they are translated in the catalogue without being written a second time."""
+    for name in DISPLAY_NAMES.values():
+        yield 1, "gettext", name, ["label display name, edge_agent/core/labels.py DISPLAY_NAMES"]
 
 
 def compiled_dir(source: Path = TRANSLATIONS) -> Path:
@@ -80,6 +86,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled_dir())
     Babel(app, locale_selector=select_locale)
+    # the core's label display names (dashboard/vocabulary.py), translated when a page renders them
+    vocab = dict(app.jinja_env.globals.get("vocab") or {})
+    if vocab:
+        vocab["names"] = {label: _l(name) for label, name in DISPLAY_NAMES.items()}
+        app.jinja_env.globals["vocab"] = vocab
     app.jinja_env.add_extension("jinja2.ext.i18n")  # {% trans %} blocks (Flask-Babel installs the callables)
     app.add_template_filter(when, "when")
     app.add_template_filter(number, "number")

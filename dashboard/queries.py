@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from dashboard.models import Agent, Camera, Event, Snapshot
 from dashboard.statistics import Tally, today_by_camera
+from edge_agent.core.labels import VIOLATION_LABELS
 
-VIOLATION_VERDICTS = ("without_mask", "mask_incorrect")
+VIOLATION_VERDICTS = VIOLATION_LABELS
 MAX_PER_PAGE = 500
 
 
@@ -176,7 +177,6 @@ def camera_json(c: Camera, today: Tally | None = None, last: Event | None = None
         "resolution": [c.width, c.height] if c.width and c.height else None,
         "status_time": c.status_time.isoformat() if c.status_time else None,
         "last_seen": c.last_seen.isoformat() if c.last_seen else None,
-        "today": {"people": t.people, "with_mask": t.with_mask, "without_mask": t.without_mask,
-                  "mask_incorrect": t.mask_incorrect, "violations": t.violations, "compliance": t.compliance},
+        "today": {"people": t.people, **t.people_by, "violations": t.violations, "compliance": t.compliance},
         "last_violation": last.time.isoformat() if last else None,
     }

@@ -12,6 +12,7 @@ from dashboard import access, reports
 from dashboard.db_session import get_db
 from dashboard.queries import cameras
 from dashboard.views import site_tz, sites
+from edge_agent.core.labels import LABELS
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 access.allow("reports.weekly", "viewer")
@@ -44,11 +45,10 @@ def weekly_csv():  # type: ignore[no-untyped-def]
     rep = _report()
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["site", "timezone", "camera", "date", "people", "with_mask", "without_mask", "mask_incorrect",
-                "compliance", "violation_events"])
+    w.writerow(["site", "timezone", "camera", "date", "people", *LABELS, "compliance", "violation_events"])
 
     def line(camera: str, day: str, t) -> None:  # type: ignore[no-untyped-def]
-        w.writerow([rep.site, rep.timezone, camera, day, t.people, t.with_mask, t.without_mask, t.mask_incorrect,
+        w.writerow([rep.site, rep.timezone, camera, day, t.people, *(t.people_by[label] for label in LABELS),
                     "" if t.compliance is None else f"{t.compliance:.4f}", t.violations])
 
     for row in rep.rows:

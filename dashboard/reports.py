@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.models import Camera, HourlyCount
 from dashboard.statistics import Tally, day_bounds
+from dashboard.vocabulary import EVENT_COLS, PEOPLE_COLS
 
 
 def hour_end(now: datetime) -> datetime:
@@ -25,6 +26,10 @@ def _rows(db: Session, start: datetime, end: datetime, cams: list[Camera]):  # t
         return []
     return db.execute(select(HourlyCount).where(HourlyCount.hour >= start, HourlyCount.hour < end,
                                                 HourlyCount.camera_id.in_([c.id for c in cams]))).scalars()
+
+
+def _people(r: HourlyCount) -> int:
+    return sum(getattr(r, col) for col in PEOPLE_COLS.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +57,8 @@ def heatmap(db: Session, tz: str, start: datetime, end: datetime, cams: list[Cam
     for r in _rows(db, start, end, cams):
         local = r.hour.astimezone(zone)
         d, h = local.weekday(), local.hour
-        people[d][h] += r.people_with_mask + r.people_without_mask + r.people_mask_incorrect
-        violations[d][h] += r.events_without_mask + r.events_mask_incorrect
+        people[d][h] += _people(r)
+        violations[d][h] += sum(getattr(r, col) for col in EVENT_COLS.values())
     return Heatmap(people, violations)
 
 
@@ -120,7 +125,7 @@ def weekly(db: Session, site: str, tz: str, monday: date, cams: list[Camera]) ->
             by_id[r.camera_id].days[i].add(r)
             by_id[r.camera_id].total.add(r)
             total.add(r)
-            hours[local.hour] += r.people_with_mask + r.people_without_mask + r.people_mask_incorrect
+            hours[local.hour] += _people(r)
     previous = Tally()
     prev_start, _ = day_bounds(tz, monday - timedelta(days=7))
     for r in _rows(db, prev_start, start, cams):

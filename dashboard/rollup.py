@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, select
 
-from dashboard.store import EVENTS, HOURLY, HOURLY_COLS, SAMPLES, hour_of
+from dashboard.store import EVENTS, HOURLY, SAMPLES, hour_of
+from dashboard.vocabulary import EVENT_COLS, HOURLY_COLS, PEOPLE_COLS
 
 
 def rebuild_hourly(engine: Engine) -> int:
@@ -17,14 +18,13 @@ def rebuild_hourly(engine: Engine) -> int:
     with engine.connect() as conn:
         for cid, t, verdict in conn.execute(select(EVENTS.c.camera_id, EVENTS.c.time, EVENTS.c.verdict)
                                             .execution_options(yield_per=10_000)):
-            counts[(cid, hour_of(t))][f"events_{verdict}"] += 1
-        q = select(SAMPLES.c.camera_id, SAMPLES.c.time, SAMPLES.c.with_mask, SAMPLES.c.without_mask,
-                   SAMPLES.c.mask_incorrect).execution_options(yield_per=10_000)
-        for cid, t, w, wo, inc in conn.execute(q):
+            counts[(cid, hour_of(t))][EVENT_COLS[verdict]] += 1
+        q = select(SAMPLES.c.camera_id, SAMPLES.c.time, *(SAMPLES.c[label] for label in PEOPLE_COLS)
+                   ).execution_options(yield_per=10_000)
+        for cid, t, *people in conn.execute(q):
             c = counts[(cid, hour_of(t))]
-            c["people_with_mask"] += w
-            c["people_without_mask"] += wo
-            c["people_mask_incorrect"] += inc
+            for col, n in zip(PEOPLE_COLS.values(), people, strict=True):
+                c[col] += n
     rows = [{"camera_id": cid, "hour": hour, **{c: cnt.get(c, 0) for c in HOURLY_COLS}}
             for (cid, hour), cnt in counts.items()]
     with engine.begin() as conn:

@@ -16,42 +16,46 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard.models import Camera, HourlyCount
+from dashboard.vocabulary import EVENT_COLS, PEOPLE_COLS
+from edge_agent.core.labels import LABEL_IDS, LABELS, VIOLATION_LABELS, WITH_MASK
 
 BUCKETS = ("hour", "day", "week")
-VERDICTS = ("with_mask", "without_mask", "mask_incorrect")
+VERDICTS = LABELS
+
+
+def _zeros(labels: tuple[str, ...]) -> dict[str, int]:
+    return dict.fromkeys(labels, 0)
 
 
 @dataclass(slots=True)
 class Tally:
-    with_mask: int = 0
-    without_mask: int = 0
-    mask_incorrect: int = 0
-    events_without_mask: int = 0
-    events_mask_incorrect: int = 0
+    """People decided per verdict (from the stats messages) and violation events per verdict, summed."""
+
+    people_by: dict[str, int] = field(default_factory=lambda: _zeros(LABELS))
+    events_by: dict[str, int] = field(default_factory=lambda: _zeros(VIOLATION_LABELS))
 
     def add(self, r: HourlyCount | Tally) -> None:
         if isinstance(r, Tally):
-            self.with_mask += r.with_mask
-            self.without_mask += r.without_mask
-            self.mask_incorrect += r.mask_incorrect
+            people, events = r.people_by, r.events_by
         else:
-            self.with_mask += r.people_with_mask
-            self.without_mask += r.people_without_mask
-            self.mask_incorrect += r.people_mask_incorrect
-        self.events_without_mask += r.events_without_mask
-        self.events_mask_incorrect += r.events_mask_incorrect
+            people = {label: getattr(r, col) for label, col in PEOPLE_COLS.items()}
+            events = {label: getattr(r, col) for label, col in EVENT_COLS.items()}
+        for label, n in people.items():
+            self.people_by[label] += n
+        for label, n in events.items():
+            self.events_by[label] += n
 
     @property
     def people(self) -> int:
-        return self.with_mask + self.without_mask + self.mask_incorrect
+        return sum(self.people_by.values())
 
     @property
     def violations(self) -> int:
-        return self.events_without_mask + self.events_mask_incorrect
+        return sum(self.events_by.values())
 
     @property
     def compliance(self) -> float | None:
-        return None if self.people == 0 else self.with_mask / self.people
+        return None if self.people == 0 else self.people_by[WITH_MASK] / self.people
 
 
 @dataclass(slots=True)
@@ -109,55 +113,55 @@ def report(db: Session, tz: str, bucket: str, start: datetime, end: datetime,
         slot[t] = (len(keys) - 1, local.hour)
         t += timedelta(hours=1)
     n = len(keys)
-    per_camera: dict[int, list[int]] = {}  # flat [bucket * 3 + (with, without, incorrect)] people counts
-    total = [0, 0, 0, 0, 0]
+    nl = len(LABELS)  # per_camera: flat [bucket * nl + label id] people counts
+    per_camera: dict[int, list[int]] = {}
+    tally = Tally()
     hours = [0] * 24
-    q = select(HourlyCount.camera_id, HourlyCount.hour, HourlyCount.people_with_mask,
-               HourlyCount.people_without_mask, HourlyCount.people_mask_incorrect,
-               HourlyCount.events_without_mask, HourlyCount.events_mask_incorrect
+    q = select(HourlyCount.camera_id, HourlyCount.hour,
+               *(getattr(HourlyCount, c) for c in PEOPLE_COLS.values()),
+               *(getattr(HourlyCount, c) for c in EVENT_COLS.values()),
                ).where(HourlyCount.hour >= start, HourlyCount.hour < end, HourlyCount.camera_id.in_(list(by_id)))
-    for cid, hour, w, wo, inc, ewo, einc in db.execute(q):
+    for cid, hour, *counts in db.execute(q):
         where = slot.get(hour)
         if where is None:
             continue
         i, local_hour = where
         arr = per_camera.get(cid)
         if arr is None:
-            arr = per_camera[cid] = [0] * (3 * n)
-        j = 3 * i
-        arr[j] += w
-        arr[j + 1] += wo
-        arr[j + 2] += inc
-        total[0] += w
-        total[1] += wo
-        total[2] += inc
-        total[3] += ewo
-        total[4] += einc
-        hours[local_hour] += w + wo + inc
+            arr = per_camera[cid] = [0] * (nl * n)
+        people, events = counts[:nl], counts[nl:]
+        base = nl * i
+        for j, v in enumerate(people):
+            arr[base + j] += v
+        for label, v in zip(LABELS, people, strict=True):
+            tally.people_by[label] += v
+        for label, v in zip(VIOLATION_LABELS, events, strict=True):
+            tally.events_by[label] += v
+        hours[local_hour] += sum(people)
     sites: dict[str, list[int]] = {}
     for cid, arr in per_camera.items():
-        site = sites.setdefault(f"site {by_id[cid].site}", [0] * (3 * n))
+        site = sites.setdefault(f"site {by_id[cid].site}", [0] * (nl * n))
         for j, v in enumerate(arr):
             site[j] += v
+
+    masked = LABEL_IDS[WITH_MASK]
 
     def rates(arr: list[int]) -> list[float | None]:
         out: list[float | None] = []
         for i in range(n):
-            people = arr[3 * i] + arr[3 * i + 1] + arr[3 * i + 2]
-            out.append(None if people == 0 else round(arr[3 * i] / people, 4))
+            people = sum(arr[nl * i:nl * (i + 1)])
+            out.append(None if people == 0 else round(arr[nl * i + masked] / people, 4))
         return out
 
     series = {name: rates(sites[name]) for name in sorted(sites)}
     for cid in sorted(per_camera, key=lambda c: by_id[c].label):
         series[by_id[cid].label] = rates(per_camera[cid])
-    tally = Tally(*total)
     return Report(
         bucket=bucket,
         labels=[_label(k, bucket) for k in keys],
         series=series,
-        people={"with_mask": tally.with_mask, "without_mask": tally.without_mask,
-                "mask_incorrect": tally.mask_incorrect},
-        events={"without_mask": tally.events_without_mask, "mask_incorrect": tally.events_mask_incorrect},
+        people=dict(tally.people_by),
+        events=dict(tally.events_by),
         busiest_hours=hours,
         total=tally,
     )

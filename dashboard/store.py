@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
 
 from dashboard.messages import AvailabilityMsg, EventMsg, Message, SnapshotMsg, StatsMsg, StatusMsg
 from dashboard.models import Agent, Camera, Event, HourlyCount, Snapshot, StatSample
+from dashboard.vocabulary import EVENT_COLS, HOURLY_COLS, PEOPLE_COLS
 
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
 CAMERAS: Table = Camera.__table__  # type: ignore[assignment]
@@ -29,8 +30,6 @@ SNAPSHOTS: Table = Snapshot.__table__  # type: ignore[assignment]
 SAMPLES: Table = StatSample.__table__  # type: ignore[assignment]
 HOURLY: Table = HourlyCount.__table__  # type: ignore[assignment]
 AGENTS: Table = Agent.__table__  # type: ignore[assignment]
-HOURLY_COLS = ("people_with_mask", "people_without_mask", "people_mask_incorrect",
-               "events_without_mask", "events_mask_incorrect")
 
 
 def hour_of(t: datetime) -> datetime:
@@ -165,7 +164,7 @@ class Store:
         hourly: dict[tuple[int, datetime], Counter[str]] = defaultdict(Counter)
         for eid in inserted:
             r = rows[eid]
-            hourly[(r["camera_id"], hour_of(r["time"]))][f"events_{r['verdict']}"] += 1
+            hourly[(r["camera_id"], hour_of(r["time"]))][EVENT_COLS[r["verdict"]]] += 1
         self._add_hourly(conn, hourly)
 
     def _stats(self, conn: Connection, msgs: list[StatsMsg], ids: dict[tuple[str, str], int],
@@ -185,8 +184,8 @@ class Store:
         for cid, t in inserted:
             t = t if isinstance(t, datetime) and t.tzinfo else t.replace(tzinfo=UTC)
             r = rows[(cid, t)]
-            for label in ("with_mask", "without_mask", "mask_incorrect"):
-                hourly[(cid, hour_of(t))][f"people_{label}"] += r[label]
+            for label, col in PEOPLE_COLS.items():
+                hourly[(cid, hour_of(t))][col] += r[label]
         self._add_hourly(conn, hourly)
 
     def _snapshots(self, conn: Connection, msgs: list[SnapshotMsg], ids: dict[tuple[str, str], int], now: datetime,

@@ -7,61 +7,19 @@ Input quantization is read from the model itself.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge_agent.core.crop import CropSpec
-from edge_agent.core.labels import LABELS
+from edge_agent.model_card import CropCard, ModelCard, ModelError, load_model_card
 
 log = logging.getLogger(__name__)
 
-
-class ModelError(Exception):
-    """The model or its card is missing, corrupt or inconsistent. Fatal at load (exit code 2)."""
-
-
-class CropCard(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    size: int = Field(ge=16, le=512)
-    margin: float = Field(ge=0.0, le=1.0)
-
-
-class ModelCard(BaseModel):
-    """What the agent needs from a model card. The trainer writes more (metrics, data, config)."""
-
-    model_config = ConfigDict(extra="allow")
-    model_file: str = Field(description="The .tflite file, relative to the card")
-    labels: list[str] = Field(description="Canonical labels in the model's output order")
-    crop: CropCard
-    input_size: int = Field(ge=16, le=512)
-    input_color: str = Field("RGB", description="Channel order of the input crops")
-
-    @field_validator("labels")
-    @classmethod
-    def _labels(cls, v: list[str]) -> list[str]:
-        bad = [label for label in v if label not in LABELS]
-        if bad or len(set(v)) != len(v) or len(v) < 2:
-            raise ValueError(f"labels must be 2+ distinct values of {list(LABELS)}, got {v}")
-        return v
-
-
-def load_model_card(path: Path) -> ModelCard:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ModelError(f"cannot read model card {path}: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise ModelError(f"model card {path} is not valid JSON: {err}") from None
-    try:
-        return ModelCard.model_validate(data)
-    except ValidationError as err:
-        raise ModelError(f"model card {path} is invalid: {err}") from None
+__all__ = ["Classifier", "CropCard", "ModelCard", "ModelError", "load_model_card", "make_interpreter"]
 
 
 def make_interpreter(model_path: Path, threads: int = 1) -> Any:

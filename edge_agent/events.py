@@ -11,12 +11,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edge_agent.core.labels import LABELS
-from edge_agent.core.topics import check_name
+from edge_agent.core.labels import LABELS, Verdict, Violation
+from edge_agent.core.topics import AVAILABILITY_VALUES, NAME_PATTERN, CameraState, Kind, check_name
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Topic-safe name")]
-Verdict = Literal["with_mask", "without_mask", "mask_incorrect"]
-Violation = Literal["without_mask", "mask_incorrect"]
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="Topic-safe name")]
 
 
 def utcnow() -> datetime:
@@ -82,20 +80,18 @@ class CameraStatus(_Payload):
 
     schema_: Literal["maskwatch.camera_status/1"] = Field("maskwatch.camera_status/1", alias="schema")
     camera: Name
-    state: Literal["online", "offline"]
+    state: CameraState
     reason: str | None = Field(None, max_length=500, description="Why the camera is offline")
     resolution: tuple[int, int] | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-AVAILABILITY_VALUES = ("online", "offline", "stopped")
-
 #: Payload models by topic kind (JSON payloads only; snapshot and preview are JPEG bytes).
-JSON_PAYLOADS: dict[str, type[_Payload]] = {
-    "event": ViolationEvent,
-    "stats": CameraStats,
-    "status": CameraStatus,
+JSON_PAYLOADS: dict[Kind, type[_Payload]] = {
+    Kind.EVENT: ViolationEvent,
+    Kind.STATS: CameraStats,
+    Kind.STATUS: CameraStatus,
 }
 
 MAX_JPEG_BYTES = 2_000_000
@@ -110,6 +106,6 @@ def dump(payload: _Payload) -> bytes:
 
 
 __all__ = [
-    "AVAILABILITY_VALUES", "CameraStats", "CameraStatus", "JSON_PAYLOADS", "ViolationEvent",
+    "AVAILABILITY_VALUES", "Verdict", "Violation", "CameraStats", "CameraStatus", "JSON_PAYLOADS", "ViolationEvent",
     "check_name", "dump", "is_jpeg", "utcnow",
 ]

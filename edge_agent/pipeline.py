@@ -23,6 +23,7 @@ from edge_agent.core.tracking import PeopleCounter, Tracker, TrackerParams
 from edge_agent.core.verdicts import FrameResult
 from edge_agent.detectors import Detector, create_detector
 from edge_agent.detectors.base import Image
+from edge_agent.imaging import resize_square
 
 
 def analysis_size(width: int, height: int, camera: CameraConfig | None) -> tuple[int, int]:
@@ -68,7 +69,7 @@ class FaceAnalyzer:
     def classify(self, frame_bgr: Image, faces: Faces) -> tuple[Faces, np.ndarray]:
         """Faces with class ids/scores filled in, and the full probabilities (n, len(labels))."""
         t0 = _time.perf_counter()
-        crops = crop_faces(frame_bgr, faces.xyxy, self.classifier.crop)
+        crops = crop_faces(frame_bgr, faces.xyxy, self.classifier.crop, resize_square)
         probs = self.classifier.predict_proba(crops)
         ids = probs.argmax(axis=1).astype(np.int32) if len(probs) else np.empty(0, np.int32)
         out = faces.with_classes(ids, probs[np.arange(len(probs)), ids])

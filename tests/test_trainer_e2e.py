@@ -12,6 +12,7 @@ import pytest
 
 from edge_agent.classifier import Classifier, load_model_card
 from edge_agent.core.crop import CropSpec, crop_face
+from edge_agent.imaging import resize_square
 
 pytest.importorskip("tensorflow", reason="the trainer needs the [train] extra (tensorflow-cpu)")
 
@@ -87,7 +88,7 @@ def test_tiny_model_end_to_end_on_synthetic_faces(tmp_path):
     # the agent's loader runs it on crops cut by the agent's crop function
     clf = Classifier(run_dir / "model_card.json")
     img = cv2.imread(str(tmp_path / "voc" / "images" / "s0.png"))
-    crops = np.stack([crop_face(img, (10, 10, 50, 50), CropSpec(32, 0.15))] * 3)
+    crops = np.stack([crop_face(img, (10, 10, 50, 50), CropSpec(32, 0.15), resize_square)] * 3)
     ids, scores = clf.classify(crops)
     assert ids.shape == (3,) and ((ids >= 0) & (ids < 3)).all()
     assert ((scores >= 0) & (scores <= 1)).all()

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.core.crop import CropSpec, crop_face
+from edge_agent.imaging import resize_square
 from trainer.importers import FaceRecord, read_image
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,13 @@ def crop_records(
         by_path.setdefault(r.path, []).append(i)
     done = 0
     for path, rows in by_path.items():
-        img = read_image(path)
-        if img is None:
-            raise ValueError(f"{path}: cannot decode image")
+        try:
+            img = read_image(path)
+        except OSError:
+            raise ValueError(f"{path}: cannot decode image") from None
         for i in rows:
-            exact[i] = crop_face(img, records[i].box, spec)
-            context[i] = crop_face(img, records[i].box, ctx)
+            exact[i] = crop_face(img, records[i].box, spec, resize_square)
+            context[i] = crop_face(img, records[i].box, ctx, resize_square)
         done += len(rows)
         if progress is not None:
             progress(done, n)

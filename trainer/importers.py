@@ -13,27 +13,26 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from edge_agent.core.labels import UnknownLabelError, canonical_label
+from edge_agent.evaluation.data import IMAGE_EXTS, Box, DataError, clip_box, find_image, parse_voc, read_image
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
-Box = tuple[float, float, float, float]
+__all__ = ["IMAGE_EXTS", "Box", "DataImportError", "FaceRecord", "ImportReport", "clip_box", "import_folders",
+           "import_voc", "read_image"]
 #: Finds the face to keep in a photo: BGR image -> (x1, y1, x2, y2) or None when there is none.
 FaceFinder = Callable[[npt.NDArray[np.uint8]], Box | None]
 
 
-class DataImportError(Exception):
+class DataImportError(DataError):
     """A data set cannot be imported (missing folder, unreadable annotation)."""
 
 
@@ -61,43 +60,6 @@ def file_hash(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
-def read_image(path: Path) -> npt.NDArray[np.uint8] | None:
-    """BGR uint8, or None when the file cannot be decoded."""
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    return None if img is None else np.ascontiguousarray(img)
-
-
-def clip_box(box: Box, width: int, height: int) -> Box | None:
-    """Clip to the image; None when nothing is left."""
-    x1, y1, x2, y2 = box
-    x1, x2 = max(0.0, min(x1, width)), max(0.0, min(x2, width))
-    y1, y2 = max(0.0, min(y1, height)), max(0.0, min(y2, height))
-    if x2 - x1 < 1 or y2 - y1 < 1:
-        return None
-    return (x1, y1, x2, y2)
-
-
-def parse_voc(xml_path: Path) -> tuple[str, int, int, list[tuple[str, Box]]]:
-    """(filename, width, height, [(raw label, box)]) from one PASCAL VOC annotation."""
-    try:
-        root = ET.parse(xml_path).getroot()
-    except ET.ParseError as err:
-        raise DataImportError(f"{xml_path}: not valid XML: {err}") from None
-    filename = root.findtext("filename") or ""
-    width = int(float(root.findtext("size/width") or 0))
-    height = int(float(root.findtext("size/height") or 0))
-    objects = []
-    for obj in root.iter("object"):
-        bb = obj.find("bndbox")
-        name = obj.findtext("name") or ""
-        if bb is None:
-            continue
-        box = tuple(float(bb.findtext(k) or "nan") for k in ("xmin", "ymin", "xmax", "ymax"))
-        objects.append((name, (box[0], box[1], box[2], box[3])))
-    return filename, width, height, objects
-
-
 def import_voc(root: Path, name: str | None = None, labels: tuple[str, ...] | None = None) -> tuple[list[FaceRecord], ImportReport]:
     """Import ``root/annotations/*.xml`` + ``root/images/``; labels outside ``labels`` are dropped and counted."""
     root = Path(root)
@@ -107,23 +69,24 @@ def import_voc(root: Path, name: str | None = None, labels: tuple[str, ...] | No
     report = ImportReport(name or root.name)
     records: list[FaceRecord] = []
     for xml_path in sorted(ann_dir.glob("*.xml")):
-        filename, width, height, objects = parse_voc(xml_path)
-        img_path = img_dir / filename
-        if not img_path.is_file():
-            candidates = [p for p in img_dir.glob(xml_path.stem + ".*") if p.suffix.lower() in IMAGE_EXTS]
-            if not candidates:
-                report.dropped["missing image"] += 1
-                continue
-            img_path = candidates[0]
+        try:
+            ann = parse_voc(xml_path)
+        except DataError as err:
+            raise DataImportError(str(err)) from None
+        width, height = ann.width, ann.height
+        img_path = find_image(img_dir, ann.filename, xml_path.stem)
+        if img_path is None:
+            report.dropped["missing image"] += 1
+            continue
         if width <= 0 or height <= 0:
-            img = read_image(img_path)
-            if img is None:
+            try:
+                height, width = read_image(img_path).shape[:2]
+            except OSError:
                 report.dropped["unreadable image"] += 1
                 continue
-            height, width = img.shape[:2]
         report.files += 1
         group = file_hash(img_path)
-        for raw, box in objects:
+        for raw, box in ann.objects:
             try:
                 label = canonical_label(raw)
             except UnknownLabelError:
@@ -184,8 +147,9 @@ def import_folders(
         if labels is not None and label not in labels:
             report.dropped[f"label {label} not trained"] += 1
             continue
-        img = read_image(path)
-        if img is None:
+        try:
+            img = read_image(path)
+        except OSError:
             report.dropped["unreadable image"] += 1
             continue
         report.files += 1

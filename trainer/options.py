@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from edge_agent.config import ConfigError, format_validation_error
+from edge_agent.core.labels import LABELS, check_labels
 
 
 class _Opts(BaseModel):
@@ -61,7 +62,7 @@ class TrainerOptions(_Opts):
         description="Data sets to import",
     )
     labels: list[str] = Field(
-        default_factory=lambda: ["with_mask", "without_mask", "mask_incorrect"],
+        default_factory=lambda: list(LABELS),
         description="Output classes, in order (canonical labels)",
     )
     input_size: int = Field(64, ge=32, le=224, description="Model input side in pixels (= crop size)")
@@ -131,13 +132,13 @@ class TrainerOptions(_Opts):
                              f"(got select {select!r}, patience {patience})")
         return v
 
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: list[str]) -> list[str]:
+        return check_labels(v)
+
     @model_validator(mode="after")
     def _check(self) -> TrainerOptions:
-        from edge_agent.core.labels import LABELS
-
-        bad = [x for x in self.labels if x not in LABELS]
-        if bad or len(set(self.labels)) != len(self.labels) or len(self.labels) < 2:
-            raise ValueError(f"labels must be 2+ distinct values of {list(LABELS)}, got {self.labels}")
         if self.val_fraction + self.test_fraction >= 0.6:
             raise ValueError("val_fraction + test_fraction must stay below 0.6")
         if not self.sources:

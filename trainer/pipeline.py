@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.model_card import CardMetrics, CropCard, DatasetCard, ModelCard, SyntheticCard, TrainingCard
 from trainer import __version__
 from trainer.augment import darkened_copy
 from trainer.data import SplitData, load_data
@@ -59,32 +60,45 @@ def _architecture(opts: TrainerOptions) -> str:
     return opts.architecture
 
 
-def _card(opts: TrainerOptions, name: str, model: Any, data: SplitData, tflite: bytes, command: str | None) -> dict[str, Any]:
+def build_card(opts: TrainerOptions, name: str, parameters: int, data: SplitData, tflite: bytes,
+               command: str | None) -> ModelCard:
+    """The card of a run before its int8 figures exist (the agent's loader needs it to evaluate the model)."""
     from trainer.model import NORMALISATION
 
-    return {
-        "name": name,
-        "model_file": MODEL_FILE,
-        "labels": list(opts.labels),
-        "crop": {"size": opts.input_size, "margin": opts.crop_margin},
-        "input_size": opts.input_size,
-        "input_color": "RGB",
-        "normalisation": NORMALISATION,
-        "quantization": "full-integer int8 (weights, activations, int8 input and output); calibrated on "
-                        f"{opts.representative_per_class} training crops per class",
-        "architecture": _architecture(opts),
-        "parameters": int(model.count_params()),
-        "model_bytes": len(tflite),
-        "trainer_version": __version__,
-        "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-        "datasets": data.reports,
-        "splits": {k: dict(Counter(getattr(data, k).labels.tolist())) for k in ("train", "val", "test")},
-        "fit_on": opts.fit_on,
-        "synthetic_training_faces": {"mask_incorrect": opts.synthetic_masks, "with_mask": opts.synthetic_masks,
-                                     "transplanted_fraction": opts.synthetic_transplant,
-                                     "drawn_on": f"without_mask faces of the fitted split ({opts.fit_on}; trainer/synthetic.py)"},
-        "command": command,
-    }
+    return ModelCard(
+        name=name,
+        model_file=MODEL_FILE,
+        labels=list(opts.labels),
+        crop=CropCard(size=opts.input_size, margin=opts.crop_margin),
+        input_size=opts.input_size,
+        input_color="RGB",
+        normalisation=NORMALISATION,
+        quantization="full-integer int8 (weights, activations, int8 input and output); calibrated on "
+                     f"{opts.representative_per_class} training crops per class",
+        architecture=_architecture(opts),
+        parameters=parameters,
+        model_bytes=len(tflite),
+        trainer_version=__version__,
+        created=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        datasets=[DatasetCard.model_validate(r) for r in data.reports],
+        splits={k: dict(Counter(getattr(data, k).labels.tolist())) for k in ("train", "val", "test")},
+        fit_on=opts.fit_on,
+        synthetic_training_faces=SyntheticCard(
+            mask_incorrect=opts.synthetic_masks, with_mask=opts.synthetic_masks,
+            transplanted_fraction=opts.synthetic_transplant,
+            drawn_on=f"without_mask faces of the fitted split ({opts.fit_on}; trainer/synthetic.py)"),
+        command=command,
+    )
+
+
+def finish_card(card: ModelCard, metrics: dict[str, Any], fit: Any, opts: TrainerOptions) -> ModelCard:
+    """The card with its typed metrics and training sections (validated here: a wrong shape fails the run)."""
+    return card.model_copy(update={
+        "metrics": CardMetrics.model_validate(metrics),
+        "training": TrainingCard(best_epoch=fit.best_epoch, epochs_run=len(fit.history), seconds=round(fit.seconds, 1),
+                                 history=fit.history, options=json.loads(opts.model_dump_json()),
+                                 options_json=opts.model_dump_json(indent=2)),
+    })
 
 
 def _with_synthetic(train_set: FaceSet, opts: TrainerOptions) -> FaceSet:
@@ -137,9 +151,9 @@ def run_training(opts: TrainerOptions, name: str, command: str | None = None, fi
     tflite = to_int8_tflite(fit.model, rep)
     (run_dir / MODEL_FILE).write_bytes(tflite)
     (run_dir / "labels.txt").write_text("\n".join(labels) + "\n")
-    card = _card(opts, name, fit.model, data, tflite, command)
+    card = build_card(opts, name, int(fit.model.count_params()), data, tflite, command)
     card_path = run_dir / CARD_FILE
-    card_path.write_text(json.dumps(card, indent=2))  # the agent's loader needs it to evaluate the int8 model
+    card.write(card_path)  # the agent's loader needs it to evaluate the int8 model
 
     int8_metrics, int8_probs = _evaluate(lambda x: _int8_probs(card_path, x), data, labels, opts.seed)
     agree = agreement(float_probs["test"], int8_probs["test"])
@@ -147,13 +161,11 @@ def run_training(opts: TrainerOptions, name: str, command: str | None = None, fi
              int8_metrics["test"]["accuracy"], int8_metrics["test_dark"]["accuracy"], agree, len(tflite))
     all_metrics = {"float": float_metrics, "int8": int8_metrics, "float_int8_agreement": agree,
                    "fit_on": opts.fit_on, "val_held_out": opts.fit_on == "train"}
-    card["metrics"] = all_metrics
-    card["training"] = {"best_epoch": fit.best_epoch, "epochs_run": len(fit.history), "seconds": round(fit.seconds, 1),
-                        "history": fit.history, "options": json.loads(opts.model_dump_json()),
-                        "options_json": opts.model_dump_json(indent=2)}
-    card_path.write_text(json.dumps(card, indent=2))
-    (run_dir / "model_card.md").write_text(card_markdown(card))
-    (run_dir / "metrics.json").write_text(json.dumps({"model_bytes": len(tflite), **all_metrics}, indent=2))
+    card = finish_card(card, all_metrics, fit, opts)
+    card.write(card_path)
+    card_json = json.loads(card.to_json())
+    (run_dir / "model_card.md").write_text(card_markdown(card_json))
+    (run_dir / "metrics.json").write_text(json.dumps({"model_bytes": len(tflite), **card_json["metrics"]}, indent=2))
     (run_dir / "confusion_matrix.json").write_text(json.dumps(
         {"split": "test", "model": "int8", **int8_metrics["test"]["confusion"]}, indent=2))
     plot_curves(fit.history, run_dir / "curves.png", fit.best_epoch)

@@ -57,6 +57,10 @@ def _pct(v: Any) -> str:
     return "n/a" if v is None else f"{100 * float(v):.2f}%"
 
 
+def _fig(v: Any) -> str:
+    return "n/a" if v is None else f"{float(v):.4f}"
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     m = card["metrics"]
     i8, fl = m["int8"]["test"], m["float"]["test"]
@@ -96,7 +100,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for label, pc in i8["per_class"].items():
-        lines.append(f"| {label} | {pc['precision']:.4f} | {pc['recall']:.4f} | {pc['f1']:.4f} | {pc['support']} |")
+        lines.append(f"| {label} | {_fig(pc['precision'])} | {_fig(pc['recall'])} | {_fig(pc['f1'])} | {pc['support']} |")
     lines += ["", "## Data", ""]
     for ds in card["datasets"]:
         lines.append(f"- {ds['source']}: {ds['files']} files, faces {ds['faces']}, dropped {ds['dropped']}, "

@@ -1,9 +1,11 @@
 // MaskWatch pages: refresh live tiles, poll the latest violations, draw snapshot boxes. No inline scripts (CSP).
 (function () {
   "use strict";
-  // strings in the page's language, rendered by the server (dashboard/i18n.py JS_STRINGS)
+  // strings in the page's language, rendered by the server (dashboard/i18n.py JS_STRINGS); label ids and
+  // display names (translated): edge_agent/core/labels.py via dashboard/vocabulary.py, rendered by base.html
   const T = JSON.parse((document.getElementById("i18n-strings") || {}).textContent || "{}");
-  const LABELS = { without_mask: T.without_mask, mask_incorrect: T.mask_incorrect, with_mask: T.with_mask };
+  const vocabEl = document.getElementById("maskwatch-vocab");
+  const LABELS = vocabEl ? JSON.parse(vocabEl.textContent).names : {};
   const LANG = document.documentElement.lang || undefined;
 
   // Overview tiles: a still frame every 2 s (keeps server threads free; the camera page streams MJPEG).

@@ -8,6 +8,8 @@
   Chart.defaults.color = dark ? "#c9d4df" : "#3b4754";
   Chart.defaults.borderColor = dark ? "#2c3a49" : "#dde3ea";
   Chart.defaults.locale = LANG;
+  // label ids, display names and colours: edge_agent/core/labels.py via dashboard/vocabulary.py (base.html)
+  const vocab = JSON.parse(document.getElementById("maskwatch-vocab").textContent);
   const COLORS = ["#0b6bcb", "#1a7f37", "#8250df", "#b26a00", "#c62828", "#0a7c86", "#6e7781", "#bf3989"];
   // sites first (solid, thick), then cameras (dashed)
   const names = Object.keys(data.series).sort(function (a, b) {
@@ -51,9 +53,9 @@
   new Chart(document.getElementById("chart-verdicts"), {
     type: "bar",
     data: {
-      labels: [T.with_mask, T.without_mask, T.mask_incorrect],
-      datasets: [{ label: T.people, data: [data.people.with_mask, data.people.without_mask, data.people.mask_incorrect],
-                   backgroundColor: ["#1a7f37", "#c62828", "#b26a00"] }],
+      labels: vocab.labels.map(function (l) { return vocab.names[l]; }),
+      datasets: [{ label: T.people, data: vocab.labels.map(function (l) { return data.people[l]; }),
+                   backgroundColor: vocab.labels.map(function (l) { return vocab.colours[l]; }) }],
     },
     options: Object.assign({}, common, { plugins: { legend: { display: false } } }),
   });

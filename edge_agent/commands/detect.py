@@ -83,6 +83,7 @@ def iter_images(paths: list[Path]) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
+    from edge_agent.evaluation.data import read_image
     from edge_agent.pipeline import FaceAnalyzer
 
     cfg = load_with_overrides(args)
@@ -92,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"{'image':40} {'x1':>6} {'y1':>6} {'x2':>6} {'y2':>6}  {'label':14} {'score':>5}")
     for path in iter_images(args.paths):
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
+        try:
+            img = read_image(path)
+        except OSError:
             print(f"maskwatch detect: cannot read image {path}", file=sys.stderr)
             status = 1
             continue

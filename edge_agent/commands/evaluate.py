@@ -45,7 +45,7 @@ def _print_text(r: dict[str, Any]) -> None:
     if "no_face_found" in c:
         print(f"  photos with no face found (whole image classified): {c['no_face_found']}")
     for lab, m in c["per_class"].items():
-        print(f"  {lab:15} precision {m['precision']}  recall {m['recall']}  support {m['support']}")
+        print(f"  {lab:15} precision {m['precision']}  recall {m['recall']}  F1 {m['f1']}  support {m['support']}")
     print("  confusion (rows true, columns predicted): " + "  ".join(c["labels"]))
     for lab, row in zip(c["labels"], c["confusion"], strict=True):
         print(f"  {lab:15} " + " ".join(f"{v:6d}" for v in row))

@@ -1,11 +1,12 @@
-"""The one crop: frame + face box -> classifier input. Used by the agent, the trainer and evaluation."""
+"""The one crop: frame + face box -> classifier input. Used by the agent, the trainer and evaluation.
+
+NumPy only: the resize is passed in (``Resize``; the adapter is ``edge_agent.imaging.resize_square``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -41,7 +42,14 @@ class CropSpec:
         return sx1, sy1, sx1 + s, sy1 + s
 
 
-def crop_face(frame_bgr: Image, box: npt.ArrayLike, spec: CropSpec) -> Image:
+class Resize(Protocol):
+    """Resizes a square uint8 image to ``size`` x ``size`` (channels untouched). The core holds no image
+    library: the agent, trainer and evaluation pass ``edge_agent.imaging.resize_square`` (OpenCV)."""
+
+    def __call__(self, image: Image, size: int) -> Image: ...
+
+
+def crop_face(frame_bgr: Image, box: npt.ArrayLike, spec: CropSpec, resize: Resize) -> Image:
     """Cut one face from an OpenCV BGR frame; returns an RGB ``(size, size, 3)`` uint8 array."""
     if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
         raise ValueError(f"frame must be HxWx3, got shape {frame_bgr.shape}")
@@ -50,21 +58,19 @@ def crop_face(frame_bgr: Image, box: npt.ArrayLike, spec: CropSpec) -> Image:
     cx1, cy1, cx2, cy2 = max(sx1, 0), max(sy1, 0), min(sx2, w), min(sy2, h)
     if cx2 <= cx1 or cy2 <= cy1:
         raise ValueError(f"box {list(np.asarray(box)[:4])} lies outside the {w}x{h} frame")
-    region: Any = frame_bgr[cy1:cy2, cx1:cx2]
-    pad = (cy1 - sy1, sy2 - cy2, cx1 - sx1, sx2 - cx2)
-    if any(pad):
-        region = cv2.copyMakeBorder(region, *pad, borderType=cv2.BORDER_REPLICATE)
-    side = region.shape[0]
-    interp = cv2.INTER_AREA if side > spec.size else cv2.INTER_LINEAR
-    resized = cv2.resize(region, (spec.size, spec.size), interpolation=interp)
-    out: Image = np.asarray(cv2.cvtColor(resized, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+    region: Image = frame_bgr[cy1:cy2, cx1:cx2]
+    pad = ((cy1 - sy1, sy2 - cy2), (cx1 - sx1, sx2 - cx2), (0, 0))
+    if any(v for side in pad for v in side):
+        region = np.pad(region, pad, mode="edge")  # = OpenCV's BORDER_REPLICATE
+    resized = resize(region, spec.size)
+    out: Image = np.ascontiguousarray(resized[..., ::-1], dtype=np.uint8)  # BGR -> RGB
     return out
 
 
-def crop_faces(frame_bgr: Image, boxes: npt.ArrayLike, spec: CropSpec) -> Image:
+def crop_faces(frame_bgr: Image, boxes: npt.ArrayLike, spec: CropSpec, resize: Resize) -> Image:
     """All faces of a frame as one ``(n, size, size, 3)`` RGB batch."""
     arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     out = np.empty((len(arr), spec.size, spec.size, 3), dtype=np.uint8)
     for i, box in enumerate(arr):
-        out[i] = crop_face(frame_bgr, box, spec)
+        out[i] = crop_face(frame_bgr, box, spec, resize)
     return out

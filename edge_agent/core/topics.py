@@ -14,15 +14,41 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final, Literal, get_args
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: A topic level (site, agent, camera, event id): the one pattern, also used by the payload models' schemas.
+NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_NAME = re.compile(NAME_PATTERN)
 
-AVAILABLE = "available"
-EVENT = "event"
-SNAPSHOT = "snapshot"
-STATS = "stats"
-STATUS = "status"
-PREVIEW = "preview"
+#: The agent's availability topic: ``online`` (on every connect), ``offline`` (the broker's last will),
+#: ``stopped`` (clean exit).
+Availability = Literal["online", "offline", "stopped"]
+ONLINE: Final = "online"
+OFFLINE: Final = "offline"
+STOPPED: Final = "stopped"
+AVAILABILITY_VALUES: tuple[str, ...] = get_args(Availability)
+#: A camera's ``status`` payload state: a camera is online or offline (never "stopped").
+CameraState = Literal["online", "offline"]
+
+class Kind(StrEnum):
+    """What a topic carries: the key of the payload models (``edge_agent.events.JSON_PAYLOADS``) and of their
+    schema files (``edge_agent.schemas.FILES``). A ``StrEnum``: each member equals its topic level string."""
+
+    AVAILABLE = "available"
+    EVENT = "event"
+    SNAPSHOT = "snapshot"
+    STATS = "stats"
+    STATUS = "status"
+    PREVIEW = "preview"
+
+
+AVAILABLE = Kind.AVAILABLE
+EVENT = Kind.EVENT
+SNAPSHOT = Kind.SNAPSHOT
+STATS = Kind.STATS
+STATUS = Kind.STATUS
+PREVIEW = Kind.PREVIEW
 CAMERA_KINDS = (EVENT, SNAPSHOT, STATS, STATUS, PREVIEW)
 
 
@@ -73,7 +99,7 @@ def all_sites_filter(prefix: str) -> str:
 @dataclass(frozen=True, slots=True)
 class ParsedTopic:
     site: str
-    kind: str  # available | event | snapshot | stats | status | preview
+    kind: Kind
     agent: str | None = None
     camera: str | None = None
     event_id: str | None = None
@@ -90,7 +116,7 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
         if len(rest) == 4 and rest[1] == "agent" and rest[3] == AVAILABLE:
             return ParsedTopic(check_name("site", rest[0]), AVAILABLE, agent=check_name("agent", rest[2]))
         if len(rest) == 4 and rest[1] == "camera" and rest[3] in CAMERA_KINDS and rest[3] != SNAPSHOT:
-            return ParsedTopic(check_name("site", rest[0]), rest[3], camera=check_name("camera", rest[2]))
+            return ParsedTopic(check_name("site", rest[0]), Kind(rest[3]), camera=check_name("camera", rest[2]))
         if len(rest) == 5 and rest[1] == "camera" and rest[3] == SNAPSHOT:
             return ParsedTopic(
                 check_name("site", rest[0]), SNAPSHOT, camera=check_name("camera", rest[2]),

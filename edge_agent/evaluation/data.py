@@ -1,4 +1,8 @@
-"""Evaluation data: a PASCAL VOC folder (images/ + annotations/*.xml) or class folders (DIR/<label>/*.jpg)."""
+"""Evaluation data: a PASCAL VOC folder (images/ + annotations/*.xml) or class folders (DIR/<label>/*.jpg).
+
+The one reader of both, and of images: ``maskwatch eval``, the trainer's importers (trainer/importers.py) and
+bench/ use :func:`parse_voc`, :func:`find_image`, :func:`clip_box` and :func:`read_image` from here.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -37,42 +42,82 @@ def is_voc(root: Path) -> bool:
     return (root / "annotations").is_dir() and (root / "images").is_dir()
 
 
-def _find_image(images: Path, xml_root: ET.Element, stem: str) -> Path | None:
-    name = xml_root.findtext("filename")
-    if name and (images / name).is_file():
-        return images / name
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class VocAnnotation:
+    """One PASCAL VOC XML file as written: the image file name, its size (0 when not given) and the objects
+    (raw label name, box in pixels, not clipped)."""
+
+    filename: str
+    width: int
+    height: int
+    objects: tuple[tuple[str, Box], ...]
+
+
+def read_image(path: Path) -> npt.NDArray[np.uint8]:
+    """A BGR uint8 image (any path, also non-ASCII); ``OSError`` naming the file when it cannot be decoded."""
+    data = np.fromfile(str(path), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise OSError(f"cannot read image {path}")
+    return np.ascontiguousarray(img)
+
+
+def parse_voc(xml_path: Path) -> VocAnnotation:
+    """Read one annotation file; :class:`DataError` when it is not XML."""
+    try:
+        root = ET.parse(xml_path).getroot()
+    except ET.ParseError as err:
+        raise DataError(f"{xml_path}: not valid XML: {err}") from None
+    objects = []
+    for obj in root.iter("object"):
+        bb = obj.find("bndbox")
+        if bb is None:
+            continue
+        x1, y1, x2, y2 = (float(bb.findtext(k) or "nan") for k in ("xmin", "ymin", "xmax", "ymax"))
+        objects.append((obj.findtext("name") or "", (x1, y1, x2, y2)))
+    return VocAnnotation(root.findtext("filename") or "", int(float(root.findtext("size/width") or 0)),
+                         int(float(root.findtext("size/height") or 0)), tuple(objects))
+
+
+def find_image(images: Path, filename: str, stem: str) -> Path | None:
+    """The image an annotation names, else ``<stem>.<ext>`` for the first known extension present."""
+    if filename and (images / filename).is_file():
+        return images / filename
     for ext in sorted(IMAGE_EXTS):
         if (images / f"{stem}{ext}").is_file():
             return images / f"{stem}{ext}"
     return None
 
 
+def clip_box(box: Box, width: float, height: float) -> Box | None:
+    """Clip to the image; ``None`` when less than a pixel is left on either side (or a coordinate is missing)."""
+    x1, y1, x2, y2 = box
+    x1, x2 = max(0.0, min(x1, width)), max(0.0, min(x2, width))
+    y1, y2 = max(0.0, min(y1, height)), max(0.0, min(y2, height))
+    if not x2 - x1 >= 1 or not y2 - y1 >= 1:
+        return None
+    return (x1, y1, x2, y2)
+
+
 def read_voc_annotation(xml_path: Path, images: Path) -> SceneSample | None:
-    """One annotation file; labels mapped to canonical ones, boxes clipped to the image size."""
-    root = ET.parse(xml_path).getroot()
-    image = _find_image(images, root, xml_path.stem)
+    """One annotation file; labels mapped to canonical ones, boxes clipped to the image size (when given)."""
+    ann = parse_voc(xml_path)
+    image = find_image(images, ann.filename, xml_path.stem)
     if image is None:
         return None
-    size = root.find("size")
-    w = float(size.findtext("width", "0")) if size is not None else 0.0
-    h = float(size.findtext("height", "0")) if size is not None else 0.0
     boxes, labels = [], []
-    for obj in root.findall("object"):
-        name = obj.findtext("name", "")
+    for name, box in ann.objects:
         try:
             label = canonical_label(name)
         except UnknownLabelError as err:
             raise DataError(f"{xml_path}: {err}") from None
-        bb = obj.find("bndbox")
-        if bb is None:
+        clipped = clip_box(box, ann.width or float("inf"), ann.height or float("inf"))
+        if clipped is None:
             continue
-        x1, y1, x2, y2 = (float(bb.findtext(k, "0")) for k in ("xmin", "ymin", "xmax", "ymax"))
-        if w > 0 and h > 0:
-            x1, x2 = min(max(x1, 0.0), w), min(max(x2, 0.0), w)
-            y1, y2 = min(max(y1, 0.0), h), min(max(y2, 0.0), h)
-        if x2 <= x1 or y2 <= y1:
-            continue
-        boxes.append((x1, y1, x2, y2))
+        boxes.append(clipped)
         labels.append(label)
     arr = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     return SceneSample(image, arr, tuple(labels))

@@ -7,27 +7,18 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import IO, Any
 
-import cv2
 import numpy as np
 
 from edge_agent.core.detections import Faces, iou_matrix
 from edge_agent.core.labels import LABELS, WITH_MASK, WITHOUT_MASK
-from edge_agent.evaluation.data import PhotoSample, SceneSample
+from edge_agent.evaluation.data import PhotoSample, SceneSample, read_image
 from edge_agent.evaluation.metrics import ImageDetections, classification_report, detection_ap, face_recall
 from edge_agent.photo import find_face_in_photo
 from edge_agent.pipeline import FaceAnalyzer
 
 log = logging.getLogger(__name__)
-
-
-def read_image(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise OSError(f"cannot read image {path}")
-    return img
 
 
 def class_columns(model_labels: Sequence[str], true_labels: Sequence[str]) -> list[int]:

@@ -10,9 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edge_agent.core.topics import Kind
+
 HERE = Path(__file__).parent
 #: payload kind -> schema file name in this folder
-FILES = {"event": "violation.schema.json", "stats": "stats.schema.json", "status": "camera_status.schema.json"}
+FILES: dict[Kind, str] = {Kind.EVENT: "violation.schema.json", Kind.STATS: "stats.schema.json",
+                          Kind.STATUS: "camera_status.schema.json"}
 
 
 def payload_schemas() -> dict[str, dict[str, Any]]:
@@ -41,9 +44,9 @@ def expected_files(repo_root: Path) -> dict[Path, str]:
     return files
 
 
-def load(kind: str) -> dict[str, Any]:
+def load(kind: Kind | str) -> dict[str, Any]:
     """The stored schema of payload ``kind`` (event, stats, status)."""
-    result: dict[str, Any] = json.loads((HERE / FILES[kind]).read_text(encoding="utf-8"))
+    result: dict[str, Any] = json.loads((HERE / FILES[Kind(kind)]).read_text(encoding="utf-8"))
     return result
 
 
