@@ -24,7 +24,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from dashboard import reports, statistics
+from dashboard import access, reports, statistics
 from dashboard.db_session import get_db, previews
 from dashboard.models import Camera, Event, Snapshot
 from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
@@ -45,8 +45,9 @@ def site_tz(site: str) -> str:
 
 
 def sites() -> tuple[str, ...] | None:
-    """The sites the current user may see (None: all); set by dashboard.access before each request."""
-    return g.get("visible_sites")
+    """The sites the current user may see (None: all); set by dashboard.access before each request (computed
+    here where it was not, e.g. on a public page: an anonymous user sees no site)."""
+    return g.visible_sites if "visible_sites" in g else access.visible_sites()
 
 
 @bp.app_template_filter("local")
