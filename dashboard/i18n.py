@@ -14,6 +14,7 @@ written into the installed package. Update them after changing text::
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -56,10 +57,20 @@ def extract_label_names(fileobj: Any, keywords: Any, comment_tags: Any, options:
 
 
 def compiled_dir(source: Path = TRANSLATIONS) -> Path:
-    """Compile every .po under ``source`` into a cache folder named after their content; returns the folder."""
+    """Compile every .po under ``source`` into a cache folder named after their content; returns the folder.
+    (A folder another user made and this one cannot write: compiled into a private temp folder instead.)"""
     pos = sorted(source.glob("*/LC_MESSAGES/*.po"))
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in pos)).hexdigest()[:16]
     out = Path(tempfile.gettempdir()) / f"maskwatch-translations-{digest}"
+    try:
+        _compile(source, pos, out, digest)
+    except OSError:
+        out = Path(tempfile.mkdtemp(prefix="maskwatch-translations-"))
+        _compile(source, pos, out, digest)
+    return out
+
+
+def _compile(source: Path, pos: list[Path], out: Path, digest: str) -> None:
     for po in pos:
         mo = out / po.relative_to(source).with_suffix(".mo")
         if mo.exists():
@@ -67,11 +78,10 @@ def compiled_dir(source: Path = TRANSLATIONS) -> Path:
         mo.parent.mkdir(parents=True, exist_ok=True)
         with po.open("rb") as f:
             catalog = read_po(f)
-        tmp = mo.with_suffix(f".{digest}.tmp")
+        tmp = mo.with_suffix(f".{digest}.{os.getpid()}.tmp")
         with tmp.open("wb") as f:
             write_mo(f, catalog)
         tmp.replace(mo)  # atomic: several processes may start at once
-    return out
 
 
 def select_locale() -> str:
