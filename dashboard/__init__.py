@@ -20,7 +20,9 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "SECRET_KEY": d.secret_key.get_secret_value() if d.secret_key else None,
         "TIMEZONE": d.timezone,
         "SITE_TIMEZONES": dict(d.site_timezones),
-        "RETENTION_DAYS": d.retention_days,
+        "PREVIEW_DIR": str(d.preview_dir) if d.preview_dir else None,
+        "RETENTION": d.retention,
+        "PRIVACY": {"mode": cfg.privacy.mode, "cameras": {c.name: cfg.privacy_mode(c) for c in cfg.cameras}},
         "TOPIC_PREFIX": cfg.mqtt.topic_prefix,
     }
 
@@ -31,7 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     "TIMEZONE": "UTC",
     "SITE_TIMEZONES": {},  # site -> IANA zone; others use TIMEZONE
-    "RETENTION_DAYS": 30,
+    "PREVIEW_DIR": None,  # default: "live" beside SNAPSHOT_DIR (dashboard.previews.default_preview_dir)
+    "RETENTION": None,  # dashboard.retention (RetentionConfig); None: its defaults
+    "PRIVACY": None,  # {"mode": privacy.mode, "cameras": {name: mode}} for the privacy page
     "TOPIC_PREFIX": "maskwatch",
     "LIVE_MAX_SECONDS": 600,  # an MJPEG stream ends after this; the page reconnects
     "LIVE_POLL_SECONDS": 0.2,
@@ -52,7 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
     import os
 
-    from dashboard import admin, api, auth, db_session, i18n, report_views, views, vocabulary
+    from dashboard import admin, api, auth, db_session, i18n, privacy_views, report_views, views, vocabulary
     from dashboard.security import init_security
 
     app = Flask(__name__)
@@ -85,4 +89,5 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(report_views.bp)
+    app.register_blueprint(privacy_views.bp)
     return app

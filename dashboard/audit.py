@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from dashboard.models import AuditEntry
@@ -20,16 +20,20 @@ from dashboard.models import AuditEntry
 log = logging.getLogger(__name__)
 
 
-def record(db: Session, actor: str, action: str, target: str, detail: str = "", *, commit: bool = False) -> AuditEntry:
+def record(db: Session | Connection, actor: str, action: str, target: str, detail: str = "", *,
+           commit: bool = False) -> None:
     """Add one audit entry: ``actor`` (user name, or ``cli`` / ``system``), ``action`` (dotted, e.g.
-    ``user.create``), ``target`` (what it was done to), ``detail`` (free text, no secrets)."""
-    entry = AuditEntry(time=datetime.now(UTC), actor=actor[:64], action=action[:64], target=target[:200],
-                       detail=detail)
-    db.add(entry)
-    if commit:
-        db.commit()
+    ``user.create``), ``target`` (what it was done to), ``detail`` (free text, no secrets). ``db``: an ORM
+    session or a Core connection (inside the caller's ``engine.begin()`` block)."""
+    values = {"time": datetime.now(UTC), "actor": actor[:64], "action": action[:64], "target": target[:200],
+              "detail": detail}
+    if isinstance(db, Connection):
+        db.execute(insert(AuditEntry).values(**values))
+    else:
+        db.add(AuditEntry(**values))
+        if commit:
+            db.commit()
     log.info("audit: %s %s %s %s", actor, action, target, detail)
-    return entry
 
 
 def recent(db: Session, limit: int = 200, offset: int = 0, action: str | None = None) -> list[AuditEntry]:

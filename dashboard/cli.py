@@ -7,7 +7,11 @@
   alone) if none given. Role: viewer (default for a new user), operator, admin; sites: what a non-admin sees.
 - delete-user NAME: removes the user and their tokens.
 - create-token USER [--name N]: prints a bearer token for the JSON API.
-- db-upgrade: Alembic upgrade to the latest schema. purge: delete data older than dashboard.retention_days.
+- db-upgrade: Alembic upgrade to the latest schema.
+- purge: one retention run (dashboard.retention per kind: files, rows, stale previews, retained images on the
+  broker).
+- erase --camera [SITE/]NAME --since T --until T [--dry-run]: erase a camera's events and snapshots of a time
+  window on request (docs/privacy.md); times are ISO 8601, in dashboard.timezone unless they carry an offset.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import sys
 import threading
 from pathlib import Path
 
-HELP = "dashboard: web server (serve), MQTT ingest (ingest), users and tokens, database upgrade, purge"
+HELP = "dashboard: web server (serve), MQTT ingest (ingest), users and tokens, database upgrade, purge, erase"
 log = logging.getLogger(__name__)
 EXIT_CONFIG = 2
 
@@ -52,7 +56,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("user")
     t.add_argument("--name", default="api", help="a label for the token")
     cmd("db-upgrade", "create or upgrade the database schema (Alembic upgrade head)")
-    cmd("purge", "delete events, stats and snapshots older than dashboard.retention_days")
+    cmd("purge", "one retention run: delete what dashboard.retention has expired (files, rows, broker)")
+    e = cmd("erase", "erase one camera's events and snapshots of a time window (a data subject's request)")
+    e.add_argument("--camera", required=True, help="SITE/NAME, or NAME when it is unique")
+    e.add_argument("--since", required=True, help="start, ISO 8601 (e.g. 2026-12-01T09:00); dashboard.timezone "
+                   "unless it has an offset")
+    e.add_argument("--until", required=True, help="end (exclusive), same format")
+    e.add_argument("--dry-run", action="store_true", help="only say what would be erased")
 
 
 def _engine(cfg):  # type: ignore[no-untyped-def]
@@ -121,11 +131,11 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
     host = socket.gethostname()
     client_id = args.client_id or (f"maskwatch-dashboard-{host}-{os.getpid()}" if d.ingest_group
                                    else f"maskwatch-dashboard-{host}")
-    ing = Ingester(engine, d.snapshot_dir, m.topic_prefix, name=client_id)
+    ing = Ingester(engine, d.snapshot_dir, m.topic_prefix, name=client_id, preview_dir=d.preview_dir)
     mq = MqttIngest(
         ing, m.host, m.port, username=d.mqtt_username,
         password=d.mqtt_password.get_secret_value() if d.mqtt_password else None,
-        group=d.ingest_group, keepalive=m.keepalive_s, tls=m.tls, retention_days=d.retention_days,
+        group=d.ingest_group, keepalive=m.keepalive_s, tls=m.tls, retention=d.retention,
         client_id=client_id,
     )
     log.info("ingest %s: broker %s:%d, prefix %r, group %s, database %s", client_id, m.host, m.port,
@@ -208,18 +218,49 @@ def _db_upgrade(args, cfg) -> int:  # type: ignore[no-untyped-def]
 
 
 def _purge(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.broker_retention import clear_retained_images
+    from dashboard.previews import PreviewStore, default_preview_dir
     from dashboard.retention import purge
+
+    d, m = cfg.dashboard, cfg.mqtt
+    engine = _engine(cfg)
+    rc = _ready(engine, False)
+    if rc:
+        return rc
+    out = purge(engine, d.snapshot_dir, d.retention, previews=PreviewStore(d.preview_dir or default_preview_dir(d.snapshot_dir)))
+    out["retained_images"] = clear_retained_images(
+        host=m.host, port=m.port, prefix=m.topic_prefix, username=d.mqtt_username,
+        password=d.mqtt_password.get_secret_value() if d.mqtt_password else None, tls=m.tls)
+    r = d.retention
+    print(f"purged {out['snapshots']} snapshots (older than {r.snapshots_days} days), {out['events']} events and "
+          f"{out['stat_samples']} stats samples ({r.events_days} days), {out['hourly_counts']} hourly counts "
+          f"({r.statistics_days} days), {out['access_log']} access-log entries ({r.access_log_days} days), "
+          f"{out['previews']} stale previews; cleared {out['retained_images']} retained images on the broker")
+    return 0
+
+
+def _erase(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    import getpass
+
+    from dashboard.erasure import ErasureError, erase, parse_time
 
     engine = _engine(cfg)
     rc = _ready(engine, False)
     if rc:
         return rc
-    out = purge(engine, cfg.dashboard.snapshot_dir, cfg.dashboard.retention_days)
-    print(f"purged {out['events']} events, {out['stat_samples']} stats samples, {out['snapshots']} snapshots "
-          f"older than {cfg.dashboard.retention_days} days")
+    try:
+        since, until = parse_time(args.since, cfg.dashboard.timezone), parse_time(args.until, cfg.dashboard.timezone)
+        result = erase(engine, cfg.dashboard.snapshot_dir, args.camera, since, until,
+                       user=f"cli:{getpass.getuser()}", dry_run=args.dry_run)
+    except (ErasureError, ValueError) as err:
+        print(f"maskwatch dashboard erase: {err}", file=sys.stderr)
+        return 1
+    print(result.summary)
+    for eid in result.event_ids:
+        print(f"  event {eid}")
     return 0
 
 
 ACTIONS = {"serve": _serve, "ingest": _ingest, "create-user": _create_user, "delete-user": _delete_user,
            "create-token": _create_token,
-           "db-upgrade": _db_upgrade, "purge": _purge}
+           "db-upgrade": _db_upgrade, "purge": _purge, "erase": _erase}

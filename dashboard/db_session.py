@@ -8,7 +8,7 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from dashboard.db import make_engine, session_factory
-from dashboard.previews import PreviewStore
+from dashboard.previews import PreviewStore, default_preview_dir
 
 
 def init_app(app: Flask) -> None:
@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
     app.extensions["maskwatch"] = {
         "engine": engine,
         "sessions": session_factory(engine),
-        "previews": PreviewStore(Path(app.config["SNAPSHOT_DIR"])),
+        "previews": PreviewStore(Path(app.config.get("PREVIEW_DIR") or default_preview_dir(app.config["SNAPSHOT_DIR"]))),
     }
     app.teardown_appcontext(_close)
 

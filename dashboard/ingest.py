@@ -27,11 +27,13 @@ from pathlib import Path
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from dashboard.broker_retention import clear_retained_images, is_image_message, is_image_topic
 from dashboard.messages import Message, PreviewMsg, Rejected, classify
 from dashboard.models import IngestCounter
-from dashboard.previews import PreviewStore
+from dashboard.previews import PreviewStore, default_preview_dir
 from dashboard.retention import purge
 from dashboard.store import Store
+from edge_agent.config import RetentionConfig
 
 log = logging.getLogger(__name__)
 COUNTERS = IngestCounter.__table__
@@ -56,12 +58,13 @@ class Ingester:
     set; a message the database refuses for its content is counted as ``store_error`` and dropped.
     """
 
-    def __init__(self, engine: Engine, snapshot_dir: Path, prefix: str, name: str | None = None) -> None:
+    def __init__(self, engine: Engine, snapshot_dir: Path, prefix: str, name: str | None = None,
+                 preview_dir: Path | None = None) -> None:
         self.engine = engine
         self.prefix = prefix
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.store = Store(engine, snapshot_dir)
-        self.previews = PreviewStore(snapshot_dir)
+        self.previews = PreviewStore(preview_dir or default_preview_dir(snapshot_dir))
         self.counters: Counter[str] = Counter()
         self._reject_logged: Counter[str] = Counter()
         self.stop_event = threading.Event()
@@ -78,6 +81,9 @@ class Ingester:
         good: list[Message] = []
         previews: dict[tuple[str, str], PreviewMsg] = {}
         for item in batch:
+            if not item.payload and is_image_topic(self.prefix, item.topic):
+                self.counters["image_cleared_seen"] += 1  # an empty retained message clearing an image: no data
+                continue
             m = classify(self.prefix, item.topic, item.payload)
             if isinstance(m, Rejected):
                 self._reject(m)
@@ -143,7 +149,8 @@ class MqttIngest:
                  password: str | None = None, group: str | None = None, keepalive: int = 30,
                  tls: object | None = None, batch_size: int = 500, batch_wait_s: float = 0.0,
                  retention_days: int | None = None, purge_every_s: float = 3600.0, purge_first_s: float = 5.0,
-                 counters_every_s: float = 10.0, client_id: str | None = None) -> None:
+                 counters_every_s: float = 10.0, client_id: str | None = None,
+                 retention: RetentionConfig | None = None) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
@@ -151,7 +158,10 @@ class MqttIngest:
         self.ingester = ingester
         self.group = group
         self.batch_size, self.batch_wait_s = batch_size, batch_wait_s
-        self.retention_days, self.purge_every_s, self.purge_first_s = retention_days, purge_every_s, purge_first_s
+        # what a retention run enforces: the per-kind policy, or (older callers) one number of days for all
+        self.retention: RetentionConfig | int | None = retention or retention_days
+        self.purge_every_s, self.purge_first_s = purge_every_s, purge_first_s
+        self._broker = dict(host=host, port=port, username=username, password=password, tls=tls)
         self.counters_every_s = counters_every_s
         self.queue: queue.Queue[Received] = queue.Queue(maxsize=20_000)
         self.connected = threading.Event()
@@ -209,6 +219,10 @@ class MqttIngest:
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, msg):  # type: ignore[no-untyped-def]
+        if msg.retain and is_image_message(self.ingester.prefix, msg.topic, bytes(msg.payload)):
+            # no image may stay retained on the broker (docs/privacy.md): clear it (an empty retained message)
+            client.publish(msg.topic, b"", qos=1, retain=True)
+            self.ingester.counters["retained_image_cleared"] += 1
         item = Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
         while not self._stop.is_set():
             try:
@@ -257,9 +271,14 @@ class MqttIngest:
                 if now >= next_counters:
                     next_counters = now + self.counters_every_s
                     self.ingester.flush_counters()
-                if self.retention_days and now >= next_purge:
+                    if isinstance(self.retention, RetentionConfig):  # a stopped camera's last frame goes soon
+                        self.ingester.previews.purge_stale(self.retention.preview_max_age_s)
+                if self.retention and now >= next_purge:
                     next_purge = now + self.purge_every_s
-                    purge(self.ingester.engine, self.ingester.store.snapshot_dir, self.retention_days)
+                    purge(self.ingester.engine, self.ingester.store.snapshot_dir, self.retention,
+                          previews=self.ingester.previews)
+                    self.ingester.counters["retained_image_cleared"] += clear_retained_images(
+                        prefix=self.ingester.prefix, **self._broker)  # type: ignore[arg-type]
             except Exception:
                 log.exception("periodic task failed; will retry")
         try:

@@ -241,3 +241,18 @@ class IngestCounter(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AccessLog(Base):
+    """Who viewed or downloaded personal data, and when: snapshots, event pages, CSV exports, live views
+    (docs/privacy.md). Separate from the audit log of administrative changes; kept under
+    ``dashboard.retention.access_log_days``. ``user`` is the name, so the record survives the user."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    user: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(255))
+    remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -1,7 +1,10 @@
-"""Latest preview frame per camera, kept as a file so every web worker (any process) can read it.
+"""Latest preview frame per camera, kept as ONE file per camera so every web worker (any process) can read it.
 
-The ingest replaces ``<dir>/<site>__<camera>.jpg`` atomically on each preview message; the web's MJPEG relay
-polls the file's modification time. Names are topic-safe (no ``/``), so they are safe file names.
+The ingest replaces ``<preview_dir>/<site>__<camera>.jpg`` atomically on each preview message (never a second
+frame, never a history); the web's MJPEG relay polls the file's modification time. Names are topic-safe (no
+``/``), so they are safe file names. ``preview_dir`` is outside the snapshot directory so backups of the
+snapshots never hold previews (the installer puts it under /var/cache), and a retention run deletes frames
+older than ``retention.preview_max_age_s`` (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from pathlib import Path
 from dashboard.store import write_file_atomic
 from edge_agent.core.topics import check_name
 
-LIVE_DIR = "_live"  # under the snapshot directory; a site name cannot start with "_"
+
+def default_preview_dir(snapshot_dir: Path) -> Path:
+    """Where previews go when no ``preview_dir`` is given: ``live`` beside (not inside) the snapshots."""
+    return Path(snapshot_dir).resolve().parent / "live"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +29,8 @@ class Frame:
 
 
 class PreviewStore:
-    def __init__(self, snapshot_dir: Path) -> None:
-        self.directory = Path(snapshot_dir) / LIVE_DIR
+    def __init__(self, preview_dir: Path) -> None:
+        self.directory = Path(preview_dir)
 
     def path(self, site: str, camera: str) -> Path:
         return self.directory / f"{check_name('site', site)}__{check_name('camera', camera)}.jpg"
@@ -47,3 +53,18 @@ class PreviewStore:
                 return Frame((st.st_mtime_ns, st.st_ino), fh.read())
         except OSError:
             return None
+
+    def purge_stale(self, max_age_s: float, now: float | None = None) -> int:
+        """Delete frames not replaced for ``max_age_s`` (a camera that stopped sending); returns how many."""
+        import time
+
+        cutoff = (time.time() if now is None else now) - max_age_s
+        n = 0
+        for p in self.directory.glob("*.jpg") if self.directory.is_dir() else ():
+            try:
+                if p.stat().st_mtime < cutoff:
+                    p.unlink()
+                    n += 1
+            except OSError:
+                continue
+        return n

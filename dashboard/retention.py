@@ -1,7 +1,11 @@
-"""Retention: delete events, stats samples and snapshots (rows and files) older than N days.
+"""Retention per kind of data (``dashboard.retention``, docs/privacy.md): snapshot images, events and raw
+stats samples, hourly statistics, the access log, and stale preview frames; on the broker, retained images
+(dashboard.broker_retention).
 
-The hourly roll-up (counts only: no images, no per-person rows) is kept, so long-term statistics survive.
-Deletes run in chunks so a purge of a big backlog never holds the database lock for long.
+Each kind has its own age: images go first (7 days by default), events later (30), the hourly roll-up
+(counts only: no images, no per-person rows) last, so long-term statistics survive. Deletes run in chunks so a
+purge of a big backlog never holds the database lock for long. Review crops: ``retention.review_crops_days``
+is for the module that stores them (:func:`cutoff`).
 """
 
 from __future__ import annotations
@@ -11,56 +15,98 @@ import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Column, Engine, Table, delete, select
 
-from dashboard.store import EVENTS, SAMPLES, SNAPSHOTS
+from dashboard.models import AccessLog
+from dashboard.store import EVENTS, HOURLY, SAMPLES, SNAPSHOTS
+from edge_agent.config import RetentionConfig
+
+if TYPE_CHECKING:
+    from dashboard.previews import PreviewStore
 
 log = logging.getLogger(__name__)
 CHUNK = 5000
+ACCESS: Table = AccessLog.__table__  # type: ignore[assignment]
 
 
-def purge(engine: Engine, snapshot_dir: Path, retention_days: int, now: datetime | None = None) -> Counter[str]:
-    """Delete what is older than ``retention_days``; returns counts of deleted events, samples, snapshots."""
-    if retention_days < 1:
-        raise ValueError(f"retention_days must be >= 1, got {retention_days}")
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
-    out: Counter[str] = Counter()
-    for name, table, col in (("events", EVENTS, EVENTS.c.time), ("stat_samples", SAMPLES, SAMPLES.c.time)):
-        while True:
-            with engine.begin() as conn:
-                ids = select(table.c.id).where(col < cutoff).limit(CHUNK).scalar_subquery()
-                n = conn.execute(delete(table).where(table.c.id.in_(ids))).rowcount
-            out[name] += n
-            if n < CHUNK:
-                break
-    base = Path(snapshot_dir)
+def policy_of(retention: RetentionConfig | int) -> RetentionConfig:
+    """A plain number of days (older callers, ``retention_days``) applies to every kind."""
+    if isinstance(retention, RetentionConfig):
+        return retention
+    if retention < 1:
+        raise ValueError(f"retention_days must be >= 1, got {retention}")
+    return RetentionConfig(snapshots_days=retention, review_crops_days=retention, events_days=retention,
+                           statistics_days=max(retention, RetentionConfig().statistics_days),
+                           access_log_days=max(retention, RetentionConfig().access_log_days))
+
+
+def cutoff(days: int, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(days=days)
+
+
+def _delete_older(engine: Engine, table: Table, col: Column, before: datetime) -> int:  # type: ignore[type-arg]
+    total = 0
+    key = table.c.id if "id" in table.c else None
     while True:
         with engine.begin() as conn:
-            rows = conn.execute(select(SNAPSHOTS.c.event_id, SNAPSHOTS.c.path)
-                                .where(SNAPSHOTS.c.received_at < cutoff).limit(CHUNK)).all()
-            for _eid, rel in rows:
-                _unlink(base, rel)
-            if rows:
-                conn.execute(delete(SNAPSHOTS).where(SNAPSHOTS.c.event_id.in_([r[0] for r in rows])))
-        out["snapshots"] += len(rows)
-        if len(rows) < CHUNK:
-            break
-    _remove_empty_dirs(base)
+            if key is not None:
+                ids = select(key).where(col < before).limit(CHUNK).scalar_subquery()
+                n = conn.execute(delete(table).where(key.in_(ids))).rowcount
+            else:  # composite key (hourly_counts): one statement; the table is small (one row per camera-hour)
+                n = conn.execute(delete(table).where(col < before)).rowcount
+        total += n
+        if key is None or n < CHUNK:
+            return total
+
+
+def purge(engine: Engine, snapshot_dir: Path, retention: RetentionConfig | int, now: datetime | None = None,
+          previews: PreviewStore | None = None) -> Counter[str]:
+    """Delete what each kind's retention has expired; returns counts per kind (``snapshots``, ``events``,
+    ``stat_samples``, ``hourly_counts``, ``access_log``, ``previews``)."""
+    policy = policy_of(retention)
+    out: Counter[str] = Counter()
+    out["events"] = _delete_older(engine, EVENTS, EVENTS.c.time, cutoff(policy.events_days, now))
+    out["stat_samples"] = _delete_older(engine, SAMPLES, SAMPLES.c.time, cutoff(policy.events_days, now))
+    out["hourly_counts"] = _delete_older(engine, HOURLY, HOURLY.c.hour, cutoff(policy.statistics_days, now))
+    out["access_log"] = _delete_older(engine, ACCESS, ACCESS.c.time, cutoff(policy.access_log_days, now))
+    out["snapshots"] = purge_snapshots(engine, snapshot_dir, cutoff(policy.snapshots_days, now))
+    if previews is not None:
+        out["previews"] = previews.purge_stale(policy.preview_max_age_s)
     if any(out.values()):
-        log.info("retention %d days: purged %s", retention_days, dict(out))
+        log.info("retention: purged %s", dict(+out))
     return out
 
 
-def _unlink(base: Path, rel: str) -> None:
-    path = (base / rel).resolve()
-    if base.resolve() not in path.parents:  # never delete outside the snapshot directory
-        log.warning("snapshot path %r is outside %s; not deleted", rel, base)
-        return
-    path.unlink(missing_ok=True)
+def purge_snapshots(engine: Engine, snapshot_dir: Path, before: datetime) -> int:
+    """Snapshot files and rows received before ``before``; rows go only after their file is gone."""
+    base = Path(snapshot_dir)
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            rows = conn.execute(select(SNAPSHOTS.c.event_id, SNAPSHOTS.c.path)
+                                .where(SNAPSHOTS.c.received_at < before).limit(CHUNK)).all()
+            delete_snapshot_files(base, [r[1] for r in rows])
+            if rows:
+                conn.execute(delete(SNAPSHOTS).where(SNAPSHOTS.c.event_id.in_([r[0] for r in rows])))
+        total += len(rows)
+        if len(rows) < CHUNK:
+            break
+    remove_empty_dirs(base)
+    return total
 
 
-def _remove_empty_dirs(base: Path) -> None:
+def delete_snapshot_files(base: Path, rels: list[str]) -> None:
+    for rel in rels:
+        path = (base / rel).resolve()
+        if base.resolve() not in path.parents:  # never delete outside the snapshot directory
+            log.warning("snapshot path %r is outside %s; not deleted", rel, base)
+            continue
+        path.unlink(missing_ok=True)
+
+
+def remove_empty_dirs(base: Path) -> None:
     if not base.is_dir():
         return
     for d in sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):

@@ -24,7 +24,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from dashboard import access, reports, statistics
+from dashboard import access, access_log, reports, statistics
 from dashboard.db_session import get_db, previews
 from dashboard.models import Camera, Event, Snapshot
 from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
@@ -89,6 +89,7 @@ def live_jpg(camera_id: int):  # type: ignore[no-untyped-def]
     frame = previews().get(cam.site, cam.name)
     if frame is None:
         abort(404)
+    access_log.record_view(access_log.LIVE, cam.label, dedup_s=access_log.LIVE_DEDUP_S)  # tiles refresh often
     resp = Response(frame.jpeg, mimetype="image/jpeg")
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -102,6 +103,7 @@ def live_mjpeg(camera_id: int):  # type: ignore[no-untyped-def]
     site, name = cam.site, cam.name
     if store.version(site, name) is None:
         abort(404)  # no preview yet: nothing to stream (and no thread held waiting for one)
+    access_log.record_view(access_log.LIVE, cam.label)
     max_s = float(current_app.config["LIVE_MAX_SECONDS"])
     poll = float(current_app.config["LIVE_POLL_SECONDS"])
 
@@ -159,6 +161,7 @@ def violations_csv():  # type: ignore[no-untyped-def]
     f = _filter()
     db = get_db()
     zones: dict[str, ZoneInfo] = {}
+    access_log.record_view(access_log.EXPORT_CSV, "violations.csv?" + request.query_string.decode("ascii", "replace"))
 
     def rows() -> Iterator[str]:
         buf = io.StringIO()
@@ -202,8 +205,9 @@ def snapshot(event_id: str):  # type: ignore[no-untyped-def]
     path = (base / snap.path).resolve()
     if base not in path.parents or not path.is_file():
         abort(404)
-    resp = send_file(path, mimetype="image/jpeg", max_age=3600)
-    resp.headers["Cache-Control"] = "private, max-age=3600"
+    access_log.record_view(access_log.SNAPSHOT, event_id)
+    resp = send_file(path, mimetype="image/jpeg", max_age=0)
+    resp.headers["Cache-Control"] = "private, no-store"  # every view comes here, so every view is logged
     return resp
 
 

@@ -94,10 +94,26 @@ class DemoSource(_Section):
 SourceConfig = Annotated[USBSource | RTSPSource | FileSource | DemoSource, Field(discriminator="type")]
 
 
+# ---------------------------------------------------------------- privacy (docs/privacy.md)
+PrivacyMode = Literal["blur_bystanders", "blur_all", "no_images"]
+PRIVACY_MODES: tuple[str, ...] = ("blur_bystanders", "blur_all", "no_images")
+
+
+class PrivacyConfig(_Section):
+    mode: PrivacyMode = Field(
+        "blur_bystanders", description="What images leave the device. blur_bystanders: every face but the "
+        "violator's is blurred in snapshots and previews; blur_all: the violator too (compliance statistics "
+        "only); no_images: no snapshot and no preview is published at all. A camera's privacy_mode overrides it",
+    )
+
+
 class CameraConfig(_Section):
     name: str = Field(description="Camera name, unique per site; used in topics")
     source: SourceConfig
     enabled: bool = True
+    privacy_mode: PrivacyMode | None = Field(
+        None, description="This camera's privacy mode (blur_bystanders | blur_all | no_images); default: privacy.mode",
+    )
     detect_fps: float = Field(5.0, gt=0, le=60, description="Frames analysed per second (others are skipped)")
     width: int | None = Field(None, ge=64, le=7680, description="Resize frames to this width before analysis")
     height: int | None = Field(None, ge=64, le=4320, description="Resize frames to this height before analysis")
@@ -198,9 +214,16 @@ class TrackerConfig(_Section):
 # ---------------------------------------------------------------- outputs
 class SnapshotConfig(_Section):
     enabled: bool = True
-    blur_other_faces: bool = Field(False, description="Blur every face but the violator's in snapshots")
     jpeg_quality: int = Field(85, ge=10, le=100)
     max_width: int = Field(960, ge=160, le=3840, description="Snapshots are scaled down to this width")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_blur_switch(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "blur_other_faces" in data:
+            raise ValueError("blur_other_faces was removed: bystanders are always blurred; use privacy.mode "
+                             f"(allowed: {', '.join(PRIVACY_MODES)}) or a camera's privacy_mode")
+        return data
 
 
 class PreviewConfig(_Section):
@@ -224,13 +247,30 @@ class AgentConfig(_Section):
 
 
 # ---------------------------------------------------------------- dashboard and trainer
+class RetentionConfig(_Section):
+    """How long the dashboard keeps each kind of data (days); enforced on disk, in the database and on the
+    broker by every retention run (hourly in the ingest, or ``maskwatch dashboard purge``)."""
+
+    snapshots_days: int = Field(7, ge=1, description="Violation snapshot JPEGs (files and rows)")
+    review_crops_days: int = Field(7, ge=1, description="Face crops kept for review / retraining")
+    events_days: int = Field(30, ge=1, description="Violation events (no image) and raw stats samples")
+    statistics_days: int = Field(1825, ge=1, description="Hourly counts (no image, no person): the statistics pages")
+    access_log_days: int = Field(90, ge=1, description="Access log: who viewed or downloaded what")
+    preview_max_age_s: int = Field(300, ge=10, description="A camera's latest preview frame is deleted when no "
+                                   "newer one came for this long")
+
+
 class DashboardConfig(_Section):
     database_url: str = Field("sqlite:///var/dashboard.sqlite3", description="SQLAlchemy URL; SQLite or PostgreSQL")
     snapshot_dir: Path = Field(Path("var/snapshots"), description="Where snapshot JPEGs are stored")
+    preview_dir: Path | None = Field(None, description="The latest preview frame per camera (one file each, "
+                                     "replaced in place); keep it out of backups (the installer uses /var/cache). "
+                                     "Default: 'live' beside snapshot_dir")
     secret_key: SecretStr | None = Field(None, description="Flask secret key; use ${MASKWATCH_SECRET_KEY}")
     host: str = Field("127.0.0.1", description="Listen address")
     port: int = Field(8080, ge=1, le=65535)
-    retention_days: int = Field(30, ge=1, description="Events and snapshots older than this are purged")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    retention_days: int | None = Field(None, ge=1, description="Deprecated: sets retention.events_days")
     timezone: str = Field("UTC", description="IANA time zone for the dashboard's days and hours (e.g. Europe/Berlin)")
     site_timezones: dict[str, str] = Field(
         default_factory=dict,
@@ -240,6 +280,11 @@ class DashboardConfig(_Section):
     mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
     mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
 
+    @model_validator(mode="after")
+    def _legacy_retention(self) -> DashboardConfig:
+        if self.retention_days is not None and "events_days" not in self.retention.model_fields_set:
+            self.retention = self.retention.model_copy(update={"events_days": self.retention_days})
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -278,6 +323,7 @@ class Config(_Section):
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
     preview: PreviewConfig = Field(default_factory=PreviewConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
@@ -296,6 +342,10 @@ class Config(_Section):
         if dupes:
             raise ValueError(f"camera names must be unique per site; repeated: {', '.join(dupes)}")
         return self
+
+    def privacy_mode(self, camera: CameraConfig) -> PrivacyMode:
+        """The camera's own privacy mode, else the site's (``privacy.mode``)."""
+        return camera.privacy_mode or self.privacy.mode
 
 
 # ---------------------------------------------------------------- loading

@@ -51,6 +51,7 @@ class FaceAnalyzer:
         self.roi = Roi.from_points(camera.roi) if camera is not None and camera.roi else None
         self.detect_ms = 0.0
         self.classify_ms = 0.0
+        self.outside_roi: tuple[tuple[float, float, float, float], ...] = ()
 
     def detect(self, frame_bgr: Image) -> Faces:
         t0 = _time.perf_counter()
@@ -61,8 +62,11 @@ class FaceAnalyzer:
         if (aw, ah) != (w, h) and len(faces):
             xyxy = faces.xyxy * np.array([w / aw, h / ah, w / aw, h / ah], np.float32)
             faces = Faces(xyxy, faces.score)
+        self.outside_roi = ()
         if self.roi is not None and len(faces):
-            faces = faces[self.roi.contains(faces.xyxy, w, h)]
+            inside = self.roi.contains(faces.xyxy, w, h)
+            self.outside_roi = tuple(tuple(b) for b in faces.xyxy[~inside].tolist())  # still blurred in images
+            faces = faces[inside]
         self.detect_ms = (_time.perf_counter() - t0) * 1000.0
         return faces
 
@@ -98,7 +102,7 @@ class FramePipeline:
         update = self.tracker.update(faces, capture_time)
         self.people.add(update.decisions)
         return FrameResult(capture_time, faces, update.track_ids, update.decisions,
-                           self.analyzer.detect_ms, self.analyzer.classify_ms)
+                           self.analyzer.detect_ms, self.analyzer.classify_ms, self.analyzer.outside_roi)
 
     def drain_people(self) -> dict[str, int]:
         """Unique people decided per verdict since the last call (every label present); resets the count."""

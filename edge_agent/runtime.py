@@ -26,6 +26,7 @@ from edge_agent.core.verdicts import Decision, FrameResult
 from edge_agent.events import CameraStats, CameraStatus, ViolationEvent, dump
 from edge_agent.mqtt_client import MqttLink, OutboxSender
 from edge_agent.outbox import Outbox
+from edge_agent.privacy import Privacy, ViolatorTracks
 from edge_agent.snapshot import preview_jpeg, violation_snapshot
 from edge_agent.sources import CameraState, CaptureWorker, make_worker
 from edge_agent.sources.base import Backoff, Frame
@@ -101,6 +102,8 @@ class CameraRunner:
         self.cfg = out.config
         self.worker: CaptureWorker = make_worker(camera, on_status=self._on_status, backoff=backoff)
         self.period = 1.0 / camera.detect_fps
+        self.privacy = Privacy(self.cfg.privacy_mode(camera))
+        self._violators = ViolatorTracks()
         self.frames_total = 0
         self.events_total = 0
         self.errors = 0
@@ -157,11 +160,12 @@ class CameraRunner:
     def _publish_violation(self, frame: Frame, result: FrameResult, d: Decision) -> None:
         event_id = uuid.uuid4().hex
         snapshot_topic = None
-        if self.cfg.snapshots.enabled:
+        if self.cfg.snapshots.enabled and self.privacy.images:
             others = [tuple(b) for b, t in zip(result.faces.xyxy.tolist(), result.track_ids, strict=True)
-                      if t != d.track_id]
+                      if t != d.track_id] + list(result.outside_roi)
             try:
-                jpeg = violation_snapshot(frame.image, d.box, others, self.cfg.snapshots, d.verdict)
+                jpeg = violation_snapshot(frame.image, d.box, others, self.cfg.snapshots, d.verdict,
+                                          blur_violator=self.privacy.blur_violator)
                 snapshot_topic = self.out.topics.snapshot(self.camera.name, event_id)
                 self.out.put(snapshot_topic, jpeg)
             except Exception:  # the event matters more than its picture
@@ -185,7 +189,9 @@ class CameraRunner:
             return
         labels = self.pipeline.labels
         names = [labels[c] if 0 <= c < len(labels) else None for c in result.faces.class_id.tolist()]
-        jpeg = preview_jpeg(frame.image, result.faces.xyxy.tolist(), names, self.cfg.preview)
+        blur = self.privacy.preview_blur(result.track_ids, self._violators)
+        jpeg = preview_jpeg(frame.image, result.faces.xyxy.tolist(), names, self.cfg.preview, blur,
+                            also_blur=result.outside_roi)
         link.publish(self.out.topics.camera(self.camera.name, PREVIEW), jpeg, qos=0)
 
     # ------------------------------------------------------------ analysis loop
@@ -225,7 +231,8 @@ class CameraRunner:
         for d in result.decisions:
             if d.verdict in VIOLATIONS:
                 self._publish_violation(frame, result, d)
-        if self.cfg.preview.enabled and frame.time >= self._next_preview:
+        self._violators.update((d.track_id for d in result.decisions if d.verdict in VIOLATIONS), result.track_ids)
+        if self.cfg.preview.enabled and self.privacy.images and frame.time >= self._next_preview:
             self._next_preview = frame.time + 1.0 / self.cfg.preview.fps
             self._preview(frame, result)
 

@@ -1,9 +1,10 @@
 """JPEG images the agent publishes: the violation snapshot and the low-rate live preview.
 
 Snapshot: the violator's face plus context (a region about five face-widths around it, or the whole
-frame when that is smaller), the face outlined, every other face optionally blurred, scaled down to
-``max_width``. Preview: the whole frame scaled to ``width`` with every face box drawn in its verdict's
-colour.
+frame when that is smaller), the face outlined, every other face blurred (the violator's too in the
+``blur_all`` privacy mode), scaled down to ``max_width``. Preview: the whole frame scaled to ``width`` with
+the faces it is given blurred and every face box drawn in its verdict's colour. Blurring happens on the
+raw frame, before anything is encoded (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 UNKNOWN = (160, 160, 160)
 CONTEXT = 2.0  # face sizes of context on each side of the face
+BLUR_GROW = 1 / 6  # each side of a blurred box grows by this fraction of the face size (boxes are tight)
+BLUR_CELLS = 8  # a blurred face is at most this many cells across before smoothing: no identity survives
 
 
 class EncodeError(Exception):
@@ -46,19 +49,28 @@ def _clip(box: Box, w: int, h: int) -> tuple[int, int, int, int]:
     return max(0, min(x1, w)), max(0, min(y1, h)), max(0, min(x2, w)), max(0, min(y2, h))
 
 
+def blur_region(box: Box, w: int, h: int) -> tuple[int, int, int, int]:
+    """The area :func:`blur_boxes` covers for ``box``: the box grown by ``BLUR_GROW`` on each side, clipped."""
+    x1, y1, x2, y2 = _clip(box, w, h)
+    gx, gy = int(round((x2 - x1) * BLUR_GROW)), int(round((y2 - y1) * BLUR_GROW))
+    return max(0, x1 - gx), max(0, y1 - gy), min(w, x2 + gx), min(h, y2 + gy)
+
+
 def blur_boxes(image: Image, boxes: Sequence[Box]) -> Image:
-    """Blur each box (grown a little) strongly enough that a face cannot be recognised."""
+    """Pixelate and smooth each box (grown a little) so that a face cannot be recognised: the region is
+    reduced to at most ``BLUR_CELLS`` cells across, whatever the face size, and enlarged again bilinearly."""
     out = image.copy()
     h, w = out.shape[:2]
     for box in boxes:
-        x1, y1, x2, y2 = _clip(box, w, h)
-        gx, gy = (x2 - x1) // 6, (y2 - y1) // 6
-        x1, y1, x2, y2 = max(0, x1 - gx), max(0, y1 - gy), min(w, x2 + gx), min(h, y2 + gy)
+        x1, y1, x2, y2 = blur_region(box, w, h)
         if x2 - x1 < 2 or y2 - y1 < 2:
             continue
-        region = out[y1:y2, x1:x2]
-        small = cv2.resize(region, (max(1, (x2 - x1) // 12), max(1, (y2 - y1) // 12)), interpolation=cv2.INTER_AREA)
-        out[y1:y2, x1:x2] = cv2.GaussianBlur(cv2.resize(small, (x2 - x1, y2 - y1)), (0, 0), max(1.0, (x2 - x1) / 10))
+        bw, bh = x2 - x1, y2 - y1
+        cells_x = max(1, min(BLUR_CELLS, bw // 4))
+        cells_y = max(1, min(BLUR_CELLS, int(round(cells_x * bh / bw)) or 1))
+        small = cv2.resize(out[y1:y2, x1:x2], (cells_x, cells_y), interpolation=cv2.INTER_AREA)
+        # bilinear enlargement smooths the cells; ~40x cheaper than a Gaussian of that width on the Pi
+        out[y1:y2, x1:x2] = cv2.resize(small, (bw, bh), interpolation=cv2.INTER_LINEAR)
     return out
 
 
@@ -71,10 +83,11 @@ def context_region(box: Box, w: int, h: int, context: float = CONTEXT) -> tuple[
 
 
 def violation_snapshot(frame: Image, box: Box, other_boxes: Sequence[Box], cfg: SnapshotConfig,
-                       label: str = WITHOUT_MASK) -> bytes:
-    """JPEG of the violator (``box``) with context; ``other_boxes`` are blurred if configured."""
+                       label: str = WITHOUT_MASK, blur_violator: bool = False) -> bytes:
+    """JPEG of the violator (``box``) with context; ``other_boxes`` are always blurred, ``box`` too with
+    ``blur_violator`` (privacy mode ``blur_all``)."""
     h, w = frame.shape[:2]
-    image = blur_boxes(frame, other_boxes) if cfg.blur_other_faces and other_boxes else frame.copy()
+    image = blur_boxes(frame, [*other_boxes, box] if blur_violator else other_boxes)
     fx1, fy1, fx2, fy2 = _clip(box, w, h)
     cv2.rectangle(image, (fx1, fy1), (fx2, fy2), COLOURS.get(label, UNKNOWN), max(2, w // 400))
     cx1, cy1, cx2, cy2 = context_region(box, w, h)
@@ -87,12 +100,19 @@ def violation_snapshot(frame: Image, box: Box, other_boxes: Sequence[Box], cfg: 
     return encode_jpeg(np.ascontiguousarray(crop), cfg.jpeg_quality)
 
 
-def preview_jpeg(frame: Image, boxes: Sequence[Box], labels: Sequence[str | None], cfg: PreviewConfig) -> bytes:
-    """The frame scaled to ``cfg.width`` with each face box drawn in its verdict's colour."""
+def preview_jpeg(frame: Image, boxes: Sequence[Box], labels: Sequence[str | None], cfg: PreviewConfig,
+                 blur: Sequence[bool] | None = None, also_blur: Sequence[Box] = ()) -> bytes:
+    """The frame scaled to ``cfg.width`` with each face box drawn in its verdict's colour; the faces whose
+    ``blur`` flag is set (all of them when ``blur`` is None) and the ``also_blur`` boxes (faces that are not
+    analysed, not drawn) are blurred first, at full resolution."""
     h, w = frame.shape[:2]
+    flags = [True] * len(boxes) if blur is None else list(blur)
+    if len(flags) != len(boxes):
+        raise ValueError(f"blur has {len(flags)} flags for {len(boxes)} boxes")
+    frame = blur_boxes(frame, [*(b for b, f in zip(boxes, flags, strict=True) if f), *also_blur])
     scale = min(1.0, cfg.width / w)
     image = cv2.resize(frame, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA) \
-        if scale < 1.0 else frame.copy()
+        if scale < 1.0 else frame  # blur_boxes returned a copy
     for box, label in zip(boxes, labels, strict=True):
         x1, y1, x2, y2 = (int(round(float(v) * scale)) for v in list(box)[:4])
         cv2.rectangle(image, (x1, y1), (x2, y2), COLOURS.get(label or "", UNKNOWN), 2)

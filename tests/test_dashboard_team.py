@@ -297,3 +297,15 @@ def test_the_chart_gets_the_previous_periods_site_line(app, ingest) -> None:
     data = json.loads(re.search(r'id="stats-data">(.*?)</script>', page, re.S).group(1))
     assert list(data["previous"]) == ["site hq"] and len(data["previous"]["site hq"]) == len(data["labels"])
     assert sum(v is not None for v in data["previous"]["site hq"]) == 1
+
+
+def test_an_erasure_is_in_the_audit_log(app, ingest, tmp_path) -> None:
+    from dashboard.erasure import erase
+
+    t = datetime.now(UTC) - timedelta(hours=1)
+    ingest([(topic("event"), event("gone-1", time=t.isoformat()))])
+    erase(app.extensions["maskwatch"]["engine"], tmp_path / "snapshots", "hq/door", t - timedelta(minutes=5),
+          t + timedelta(minutes=5), user="boss")
+    entries = [(a.actor, a.action) for a in recent(sessions(app)())]
+    assert ("boss", "privacy.erase") in entries
+    assert "privacy.erase" in admin_client(app).get("/admin/audit").get_data(as_text=True)

@@ -47,7 +47,7 @@ def demo_camera(name: str = "cam1", **kw: object) -> dict[str, object]:
 def test_events_snapshots_stats_status_and_availability(broker: Mosquitto, tmp_path: Path) -> None:
     col = Collector(broker.port, "maskwatch/#").start()
     cfg = agent_config(tmp_path, broker.port, [demo_camera()],
-                       detector={"type": "fake", "boxes": BOXES}, snapshots={"blur_other_faces": True})
+                       detector={"type": "fake", "boxes": BOXES})
     rt = RuntimeThread(cfg, pipeline_factory=fake_pipeline()).start()
     try:
         col.wait_on("/camera/cam1/event", 20, count=2)

@@ -58,7 +58,7 @@ def test_blur_hides_other_faces_and_keeps_the_violator(scene) -> None:  # noqa: 
 def test_box_outside_the_frame_does_not_crash(scene) -> None:  # noqa: ANN001
     frame, _ = scene
     assert is_jpeg(violation_snapshot(frame, (5000, 5000, 5100, 5100), [(-50, -50, 10, 10)],
-                                      SnapshotConfig(blur_other_faces=True)))
+                                      SnapshotConfig()))
 
 
 def test_preview_is_scaled_with_boxes(scene) -> None:  # noqa: ANN001

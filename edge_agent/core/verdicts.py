@@ -29,3 +29,6 @@ class FrameResult:
     decisions: tuple[Decision, ...] = field(default_factory=tuple)
     detect_ms: float = 0.0
     classify_ms: float = 0.0
+    #: faces detected outside the camera's region of interest: neither classified nor counted, but blurred
+    #: in every image that leaves the device (docs/privacy.md)
+    outside_roi: tuple[tuple[float, float, float, float], ...] = ()
