@@ -16,7 +16,8 @@ from test_dashboard_browser import ARTIFACTS, PASSWORD, seed, stack, wait_js  # 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SHOTS = ARTIFACTS / "i18n"
 PAGES = {"overview": "/", "violations": "/violations", "statistics": "/statistics?days=7",
-         "weekly": "/reports/weekly?site=hq", "users": "/admin/users", "audit": "/admin/audit"}
+         "weekly": "/reports/weekly?site=hq", "users": "/admin/users", "audit": "/admin/audit", "privacy": "/privacy/",
+         "access-log": "/privacy/access-log", "erase": "/privacy/erase"}
 
 
 def log_in(page, url: str, name: str, password: str) -> None:  # noqa: ANN001
