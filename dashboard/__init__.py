@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from dashboard.switches import mqtt_settings
 from edge_agent.config import Config, ConfigError
 
 
@@ -24,6 +25,8 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "RETENTION": d.retention,
         "PRIVACY": {"mode": cfg.privacy.mode, "cameras": {c.name: cfg.privacy_mode(c) for c in cfg.cameras}},
         "TOPIC_PREFIX": cfg.mqtt.topic_prefix,
+        "NOTIFICATIONS": cfg.notifications,
+        **mqtt_settings(cfg),
     }
 
 
@@ -56,7 +59,18 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
     import os
 
-    from dashboard import admin, api, auth, db_session, i18n, privacy_views, report_views, views, vocabulary
+    from dashboard import (
+        admin,
+        alerts_views,
+        api,
+        auth,
+        db_session,
+        i18n,
+        privacy_views,
+        report_views,
+        views,
+        vocabulary,
+    )
     from dashboard.security import init_security
 
     app = Flask(__name__)
@@ -89,5 +103,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(report_views.bp)
+    app.register_blueprint(alerts_views.bp)
     app.register_blueprint(privacy_views.bp)
     return app

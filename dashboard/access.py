@@ -26,7 +26,8 @@ from dashboard.models import Camera, Event, Snapshot
 ROLES = ("viewer", "operator", "admin")  # least to most
 RANK = {r: i for i, r in enumerate(ROLES)}
 ALL_SITES = "*"
-PUBLIC_ENDPOINTS = {"auth.login", "static", "i18n.set_language"}
+PUBLIC_ENDPOINTS = {"auth.login", "static", "i18n.set_language",
+                    "alerts.healthz"}  # healthz: ok/degraded only, for probes
 
 SiteOf = Callable[[dict[str, Any]], "str | None"]
 

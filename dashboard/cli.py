@@ -12,6 +12,7 @@
   broker).
 - erase --camera [SITE/]NAME --since T --until T [--dry-run]: erase a camera's events and snapshots of a time
   window on request (docs/privacy.md); times are ISO 8601, in dashboard.timezone unless they carry an offset.
+- notify-test [--channel NAME]: one test message per notification channel, result per channel (exit 1 if any failed).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "unless it has an offset")
     e.add_argument("--until", required=True, help="end (exclusive), same format")
     e.add_argument("--dry-run", action="store_true", help="only say what would be erased")
+    n = cmd("notify-test", "send a test message on every notification channel (or --channel NAME) now")
+    n.add_argument("--channel", action="append", help="only this channel (repeatable)")
 
 
 def _engine(cfg):  # type: ignore[no-untyped-def]
@@ -140,8 +143,60 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
     )
     log.info("ingest %s: broker %s:%d, prefix %r, group %s, database %s", client_id, m.host, m.port,
              m.topic_prefix, d.ingest_group or "(none)", engine.url.render_as_string(hide_password=True))
-    mq.run_forever(_stop_event())
+    notifier = _start_alerts(cfg, engine, ing, mq)
+    try:
+        mq.run_forever(_stop_event())
+    finally:
+        if notifier is not None:
+            notifier.stop()
     return 0
+
+
+def _start_alerts(cfg, engine, ing, mq):  # type: ignore[no-untyped-def]
+    """Notifications, Home Assistant discovery and /metrics of the ingest process (docs/notifications.md)."""
+    d, m = cfg.dashboard, cfg.mqtt
+    notifier = None
+    if cfg.notifications.enabled:
+        from dashboard.notifier import Notifier, check_channels
+
+        check_channels(cfg.notifications)
+        notifier = Notifier(engine, cfg.notifications, d.snapshot_dir, d.timezone, keep_days=d.retention.events_days)
+        ing.attach_notifier(notifier)
+        notifier.start()
+        log.info("notifications on: %d channel(s) %s, %d rule(s)", len(cfg.notifications.channels),
+                 ", ".join(sorted(cfg.notifications.channels)), len(cfg.notifications.rules))
+    if cfg.homeassistant.enabled:
+        from dashboard.homeassistant import HomeAssistantPublisher
+
+        ha = HomeAssistantPublisher(engine, cfg.homeassistant, m.topic_prefix, d.snapshot_dir,
+                                    lambda t, p, r: mq.client.publish(t, p, qos=1, retain=r), d.timezone, cfg)
+        ing.after_commit.append(ha.after_batch)
+        mq.connect_listeners.append(ha.reset)
+        log.info("Home Assistant discovery on (prefix %r)", cfg.homeassistant.discovery_prefix)
+    if d.metrics_port:
+        from dashboard.metrics import IngestCollector, serve_metrics
+
+        serve_metrics(d.metrics_host, d.metrics_port, IngestCollector(ing, notifier, mq))
+    return notifier
+
+
+def _notify_test(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.notifier import check_channels, send_test_now
+
+    engine = _engine(cfg)
+    rc = _ready(engine, False)
+    if rc:
+        return rc
+    if not cfg.notifications.channels:
+        print("maskwatch dashboard notify-test: no channels in notifications.channels", file=sys.stderr)
+        return EXIT_CONFIG
+    check_channels(cfg.notifications)
+    failed = 0
+    for channel, status, error in send_test_now(engine, cfg.notifications, cfg.dashboard.snapshot_dir,
+                                                args.channel):
+        print(f"{channel}: {status}{' - ' + error if error else ''}")
+        failed += status != "sent"
+    return 1 if failed else 0
 
 
 def _create_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
@@ -263,4 +318,4 @@ def _erase(args, cfg) -> int:  # type: ignore[no-untyped-def]
 
 ACTIONS = {"serve": _serve, "ingest": _ingest, "create-user": _create_user, "delete-user": _delete_user,
            "create-token": _create_token,
-           "db-upgrade": _db_upgrade, "purge": _purge, "erase": _erase}
+           "db-upgrade": _db_upgrade, "purge": _purge, "erase": _erase, "notify-test": _notify_test}

@@ -19,17 +19,20 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from dashboard.broker_retention import clear_retained_images, is_image_message, is_image_topic
-from dashboard.messages import Message, PreviewMsg, Rejected, classify
+from dashboard.messages import Ignored, Message, PreviewMsg, Rejected, classify
+from dashboard.metrics import write_histogram
 from dashboard.models import IngestCounter
+from dashboard.notifier import Notifier
+from dashboard.notify import NewEvent
 from dashboard.previews import PreviewStore, default_preview_dir
 from dashboard.retention import purge
 from dashboard.store import Store
@@ -68,6 +71,25 @@ class Ingester:
         self.counters: Counter[str] = Counter()
         self._reject_logged: Counter[str] = Counter()
         self.stop_event = threading.Event()
+        self.notifier: Notifier | None = None
+        self.write_seconds = write_histogram()
+        # after each committed batch: (camera ids written, new events) -> e.g. Home Assistant states
+        self.after_commit: list[Callable[[set[int], list[NewEvent]], None]] = []
+
+    def attach_notifier(self, notifier: Notifier) -> None:
+        """Plan notifications in the transaction that stores their events; wake the sender after commit."""
+        self.notifier = notifier
+
+        def plan(conn: Connection, events: list[NewEvent]) -> None:
+            try:
+                notifier.planner.plan(conn, events)
+            except DBAPIError:
+                raise  # the transaction is broken: the batch is retried as a whole, events and plans together
+            except Exception:  # a bug in the rules must never cost the events themselves
+                self.counters["notify_plan_error"] += 1
+                log.exception("planning notifications for %d events failed; the events are stored", len(events))
+
+        self.store.on_new_events = plan
 
     def _reject(self, r: Rejected) -> None:
         self.counters[f"rejected_{r.reason}"] += 1
@@ -87,6 +109,8 @@ class Ingester:
             m = classify(self.prefix, item.topic, item.payload)
             if isinstance(m, Rejected):
                 self._reject(m)
+            elif isinstance(m, Ignored):
+                self.counters["ignored"] += 1
             elif isinstance(m, PreviewMsg):
                 previews[(m.site, m.camera)] = m
             else:
@@ -103,7 +127,12 @@ class Ingester:
         delay = 1.0
         while True:
             try:
+                t0 = time.perf_counter()
                 self.counters.update(self.store.write(good))
+                self.write_seconds.observe(time.perf_counter() - t0)
+                if self.notifier is not None:
+                    self.notifier.wake.set()
+                self._after_commit()
                 return
             except (OperationalError, InterfaceError) as err:
                 # the database is unreachable or locked: keep the batch (it is not acknowledged) and retry
@@ -122,6 +151,14 @@ class Ingester:
                         self.counters["store_error"] += 1
                         log.error("cannot store %s: %s", type(m).__name__, err)
                 return
+
+    def _after_commit(self) -> None:
+        for fn in self.after_commit:
+            try:
+                fn(self.store.touched, self.store.new_events)
+            except Exception:  # stored and acknowledged already: a failing listener must not undo that
+                self.counters["after_commit_error"] += 1
+                log.exception("after-commit listener failed")
 
     def flush_counters(self) -> None:
         now = datetime.now(UTC)
@@ -166,6 +203,7 @@ class MqttIngest:
         self.queue: queue.Queue[Received] = queue.Queue(maxsize=20_000)
         self.connected = threading.Event()
         self.subscribed = threading.Event()
+        self.connect_listeners: list[Callable[[], None]] = []  # run in a thread of their own on each connect
         self._stop = ingester.stop_event
         self._writer: threading.Thread | None = None
         cid = client_id or f"maskwatch-dashboard-{socket.gethostname()}-{os.getpid()}"
@@ -204,6 +242,8 @@ class MqttIngest:
         log.info("connected to the broker; subscribing to %s", ", ".join(topics))
         client.subscribe([(t, 1) for t in topics])
         self.connected.set()
+        for fn in self.connect_listeners:
+            threading.Thread(target=fn, name="on-connect", daemon=True).start()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):  # type: ignore[no-untyped-def]
         bad = [rc for rc in reason_codes if rc.is_failure]

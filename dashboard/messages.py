@@ -64,13 +64,30 @@ class AvailabilityMsg:
 
 
 @dataclass(frozen=True, slots=True)
+class SwitchMsg:
+    """An agent's retained switch state (``.../camera/<cam>/<enabled|notifications>/state``)."""
+
+    site: str
+    camera: str
+    switch: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """Ours but not for storage: switch commands and the dashboard's own Home Assistant states."""
+
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rejected:
     reason: str  # unknown_topic | too_large | invalid_json | invalid_payload | topic_mismatch | out_of_range | invalid_jpeg
     topic: str
     detail: str
 
 
-Message = EventMsg | StatsMsg | StatusMsg | SnapshotMsg | PreviewMsg | AvailabilityMsg
+Message = EventMsg | StatsMsg | StatusMsg | SnapshotMsg | PreviewMsg | AvailabilityMsg | SwitchMsg
 REJECT_REASONS = (
     "unknown_topic", "too_large", "invalid_json", "invalid_payload", "topic_mismatch", "out_of_range", "invalid_jpeg",
 )
@@ -100,11 +117,19 @@ def _range_problem(model: ViolationEvent | CameraStats | CameraStatus) -> str | 
     return None
 
 
-def classify(prefix: str, topic: str, payload: bytes) -> Message | Rejected:
+def classify(prefix: str, topic: str, payload: bytes) -> Message | Rejected | Ignored:
     """Turn one received message into a typed message, or say why it is rejected. Never raises."""
     parsed = T.parse_topic(prefix, topic)
     if parsed is None:
         return Rejected("unknown_topic", topic, "not a MaskWatch topic")
+    if parsed.kind == T.HA or (parsed.kind == T.Kind.SWITCH and parsed.action == T.SET):
+        return Ignored(topic)
+    if parsed.kind == T.Kind.SWITCH:
+        word = payload.decode("ascii", errors="replace").strip()
+        if word not in (T.ON, T.OFF):
+            return Rejected("invalid_payload", topic, f"switch state must be {T.ON} or {T.OFF}")
+        assert parsed.camera is not None and parsed.switch is not None
+        return SwitchMsg(parsed.site, parsed.camera, parsed.switch, word == T.ON)
     if parsed.kind in (T.SNAPSHOT, T.PREVIEW):
         if not is_jpeg(payload):
             return Rejected("invalid_jpeg", topic, f"{len(payload)} bytes, not a JPEG (or larger than the limit)")

@@ -154,6 +154,9 @@ class Camera(Base):
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # runtime switches as the agent last announced them (retained .../state); None = not announced
+    detection_enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    notifications_enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
     @property
     def label(self) -> str:
@@ -241,6 +244,47 @@ class IngestCounter(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Notification(Base):
+    """One message for one channel (an event's alert, a digest, a test), and the queue the notifier works
+    through: ``pending`` until sent or out of tries; ``held`` events wait for their rule's digest.
+
+    status: pending | sent | failed | held | digested | skipped."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_status_next_at", "status", "next_at"),
+        Index("ix_notifications_rule_camera_id_created_at", "rule", "camera_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # event | digest | test
+    rule: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), nullable=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class NotificationAttempt(Base):
+    """Every try to deliver a notification: when, whether it worked, and why not."""
+
+    __tablename__ = "notification_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class AccessLog(Base):

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
 
-from dashboard.messages import AvailabilityMsg, EventMsg, Message, SnapshotMsg, StatsMsg, StatusMsg
+from dashboard.messages import AvailabilityMsg, EventMsg, Message, SnapshotMsg, StatsMsg, StatusMsg, SwitchMsg
 from dashboard.models import Agent, Camera, Event, HourlyCount, Snapshot, StatSample
+from dashboard.notify import NewEvent
 from dashboard.vocabulary import EVENT_COLS, HOURLY_COLS, PEOPLE_COLS
 
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
@@ -54,6 +55,10 @@ class Store:
         self.dialect = engine.dialect.name
         self._cameras: dict[tuple[str, str], int] = {}
         self._written: list[Path] = []  # snapshot files written by the batch in progress
+        # called in the transaction with the events it inserts (notifications are planned atomically with them)
+        self.on_new_events: Callable[[Connection, list[NewEvent]], object] | None = None
+        self.new_events: list[NewEvent] = []  # of the last write (after it committed)
+        self.touched: set[int] = set()  # camera ids of the last write
 
     # ------------------------------------------------------------ generic helpers
     def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str],
@@ -124,6 +129,7 @@ class Store:
         counts: Counter[str] = Counter()
         new_ids: dict[tuple[str, str], int] = {}
         self._written = []
+        self.new_events, self.touched = [], set()
         try:
             with self.engine.begin() as conn:
                 names = []
@@ -131,14 +137,16 @@ class Store:
                     if isinstance(m, EventMsg | StatsMsg | StatusMsg):
                         p = m.event if isinstance(m, EventMsg) else m.stats if isinstance(m, StatsMsg) else m.status
                         names.append((p.site, p.camera))
-                    elif isinstance(m, SnapshotMsg):
+                    elif isinstance(m, SnapshotMsg | SwitchMsg):
                         names.append((m.site, m.camera))
                 ids = self.camera_ids(conn, names, new_ids)
+                self.touched = set(ids.values())
                 self._events(conn, [m for m in messages if isinstance(m, EventMsg)], ids, now, counts)
                 self._stats(conn, [m for m in messages if isinstance(m, StatsMsg)], ids, counts)
                 self._snapshots(conn, [m for m in messages if isinstance(m, SnapshotMsg)], ids, now, counts)
                 self._statuses(conn, [m for m in messages if isinstance(m, StatusMsg)], ids, counts)
                 self._availability(conn, [m for m in messages if isinstance(m, AvailabilityMsg)], now, counts)
+                self._switches(conn, [m for m in messages if isinstance(m, SwitchMsg)], ids, counts)
                 self._last_seen(conn, messages, ids)
         except BaseException:
             for path in self._written:  # their rows were rolled back: leave no unreferenced file on the disk
@@ -160,6 +168,10 @@ class Store:
             })
         inserted = {r[0] for r in self._insert_ignore(conn, EVENTS, list(rows.values()), ["event_id"], ["event_id"])}
         counts["event"] += len(inserted)
+        first = {m.event.event_id: m.event for m in reversed(msgs)}  # the one whose row was inserted
+        self.new_events = [NewEvent(first[eid], rows[eid]["camera_id"]) for eid in sorted(inserted)]
+        if self.on_new_events is not None and self.new_events:
+            self.on_new_events(conn, self.new_events)
         counts["event_duplicate"] += len(msgs) - len(inserted)
         hourly: dict[tuple[int, datetime], Counter[str]] = defaultdict(Counter)
         for eid in inserted:
@@ -230,6 +242,13 @@ class Store:
                 self._insert_ignore(conn, AGENTS, [{"site": site, "name": agent, "availability": value,
                                                     "updated_at": now}], ["site", "name"], ["id"])
         counts["available"] += len(msgs)
+
+    def _switches(self, conn: Connection, msgs: list[SwitchMsg], ids: dict[tuple[str, str], int],
+                  counts: Counter[str]) -> None:
+        for m in msgs:  # in arrival order: the last one wins
+            column = "detection_enabled" if m.switch == "enabled" else "notifications_enabled"
+            conn.execute(update(CAMERAS).where(CAMERAS.c.id == ids[(m.site, m.camera)]).values({column: m.on}))
+            counts["switch"] += 1
 
     def _last_seen(self, conn: Connection, messages: Sequence[Message], ids: dict[tuple[str, str], int]) -> None:
         seen: dict[int, tuple[datetime, str]] = {}

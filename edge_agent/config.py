@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from edge_agent.alerts_config import HomeAssistantConfig, NotificationsConfig, ScheduleConfig
 from edge_agent.core.topics import check_name
 
 DEFAULT_CONFIG_PATHS = (Path("config.yaml"), Path("/etc/maskwatch/config.yaml"))
@@ -127,6 +128,8 @@ class CameraConfig(_Section):
         60.0, ge=1, le=3600, description="Reconnect attempts wait 1 s, 2 s, 4 s ... up to this; an RTSP camera is "
         "probed about once a second meanwhile and reconnected as soon as its server answers again",
     )
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, description="Active hours: outside them "
+                                     "no violations are published (people are still counted in stats)")
 
     @field_validator("name")
     @classmethod
@@ -243,7 +246,9 @@ class QueueConfig(_Section):
 
 class AgentConfig(_Section):
     stats_interval_s: float = Field(60.0, ge=1, le=3600, description="Period of the stats message per camera")
-    health_port: int | None = Field(None, ge=1, le=65535, description="Serve /healthz on 127.0.0.1:PORT if set")
+    health_port: int | None = Field(9101, ge=1, le=65535, description="Serve /healthz and /metrics (Prometheus) "
+                                    "on health_host:PORT; null = off")
+    health_host: str = Field("127.0.0.1", description="Address of the health endpoint (loopback: local probes)")
 
 
 # ---------------------------------------------------------------- dashboard and trainer
@@ -279,6 +284,9 @@ class DashboardConfig(_Section):
     ingest_group: str | None = Field(None, description="MQTT v5 shared subscription group ($share/<group>/...)")
     mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
     mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
+    metrics_port: int | None = Field(9102, ge=1, le=65535, description="The ingest process serves Prometheus "
+                                     "/metrics on metrics_host:PORT; null = off")
+    metrics_host: str = Field("127.0.0.1", description="Address of the ingest's /metrics (loopback by default)")
 
     @model_validator(mode="after")
     def _legacy_retention(self) -> DashboardConfig:
@@ -329,6 +337,8 @@ class Config(_Section):
     cameras: list[CameraConfig] = Field(default_factory=list)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
 
     @field_validator("site", "agent_id")
     @classmethod
@@ -384,6 +394,9 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(root)"
 
 
+SECRET_KEYS = {"url", "password", "secret_key", "mqtt_password"}
+
+
 def format_validation_error(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
@@ -400,6 +413,8 @@ def format_validation_error(err: ValidationError) -> str:
         elif e["type"] == "extra_forbidden":
             msg = "unknown key (check spelling)"
             shown = ""
+        if key.rsplit(".", 1)[-1] in SECRET_KEYS:
+            shown = ""  # URLs and passwords carry secrets: name the key, never echo the value
         lines.append(f"{key}: {msg}{shown}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 

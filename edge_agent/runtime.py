@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edge_agent.config import CameraConfig, Config, load_config
+from edge_agent.control import Switches
 from edge_agent.core.labels import VIOLATIONS
-from edge_agent.core.topics import PREVIEW, STATS, STATUS, Topics
+from edge_agent.core.topics import ENABLED, PREVIEW, SET, STATE, STATS, STATUS, Topics
 from edge_agent.core.verdicts import Decision, FrameResult
 from edge_agent.events import CameraStats, CameraStatus, ViolationEvent, dump
 from edge_agent.mqtt_client import MqttLink, OutboxSender
@@ -84,6 +85,7 @@ class Outputs:
     outbox: Outbox
     sender: OutboxSender | None
     link: MqttLink | None
+    switches: Switches | None = None
 
     def put(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self.outbox.put(topic, payload, qos=1, retain=retain)
@@ -114,6 +116,11 @@ class CameraRunner:
         self._stats_started = time.monotonic()
         self._frames = 0
         self._infer_ms = 0.0
+        self.infer_ms_total = 0.0  # for /metrics
+        self.last_fps = 0.0
+        self.last_infer_ms = 0.0
+        self.dropped_total = 0
+        self.suppressed_total = 0  # violations outside the camera's active hours
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -154,6 +161,8 @@ class CameraRunner:
             inference_ms=round(self._infer_ms / self._frames, 3) if self._frames else 0.0,
             dropped_frames=self.worker.frames.take_dropped(),
         )
+        self.last_fps, self.last_infer_ms = stats.fps, stats.inference_ms
+        self.dropped_total += stats.dropped_frames
         self.out.put(self.out.topics.camera(self.camera.name, STATS), dump(stats))
         self._stats_started, self._frames, self._infer_ms = now, 0, 0.0
 
@@ -207,13 +216,19 @@ class CameraRunner:
                     log.exception("camera %s: stats failed", self.camera.name)
                 next_stats += self.cfg.agent.stats_interval_s
             frame = self.worker.frames.get(timeout=min(0.5, max(next_stats - time.monotonic(), 0.01)))
-            if frame is None or not self._due(frame):
+            if frame is None or not self.detection_enabled or not self._due(frame):
                 continue
             try:
                 self._analyse(frame)
             except Exception:  # loop boundary: one bad frame must not stop the camera
                 self.errors += 1
                 log.exception("camera %s: analysis of frame %d failed", self.camera.name, frame.seq)
+
+    @property
+    def detection_enabled(self) -> bool:
+        """The runtime switch (``.../enabled/set``): off = frames are captured but not analysed."""
+        sw = self.out.switches
+        return sw is None or sw.get(self.camera.name, ENABLED)
 
     def _due(self, frame: Frame) -> bool:
         """detect_fps: take a frame when its slot has come (10% tolerance for capture jitter)."""
@@ -228,8 +243,12 @@ class CameraRunner:
         self.frames_total += 1
         self._frames += 1
         self._infer_ms += result.detect_ms + result.classify_ms
+        self.infer_ms_total += result.detect_ms + result.classify_ms
         for d in result.decisions:
             if d.verdict in VIOLATIONS:
+                if not self.camera.schedule.is_active(datetime.fromtimestamp(d.time, UTC), self.cfg.dashboard.timezone):
+                    self.suppressed_total += 1  # outside active hours: counted, not published
+                    continue
                 self._publish_violation(frame, result, d)
         self._violators.update((d.track_id for d in result.decisions if d.verdict in VIOLATIONS), result.track_ids)
         if self.cfg.preview.enabled and self.privacy.images and frame.time >= self._next_preview:
@@ -268,7 +287,7 @@ class Watchdog:
         if self.interval_s is None or now - self._last_fed < self.interval_s:
             return
         processing = any(r.last_processed > self._last_fed for r in runners)
-        delivering = any(r.worker.state.state == "online" for r in runners)
+        delivering = any(r.worker.state.state == "online" and getattr(r, "detection_enabled", True) for r in runners)
         loops_alive = all(now - r.heartbeat < max(self.interval_s * 2, 5.0) for r in runners)
         if loops_alive and (processing or not delivering):
             self.notify("WATCHDOG=1")
@@ -296,6 +315,7 @@ class Runtime:
         self._reload = threading.Event()
         self.reloads = 0
         self.health: Any = None
+        self.switches: Switches | None = None
 
     # ------------------------------------------------------------ control
     def request_stop(self, *_: Any) -> None:
@@ -330,9 +350,22 @@ class Runtime:
         """Load models first: a model or detector error fails the start (or the reload) before anything runs."""
         return {cam.name: self.pipeline_factory(config, cam) for cam in config.cameras if cam.enabled}
 
+    def _start_switches(self, topics: Topics, names: list[str]) -> Switches:
+        def announce(camera: str, switch: str, value: str) -> None:
+            self.outbox.put(topics.switch(camera, switch, STATE), value.encode(), qos=1, retain=True)
+            if self.sender is not None:
+                self.sender.wake()
+
+        sw = Switches(self.config.queue.path.with_name("switches.json"), names, topics.prefix, topics.site, announce)
+        sw.announce_all()
+        if self.link is not None:
+            self.link.subscribe(topics.switch_filter(SET), sw.on_message)
+        return sw
+
     def _start_cameras(self, pipelines: dict[str, Pipeline]) -> None:
         topics = Topics(self.config.mqtt.topic_prefix, self.config.site)
-        out = Outputs(self.config, topics, self.outbox, self.sender, self.link)
+        self.switches = self._start_switches(topics, [c.name for c in self.config.cameras if c.name in pipelines])
+        out = Outputs(self.config, topics, self.outbox, self.sender, self.link, self.switches)
         self.runners = []
         for cam in self.config.cameras:
             if cam.name not in pipelines:
@@ -372,7 +405,7 @@ class Runtime:
         now = time.monotonic()
         cams = {r.camera.name: {"state": r.worker.state.state, "reason": r.worker.state.reason,
                                 "frames": r.frames_total, "events": r.events_total, "errors": r.errors,
-                                "dropped_frames": r.worker.frames.dropped,
+                                "dropped_frames": r.worker.frames.dropped, "detection": r.detection_enabled,
                                 "analysis_alive": now - r.heartbeat < 10.0} for r in self.runners}
         q = self.outbox.stats()
         body = {"cameras": cams, "mqtt_connected": bool(self.link and self.link.connected.is_set()),
@@ -380,6 +413,17 @@ class Runtime:
                           "dropped_full": q.dropped_full, "dropped_age": q.dropped_age,
                           "dropped_bytes": q.dropped_bytes}}
         return all(c["analysis_alive"] for c in cams.values()), body
+
+    def _start_health(self) -> None:
+        from edge_agent.health import HealthServer
+        from edge_agent.metrics import agent_metrics
+
+        try:
+            self.health = HealthServer(self.config.agent.health_port or 0, self.health_report,
+                                       host=self.config.agent.health_host, metrics=lambda: agent_metrics(self)).start()
+        except OSError as err:  # a busy port must not stop the cameras
+            log.error("health endpoint not started on %s:%s: %s", self.config.agent.health_host,
+                      self.config.agent.health_port, err.strerror)
 
     # ------------------------------------------------------------ main loop
     def run(self, install_signals: bool = True) -> int:
@@ -390,9 +434,7 @@ class Runtime:
             self._start_link()
             self._start_cameras(pipelines)
             if self.config.agent.health_port:
-                from edge_agent.health import HealthServer
-
-                self.health = HealthServer(self.config.agent.health_port, self.health_report).start()
+                self._start_health()
             self.watchdog.notify("READY=1")
             last_purge = time.monotonic()
             while not self._stop.wait(0.25):

@@ -70,10 +70,11 @@ def test_api_needs_auth_and_answers_json(app, path):
 
 
 def test_every_view_is_behind_login(app):
-    """A new route added later cannot forget the login: only login and static files are public."""
+    """A new route added later cannot forget the login: only login, static files and /healthz (ok/degraded
+    only, on purpose, for uptime checkers: tests/test_alerts_web.py) are public."""
     client = app.test_client()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in ("auth.login", "static") or "GET" not in rule.methods:
+        if rule.endpoint in ("auth.login", "static", "alerts.healthz") or "GET" not in rule.methods:
             continue
         url = re.sub(r"<(?:int:)?(\w+)>", "1", rule.rule)
         assert client.get(url).status_code in (302, 401), rule.rule

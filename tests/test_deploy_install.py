@@ -157,6 +157,7 @@ def test_config_is_kept_on_upgrade_and_validates(installed: Installed) -> None:
     assert cfg.mqtt.tls.enabled is False
     assert cfg.queue.path == installed.root / "var/lib/maskwatch/queue.sqlite3"
     assert [c.source.type for c in cfg.cameras] == ["demo"]
+    assert (cfg.agent.health_port, cfg.agent.health_host) == (9101, "127.0.0.1")  # on, loopback only
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -293,6 +294,31 @@ def test_agent_may_publish_only_its_own_site(installed: Installed, dashboard_cli
         assert dashboard_client.wait_for(lambda t, p: p == b"sentinel"), "allowed message never arrived"
         payloads = [p for _, p in dashboard_client.messages]
         assert b"forged" not in payloads and b"dashboard-forged" not in payloads
+    finally:
+        agent.close()
+
+
+def test_dashboard_may_command_switches_and_publish_home_assistant_discovery(installed: Installed,
+                                                                            dashboard_client: Client) -> None:
+    env = installed.env
+    agent = Client(installed.port, env["MASKWATCH_MQTT_USER"], env["MASKWATCH_MQTT_PASSWORD"])
+    assert agent.ok, f"agent credentials refused: {agent.reason}"
+    topics = Topics("maskwatch", SITE)
+    try:
+        agent.subscribe(topics.switch_filter())
+        dashboard_client.subscribe("homeassistant/#")
+        dashboard_client.publish(topics.switch("cam", "enabled", "set"), b"OFF")
+        assert agent.wait_for(lambda t, p: t == topics.switch("cam", "enabled", "set") and p == b"OFF")
+        dashboard_client.publish(topics.switch("cam", "notifications", "set"), b"ON")
+        assert agent.wait_for(lambda t, p: t.endswith("/notifications/set") and p == b"ON")
+        dashboard_client.publish("homeassistant/switch/maskwatch_x/enabled/config", b"{}")
+        assert dashboard_client.wait_for(lambda t, p: t.startswith("homeassistant/switch/"))
+        dashboard_client.publish(topics.ha("cam", "state"), b"{}")
+        assert dashboard_client.wait_for(lambda t, p: t == topics.ha("cam", "state"))
+        dashboard_client.publish(topics.camera("cam", "status"), b"dashboard-forged-status")  # still read-only
+        dashboard_client.publish(topics.ha("cam", "violation"), b"sentinel-16")
+        assert dashboard_client.wait_for(lambda t, p: p == b"sentinel-16")
+        assert b"dashboard-forged-status" not in [p for _, p in dashboard_client.messages]
     finally:
         agent.close()
 

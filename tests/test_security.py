@@ -26,7 +26,9 @@ from dashboard.db import session_factory
 from dashboard.ingest import Ingester, Received
 from dashboard.models import Event, Snapshot
 
-PUBLIC = {"auth.login", "static"}
+# alerts.healthz is public on purpose: it answers "ok" or "degraded" and nothing else (tested in
+# tests/test_alerts_web.py); every other route must refuse unauthenticated requests.
+PUBLIC = {"auth.login", "static", "alerts.healthz"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 SECRET_FILE_TEXT = "root-only secret: do not serve"
 

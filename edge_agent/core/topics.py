@@ -8,6 +8,11 @@ Layout (``prefix`` defaults to ``maskwatch``)::
     {prefix}/{site}/camera/{camera}/stats            periodic statistics JSON                 QoS 1, durable
     {prefix}/{site}/camera/{camera}/status           camera online/offline JSON               QoS 1, retained
     {prefix}/{site}/camera/{camera}/preview          low-rate JPEG preview frame              QoS 0
+    {prefix}/{site}/camera/{camera}/enabled/set      ON | OFF: detection on/off (dashboard)   QoS 1
+    {prefix}/{site}/camera/{camera}/enabled/state    ON | OFF, as the agent applies it        QoS 1, retained
+    {prefix}/{site}/camera/{camera}/notifications/set    ON | OFF: notifications (dashboard)  QoS 1
+    {prefix}/{site}/camera/{camera}/notifications/state  ON | OFF                             QoS 1, retained
+    {prefix}/{site}/camera/{camera}/ha/{state|violation|snapshot}  Home Assistant entity states (dashboard)
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ class Kind(StrEnum):
     STATS = "stats"
     STATUS = "status"
     PREVIEW = "preview"
+    #: ``.../camera/<cam>/<enabled|notifications>/<set|state>`` (the level after the camera is the switch)
+    SWITCH = "switch"
+    #: ``.../camera/<cam>/ha/<state|violation|snapshot>``: Home Assistant entity states (from the dashboard)
+    HA = "ha"
 
 
 AVAILABLE = Kind.AVAILABLE
@@ -50,6 +59,14 @@ STATS = Kind.STATS
 STATUS = Kind.STATUS
 PREVIEW = Kind.PREVIEW
 CAMERA_KINDS = (EVENT, SNAPSHOT, STATS, STATUS, PREVIEW)
+ENABLED = "enabled"
+NOTIFICATIONS = "notifications"
+SWITCHES = (ENABLED, NOTIFICATIONS)
+SET = "set"
+STATE = "state"
+HA = Kind.HA
+HA_TOPICS = ("state", "violation", "snapshot")
+ON, OFF = "ON", "OFF"
 
 
 def check_name(kind: str, value: str) -> str:
@@ -87,6 +104,21 @@ class Topics:
     def snapshot(self, camera: str, event_id: str) -> str:
         return f"{self.base}/camera/{check_name('camera', camera)}/{SNAPSHOT}/{check_name('event_id', event_id)}"
 
+    def switch(self, camera: str, name: str, action: str) -> str:
+        """``.../camera/<camera>/<enabled|notifications>/<set|state>``."""
+        if name not in SWITCHES or action not in (SET, STATE):
+            raise ValueError(f"switch {name!r}/{action!r}: must be one of {SWITCHES} / (set, state)")
+        return f"{self.base}/camera/{check_name('camera', camera)}/{name}/{action}"
+
+    def switch_filter(self, action: str = SET) -> str:
+        """Every camera's switch commands (what an agent subscribes to)."""
+        return f"{self.base}/camera/+/+/{action}"
+
+    def ha(self, camera: str, what: str) -> str:
+        if what not in HA_TOPICS:
+            raise ValueError(f"Home Assistant topic {what!r} must be one of {HA_TOPICS}")
+        return f"{self.base}/camera/{check_name('camera', camera)}/{HA}/{what}"
+
     def site_filter(self) -> str:
         """Everything of this site (what an agent may publish to, under the installed ACLs)."""
         return f"{self.base}/#"
@@ -103,6 +135,8 @@ class ParsedTopic:
     agent: str | None = None
     camera: str | None = None
     event_id: str | None = None
+    switch: str | None = None  # enabled | notifications (kind "switch"); ha topic name (kind "ha")
+    action: str | None = None  # set | state (kind "switch")
 
 
 def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
@@ -117,6 +151,12 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
             return ParsedTopic(check_name("site", rest[0]), AVAILABLE, agent=check_name("agent", rest[2]))
         if len(rest) == 4 and rest[1] == "camera" and rest[3] in CAMERA_KINDS and rest[3] != SNAPSHOT:
             return ParsedTopic(check_name("site", rest[0]), Kind(rest[3]), camera=check_name("camera", rest[2]))
+        if len(rest) == 5 and rest[1] == "camera" and rest[3] in SWITCHES and rest[4] in (SET, STATE):
+            return ParsedTopic(check_name("site", rest[0]), Kind.SWITCH, camera=check_name("camera", rest[2]),
+                               switch=rest[3], action=rest[4])
+        if len(rest) == 5 and rest[1] == "camera" and rest[3] == HA and rest[4] in HA_TOPICS:
+            return ParsedTopic(check_name("site", rest[0]), Kind.HA, camera=check_name("camera", rest[2]),
+                               switch=rest[4])
         if len(rest) == 5 and rest[1] == "camera" and rest[3] == SNAPSHOT:
             return ParsedTopic(
                 check_name("site", rest[0]), SNAPSHOT, camera=check_name("camera", rest[2]),

@@ -20,7 +20,7 @@ def agent_config(tmp_path: Path, port: int, cameras: list[dict[str, Any]], **ext
         "agent_id": "a1",
         "mqtt": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 1, "reconnect_max_s": 2, "keepalive_s": 5},
         "queue": {"path": str(tmp_path / "queue.sqlite3")},
-        "agent": {"stats_interval_s": 1},
+        "agent": {"stats_interval_s": 1, "health_port": None},  # on by default (9101): tests pick free ports
         "preview": {"fps": 2},
         "cameras": cameras,
     }

@@ -67,7 +67,7 @@ def write_dashboard_config(folder: Path, broker_port: int, **dashboard: Any) -> 
     cfg = {"site": "dash", "agent_id": "dash", "log_level": "INFO",
            "mqtt": {"host": "127.0.0.1", "port": broker_port, "keepalive_s": 5},
            "dashboard": {"database_url": f"sqlite:///{folder / 'dashboard.sqlite3'}",
-                         "snapshot_dir": str(folder / "snapshots"), **dashboard}}
+                         "snapshot_dir": str(folder / "snapshots"), "metrics_port": None, **dashboard}}
     path = folder / "dashboard.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
