@@ -4,7 +4,8 @@
 - ingest: the MQTT ingest process (shared subscription when dashboard.ingest_group is set); also purges old
   data every hour.
 - create-user NAME [--password-stdin] [--update] [--role R] [--site S]...: prints a generated password (stdout,
-  alone) if none given. Role: viewer (default for a new user), operator, admin; sites: what a non-admin sees.
+  alone) if none given. Role: viewer, operator, admin (the default here; users made on the Users page default
+  to viewer); sites: what a non-admin sees.
 - delete-user NAME: removes the user and their tokens.
 - create-token USER [--name N]: prints a bearer token for the JSON API.
 - db-upgrade: Alembic upgrade to the latest schema.
@@ -48,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     u.add_argument("--update", action="store_true", help="set a new password for an existing user")
     u.add_argument("--role", choices=("viewer", "operator", "admin"),
-                   help="viewer: read-only (default for a new user); operator: also reviews events; admin: everything")
+                   help="viewer: read-only; operator: also reviews events; admin: everything (the default for a "
+                        "new user made here: whoever runs this holds the machine already; --update keeps the role)")
     u.add_argument("--site", action="append", dest="sites", metavar="SITE",
                    help="a site this user may see (repeat for more; '*' for all); admins see every site")
     d = cmd("delete-user", "delete a dashboard user and their API tokens")
@@ -213,9 +215,10 @@ def _create_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
         password = sys.stdin.readline().rstrip("\r\n")
     try:
         with session_factory(engine)() as db:
-            pw = create_user(db, args.name, password, update=args.update, role=args.role, sites=args.sites)
+            role = args.role or (None if args.update else "admin")
+            pw = create_user(db, args.name, password, update=args.update, role=role, sites=args.sites)
             record(db, "cli", "user.update" if args.update else "user.create", args.name,
-                   f"role={args.role or '(kept)' if args.update else args.role or 'viewer'} sites={args.sites}",
+                   f"role={role or '(kept)'} sites={args.sites}",
                    commit=True)
     except UserError as err:
         print(f"maskwatch dashboard create-user: {err}", file=sys.stderr)

@@ -227,6 +227,7 @@ def test_cli_create_user_with_role_and_sites(tmp_path) -> None:
     r = maskwatch("dashboard", "create-user", "sari", "--role", "operator", "--site", "hq", "--site", "bdg",
                   "--config", str(cfg))
     assert r.returncode == 0 and len(r.stdout.strip()) >= 10, r.stderr
+    assert maskwatch("dashboard", "create-user", "owner", "--config", str(cfg)).returncode == 0
     r = maskwatch("dashboard", "create-user", "x", "--role", "root", "--config", str(cfg))
     assert r.returncode != 0 and "viewer" in r.stderr
     from dashboard.db import make_engine
@@ -234,7 +235,8 @@ def test_cli_create_user_with_role_and_sites(tmp_path) -> None:
     with session_factory(make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}"))() as db:
         u = db.scalar(select(User).where(User.name == "sari"))
         assert (u.role, u.sites) == ("operator", ["bdg", "hq"])
-        assert [(a.actor, a.action) for a in recent(db)] == [("cli", "user.create")]
+        assert db.scalar(select(User.role).where(User.name == "owner")) == "admin", "the CLI's default"
+        assert [(a.actor, a.action) for a in recent(db)] == [("cli", "user.create")] * 2
 
 
 def test_existing_users_become_admins_on_upgrade(tmp_path) -> None:
