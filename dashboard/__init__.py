@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from dashboard.switches import mqtt_settings
-from edge_agent.config import Config, ConfigError
+from edge_agent.config import DASHBOARD_SECTIONS, Config, ConfigError, DashboardSecurityConfig, load_config
+
+
+def load_dashboard_config(path: Path | None = None) -> Config:
+    """The config file as the dashboard and the ingest read it: ``${VAR}``s outside their sections (a camera's
+    password in ``cameras``, which only the agent's env file holds) may be unset (docs/deploy.md)."""
+    return load_config(path, own_sections=lambda k: k in DASHBOARD_SECTIONS)
 
 
 def settings_from_config(cfg: Config) -> dict[str, Any]:
@@ -27,6 +34,19 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "TOPIC_PREFIX": cfg.mqtt.topic_prefix,
         "NOTIFICATIONS": cfg.notifications,
         **mqtt_settings(cfg),
+        **security_settings(d.security),
+    }
+
+
+def security_settings(sec: Any) -> dict[str, Any]:
+    """Flask settings from ``dashboard.security`` (a DashboardSecurityConfig)."""
+    return {
+        "TRUSTED_PROXIES": list(sec.trusted_proxies),
+        "LOGIN_MAX_FAILURES": sec.login_max_failures,
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": sec.login_max_failures_per_address,
+        "LOGIN_WINDOW_S": sec.login_window_minutes * 60,
+        "PERMANENT_SESSION_LIFETIME": int(sec.session_lifetime_h * 3600),
+        "COOKIE_SECURE": sec.cookie_secure,
     }
 
 
@@ -40,16 +60,16 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION": None,  # dashboard.retention (RetentionConfig); None: its defaults
     "PRIVACY": None,  # {"mode": privacy.mode, "cameras": {name: mode}} for the privacy page
     "TOPIC_PREFIX": "maskwatch",
-    "LIVE_MAX_SECONDS": 600,  # an MJPEG stream ends after this; the page reconnects
-    "LIVE_POLL_SECONDS": 0.2,
+    "LIVE_MAX_FPS": 8,  # the camera page polls live.jpg at most this often (while frames change)
     "PER_PAGE": 50,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "SESSION_COOKIE_SECURE": False,  # set True (MASKWATCH_COOKIE_SECURE=1) behind HTTPS
+    "SESSION_COOKIE_SECURE": False,  # True (MASKWATCH_COOKIE_SECURE=1): always; else COOKIE_SECURE decides
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
-    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead
+    "SESSION_REFRESH_EACH_REQUEST": False,  # the session's lifetime is kept server side (user_sessions)
+    **security_settings(DashboardSecurityConfig()),
 }
 
 
@@ -60,6 +80,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     import os
 
     from dashboard import (
+        account,
         admin,
         alerts_views,
         api,
@@ -72,13 +93,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
         vocabulary,
     )
     from dashboard.security import init_security
+    from dashboard.throttle import trusted_proxy_middleware
 
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     if config is None and test_config is None:
-        from edge_agent.config import load_config
-
-        config = load_config()
+        config = load_dashboard_config()
     if config is not None:
         app.config.update(settings_from_config(config))
     if test_config is not None:
@@ -103,6 +123,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(report_views.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(alerts_views.bp)
     app.register_blueprint(privacy_views.bp)
+    app.wsgi_app = trusted_proxy_middleware(app.wsgi_app, app.config["TRUSTED_PROXIES"])  # type: ignore[method-assign]
     return app

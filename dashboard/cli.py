@@ -7,7 +7,9 @@
   alone) if none given. Role: viewer, operator, admin (the default here; users made on the Users page default
   to viewer); sites: what a non-admin sees.
 - delete-user NAME: removes the user and their tokens.
-- create-token USER [--name N]: prints a bearer token for the JSON API.
+- create-token USER [--name N] [--scope read|write] [--days D | --no-expiry]: prints a bearer token.
+- list-tokens [--user U]: id, user, name, scope, created, expires, last used. revoke-token ID: deletes it.
+- end-sessions USER: logs the user out everywhere (every browser session ends at its next request).
 - db-upgrade: Alembic upgrade to the latest schema.
 - purge: one retention run (dashboard.retention per kind: files, rows, stale previews, retained images on the
   broker).
@@ -39,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         return sp
 
     s = cmd("serve", "serve the web dashboard with waitress (dashboard.host / dashboard.port)")
-    s.add_argument("--threads", type=int, default=16, help="worker threads (each live MJPEG viewer holds one)")
+    s.add_argument("--threads", type=int, default=16, help="worker threads (live viewers poll: none is held)")
     s.add_argument("--upgrade", action="store_true", help="upgrade the database schema first")
     i = cmd("ingest", "subscribe to the agents' MQTT topics and store what they publish")
     i.add_argument("--upgrade", action="store_true", help="upgrade the database schema first")
@@ -58,6 +60,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t = cmd("create-token", "create a bearer token for the JSON API (printed once)")
     t.add_argument("user")
     t.add_argument("--name", default="api", help="a label for the token")
+    t.add_argument("--scope", choices=("read", "write"), default="read",
+                   help="read: GET/HEAD only (default); write: any method")
+    t.add_argument("--days", type=float, default=90.0, help="lifetime in days (default 90)")
+    t.add_argument("--no-expiry", action="store_true", help="a token that never expires (revoke it by hand)")
+    lt = cmd("list-tokens", "list API tokens (never the tokens themselves)")
+    lt.add_argument("--user", help="only this user's tokens")
+    rt = cmd("revoke-token", "delete an API token (its id from list-tokens)")
+    rt.add_argument("id", type=int)
+    es = cmd("end-sessions", "log a user out everywhere: all their browser sessions end")
+    es.add_argument("user")
     cmd("db-upgrade", "create or upgrade the database schema (Alembic upgrade head)")
     cmd("purge", "one retention run: delete what dashboard.retention has expired (files, rows, broker)")
     e = cmd("erase", "erase one camera's events and snapshots of a time window (a data subject's request)")
@@ -98,9 +110,9 @@ def _stop_event() -> threading.Event:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge_agent.config import load_config
+    from dashboard import load_dashboard_config
 
-    cfg = load_config(args.config)
+    cfg = load_dashboard_config(args.config)  # other services' ${VAR}s (camera passwords) may be unset
     logging.getLogger().setLevel(cfg.log_level)
     if args.action != "db-upgrade":
         logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks are not news
@@ -117,8 +129,11 @@ def _serve(args, cfg) -> int:  # type: ignore[no-untyped-def]
     if rc:
         return rc
     log.info("serving the dashboard on http://%s:%d/", cfg.dashboard.host, cfg.dashboard.port)
+    # waitress drops X-Forwarded-* by default; with trusted_proxies they reach the app, whose middleware
+    # believes them only from those proxies (dashboard.throttle.trusted_proxy_middleware)
     waitress.serve(app, host=cfg.dashboard.host, port=cfg.dashboard.port, threads=args.threads,
-                   ident="maskwatch", channel_timeout=60)
+                   ident="maskwatch", channel_timeout=60,
+                   clear_untrusted_proxy_headers=not cfg.dashboard.security.trusted_proxies)
     return 0
 
 
@@ -249,8 +264,9 @@ def _delete_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _create_token(args, cfg) -> int:  # type: ignore[no-untyped-def]
-    from dashboard.auth import UserError, create_token
+def _with_db(args, cfg, what: str, fn) -> int:  # type: ignore[no-untyped-def]
+    """Run ``fn(db)`` on a session of an up-to-date database; a UserError is printed, exit 1."""
+    from dashboard.auth import UserError
     from dashboard.db import session_factory
 
     engine = _engine(cfg)
@@ -259,11 +275,56 @@ def _create_token(args, cfg) -> int:  # type: ignore[no-untyped-def]
         return rc
     try:
         with session_factory(engine)() as db:
-            print(create_token(db, args.user, args.name))
+            fn(db)
     except UserError as err:
-        print(f"maskwatch dashboard create-token: {err}", file=sys.stderr)
+        print(f"maskwatch dashboard {what}: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def _create_token(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.auth import create_token
+
+    days = None if args.no_expiry else args.days
+    return _with_db(args, cfg, "create-token",
+                    lambda db: print(create_token(db, args.user, args.name, scope=args.scope, days=days)))
+
+
+def _list_tokens(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.auth import list_tokens
+
+    def show(db) -> None:  # type: ignore[no-untyped-def]
+        print("id\tuser\tname\tscope\tcreated\texpires\tlast_used")
+        for t in list_tokens(db, args.user):
+            print("\t".join([str(t.id), t.user.name, t.name, t.scope, _iso(t.created_at),
+                             _iso(t.expires_at) or "never", _iso(t.last_used) or "-"]))
+
+    return _with_db(args, cfg, "list-tokens", show)
+
+
+def _iso(t) -> str:  # type: ignore[no-untyped-def]
+    return "" if t is None else t.replace(microsecond=0).isoformat()
+
+
+def _revoke_token(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.auth import revoke_token
+
+    def revoke(db) -> None:  # type: ignore[no-untyped-def]
+        tok = revoke_token(db, args.id)
+        print(f"token {tok.id} ({tok.name!r} of {tok.user.name!r}) revoked", file=sys.stderr)
+
+    return _with_db(args, cfg, "revoke-token", revoke)
+
+
+def _end_sessions(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.auth import end_sessions, user_by_name
+
+    def end(db) -> None:  # type: ignore[no-untyped-def]
+        n = end_sessions(db, user_by_name(db, args.user).id)
+        db.commit()
+        print(f"ended {n} session(s) of {args.user!r}", file=sys.stderr)
+
+    return _with_db(args, cfg, "end-sessions", end)
 
 
 def _db_upgrade(args, cfg) -> int:  # type: ignore[no-untyped-def]
@@ -320,5 +381,6 @@ def _erase(args, cfg) -> int:  # type: ignore[no-untyped-def]
 
 
 ACTIONS = {"serve": _serve, "ingest": _ingest, "create-user": _create_user, "delete-user": _delete_user,
-           "create-token": _create_token,
+           "create-token": _create_token, "list-tokens": _list_tokens, "revoke-token": _revoke_token,
+           "end-sessions": _end_sessions,
            "db-upgrade": _db_upgrade, "purge": _purge, "erase": _erase, "notify-test": _notify_test}

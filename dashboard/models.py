@@ -70,6 +70,7 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)  # None: the browser's language
     site_rows: Mapped[list[UserSite]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    sessions: Mapped[list[UserSession]] = relationship(cascade="all, delete-orphan")
 
     # flask-login protocol
     is_authenticated = True
@@ -122,7 +123,37 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # issue 18: tokens expire (None: never) and carry a scope ("read": GET/HEAD only, "write": any method)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    scope: Mapped[str] = mapped_column(String(16), default="read", server_default="read")
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class UserSession(Base):
+    """A logged-in browser session (server side, so logout, password change and "log out everywhere" end it).
+
+    The cookie holds a random id; only its SHA-256 is stored here."""
+
+    __tablename__ = "user_sessions"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class LoginFailure(Base):
+    """One failed login (source address and the lower-cased name tried), kept for the throttle's window.
+
+    Stored in the database so every web process shares it and a restart forgets nothing."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_ip_at", "ip", "at"), Index("ix_login_failures_at", "at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ip: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(64))
 
 
 class Agent(Base):

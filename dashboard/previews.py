@@ -1,7 +1,7 @@
 """Latest preview frame per camera, kept as ONE file per camera so every web worker (any process) can read it.
 
 The ingest replaces ``<preview_dir>/<site>__<camera>.jpg`` atomically on each preview message (never a second
-frame, never a history); the web's MJPEG relay polls the file's modification time. Names are topic-safe (no
+frame, never a history); the web's live view answers polls by the file's modification time (ETag). Names are topic-safe (no
 ``/``), so they are safe file names. ``preview_dir`` is outside the snapshot directory so backups of the
 snapshots never hold previews (the installer puts it under /var/cache), and a retention run deletes frames
 older than ``retention.preview_max_age_s`` (docs/privacy.md).

@@ -1,4 +1,4 @@
-"""HTML pages: overview, camera (live MJPEG), violations (filters, pages, CSV), event snapshot, statistics."""
+"""HTML pages: overview, camera (live view by polling), violations (filters, pages, CSV), event snapshot, statistics."""
 
 from __future__ import annotations
 
@@ -30,8 +30,6 @@ from dashboard.models import Camera, Event, Snapshot
 from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
 
 bp = Blueprint("views", __name__)
-KEEPALIVE_S = 5.0
-PART = b"--frame\r\nContent-Type: image/jpeg\r\n\r\n"
 RANGES = {"1": 1, "7": 7, "30": 30, "90": 90, "365": 365}
 
 
@@ -80,55 +78,51 @@ def camera(camera_id: int):  # type: ignore[no-untyped-def]
     cam = _camera_or_404(camera_id)
     recent = events_page(get_db(), EventFilter(camera_id=cam.id, per_page=10))
     has_live = previews().version(cam.site, cam.name) is not None
-    return render_template("camera.html", cam=cam, recent=recent, has_live=has_live)
+    return render_template("camera.html", cam=cam, recent=recent, has_live=has_live,
+                           live_max_fps=current_app.config["LIVE_MAX_FPS"])
 
 
 @bp.route("/cameras/<int:camera_id>/live.jpg")
 def live_jpg(camera_id: int):  # type: ignore[no-untyped-def]
-    cam = _camera_or_404(camera_id)
-    frame = previews().get(cam.site, cam.name)
-    if frame is None:
-        abort(404)
-    access_log.record_view(access_log.LIVE, cam.label, dedup_s=access_log.LIVE_DEDUP_S)  # tiles refresh often
-    resp = Response(frame.jpeg, mimetype="image/jpeg")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-@bp.route("/cameras/<int:camera_id>/live.mjpg")
-def live_mjpeg(camera_id: int):  # type: ignore[no-untyped-def]
-    """Relay the agent's preview frames as MJPEG: a new part whenever the ingest stored a new frame."""
-    cam = _camera_or_404(camera_id)
+    """The latest preview frame. The live view polls this with ``If-None-Match`` (an unchanged frame costs a
+    304 of a few bytes) at an adaptive rate, so no request thread is held per viewer (docs/dashboard.md)."""
+    site, name = _camera_names(camera_id)
     store = previews()
-    site, name = cam.site, cam.name
-    if store.version(site, name) is None:
-        abort(404)  # no preview yet: nothing to stream (and no thread held waiting for one)
-    access_log.record_view(access_log.LIVE, cam.label)
-    max_s = float(current_app.config["LIVE_MAX_SECONDS"])
-    poll = float(current_app.config["LIVE_POLL_SECONDS"])
-
-    def frames() -> Iterator[bytes]:
-        end = time.monotonic() + max_s
-        last = None
-        sent = 0.0
-        while time.monotonic() < end:
-            version = store.version(site, name)
-            # a new frame, or the same one again after KEEPALIVE_S: a write is how a closed viewer is noticed
-            if version is not None and (version != last or time.monotonic() - sent > KEEPALIVE_S):
-                frame = store.get(site, name)
-                if frame is not None:
-                    sent = time.monotonic()
-                    # Chromium shows a part only when the next part has begun, so each frame is followed
-                    # by the next boundary and part header (the JPEG then follows when it arrives)
-                    yield ((PART if last is None else b"") + frame.jpeg + b"\r\n" + PART)
-                    last = frame.version
-                    continue
-            time.sleep(poll)
-
-    resp = Response(frames(), mimetype="multipart/x-mixed-replace; boundary=frame")
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Accel-Buffering"] = "no"
+    version = store.version(site, name)
+    if version is None:
+        abort(404)
+    access_log.record_view(access_log.LIVE, f"{site}/{name}", dedup_s=access_log.LIVE_DEDUP_S)  # polled often
+    etag = f"{version[0]:x}-{version[1]:x}"
+    if etag in request.if_none_match:
+        resp = Response(status=304)
+    else:
+        frame = store.get(site, name)
+        if frame is None:
+            abort(404)
+        etag = f"{frame.version[0]:x}-{frame.version[1]:x}"
+        resp = Response(frame.jpeg, mimetype="image/jpeg")
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = "no-cache, private"
     return resp
+
+
+_NAMES: dict[tuple[str, int], tuple[float, str, str]] = {}
+NAMES_TTL_S = 10.0
+
+
+def _camera_names(camera_id: int) -> tuple[str, str]:
+    """(site, name) of a camera, remembered for a few seconds: each live viewer asks several times a second.
+    Keyed by database too (several apps in one process, as in tests)."""
+    now = time.monotonic()
+    key = (str(current_app.config["DATABASE_URL"]), camera_id)
+    hit = _NAMES.get(key)
+    if hit is not None and now - hit[0] < NAMES_TTL_S:
+        return hit[1], hit[2]
+    cam = _camera_or_404(camera_id)
+    if len(_NAMES) > 10_000:
+        _NAMES.clear()
+    _NAMES[key] = (now, cam.site, cam.name)
+    return cam.site, cam.name
 
 
 def event_filter(per_page: int) -> EventFilter:

@@ -4,8 +4,10 @@
 # Installs (and, run again, upgrades) the edge agent, the dashboard and a secured mosquitto:
 #   /opt/maskwatch/venv               virtualenv with the agent (no TensorFlow) and the dashboard
 #   /etc/maskwatch/config.yaml        configuration (written once, never overwritten)
-#   /etc/maskwatch/maskwatch.env      secrets and broker settings (0640 root:maskwatch)
-#   /var/lib/maskwatch                data (queue, database, snapshots), owned by the service user
+#   /etc/maskwatch/maskwatch.env      the agent's secrets and broker settings (0640 root:maskwatch)
+#   /etc/maskwatch/dashboard.env      the dashboard's and ingest's secrets (0640 root:maskwatch-web)
+#   /var/lib/maskwatch                the agent's queue, owned by maskwatch
+#   /var/lib/maskwatch-dashboard      database and snapshots, owned by maskwatch-web
 #   /etc/mosquitto/conf.d/maskwatch.conf, maskwatch.passwd, maskwatch.acl
 #   /etc/systemd/system/maskwatch-{agent,dashboard,ingest}.service
 #
@@ -42,8 +44,11 @@ TLS_PORT=""
 TLS_NAMES=()
 DASHBOARD_BIND="127.0.0.1"
 DASHBOARD_PORT="8080"
+DASHBOARD_TLS=""
+DASHBOARD_TLS_PORT="8443"
 NO_START=0
 SERVICE_USER="maskwatch"
+WEB_USER="maskwatch-web"   # dashboard + ingest: the agent's user cannot read their secrets or data
 
 usage() {
   cat <<'EOF'
@@ -67,6 +72,10 @@ Install or upgrade MaskWatch (run it again to upgrade: config.yaml and secrets a
   --tls-port PORT        TLS listener port (default 8883)
   --dashboard-bind ADDR  dashboard listen address (default 127.0.0.1; 0.0.0.0 for the LAN)
   --dashboard-port PORT  dashboard port (default 8080)
+  --dashboard-tls generate
+                         HTTPS for the dashboard: nginx (nginx-light) with a certificate made here,
+                         forwarding to the dashboard on 127.0.0.1 (the dashboard trusts only it)
+  --dashboard-tls-port PORT  HTTPS port (default 8443)
   --wheelhouse DIR       install Python packages from DIR only (offline; see docs/deploy.md)
   --python PATH          Python >= 3.11 for the virtualenv (default python3)
   --no-start             install but do not enable/start the services
@@ -108,6 +117,9 @@ while [ $# -gt 0 ]; do
     --tls-port) need_arg "$@"; TLS_PORT="$2"; shift 2 ;;
     --dashboard-bind) need_arg "$@"; DASHBOARD_BIND="$2"; shift 2 ;;
     --dashboard-port) need_arg "$@"; DASHBOARD_PORT="$2"; shift 2 ;;
+    --dashboard-tls) need_arg "$@"; [ "$2" = generate ] || die "--dashboard-tls takes 'generate'"
+      DASHBOARD_TLS=generate; shift 2 ;;
+    --dashboard-tls-port) need_arg "$@"; DASHBOARD_TLS_PORT="$2"; shift 2 ;;
     --wheelhouse) need_arg "$@"; WHEELHOUSE="$2"; shift 2 ;;
     --python) need_arg "$@"; PYTHON_BIN="$2"; shift 2 ;;
     --deps-from) need_arg "$@"; DEPS_FROM="$2"; shift 2 ;;
@@ -140,7 +152,12 @@ MOSQ_CONF="$MOSQ_ETC/conf.d/maskwatch.conf"
 MOSQ_PASSWD="$MOSQ_ETC/maskwatch.passwd"
 MOSQ_ACL="$MOSQ_ETC/maskwatch.acl"
 MOSQ_CERTS="$MOSQ_ETC/certs/maskwatch"
-ENV_FILE="$ETC/maskwatch.env"
+ENV_FILE="$ETC/maskwatch.env"          # the agent's: broker settings and its MQTT login
+DASH_ENV_FILE="$ETC/dashboard.env"     # dashboard + ingest: SECRET_KEY, their MQTT login, database URL
+WEB_STATE="$R/var/lib/maskwatch-dashboard"
+CA_DIR="$ETC/ca"                       # the generated CA's private key: root only, out of the broker's reach
+NGINX_SITE="$R/etc/nginx/sites-available/maskwatch-dashboard"
+NGINX_LINK="$R/etc/nginx/sites-enabled/maskwatch-dashboard"
 CONFIG="$ETC/config.yaml"
 UNITS=(maskwatch-agent.service)
 if [ "$WITH_DASHBOARD" = 1 ]; then UNITS+=(maskwatch-dashboard.service maskwatch-ingest.service); fi
@@ -244,7 +261,27 @@ load_previous() {
   fi
   [ -n "$MQTT_BIND" ] || MQTT_BIND="127.0.0.1"
   [ -n "$TLS_PORT" ] || TLS_PORT="8883"
+  if [ -z "$DASHBOARD_TLS" ] && [ -e "$NGINX_SITE" ] && [ -s "$ETC/tls/dashboard.crt" ]; then
+    DASHBOARD_TLS=keep
+    DASHBOARD_TLS_PORT="$(sed -n -E 's/^[[:space:]]*listen[[:space:]]+([0-9]+).*/\1/p' "$NGINX_SITE" | head -n 1)"
+  fi
+  # Installs before the per-service split kept the dashboard's data in the agent's state directory, as the
+  # agent's user: keep that layout (moving a live database is the admin's call), and say what it means.
+  local old_db
+  old_db="$(dash_value MASKWATCH_DATABASE_URL)"
+  if [ "$WITH_DASHBOARD" = 1 ] && { [[ "$old_db" == "sqlite:///$STATE/"* ]] || [ -e "$STATE/dashboard.sqlite3" ]; }; then
+    WEB_USER="$SERVICE_USER"; WEB_STATE="$STATE"
+    warn "the dashboard's data is in $STATE (an older install): the dashboard keeps running as $SERVICE_USER, so the agent can still read its secrets; docs/deploy.md says how to move it to $R/var/lib/maskwatch-dashboard"
+  fi
   return 0
+}
+
+# dash_value KEY: a dashboard setting from dashboard.env, or from maskwatch.env of an older install
+dash_value() {
+  local v
+  v="$(env_value "$DASH_ENV_FILE" "$1")"
+  [ -n "$v" ] || v="$(env_value "$ENV_FILE" "$1")"
+  printf '%s' "$v"
 }
 
 gen_secret() { "$PYTHON_BIN" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
@@ -308,15 +345,17 @@ do_uninstall() {
     remove "$UNIT_DIR/$u"
   done
   if [ "$REAL" = 1 ] && have_systemd; then run systemctl daemon-reload || true; fi
-  remove "$PREFIX" "$MOSQ_CONF" "$MOSQ_PASSWD" "$MOSQ_ACL" "$MOSQ_CERTS"
+  remove "$PREFIX" "$MOSQ_CONF" "$MOSQ_PASSWD" "$MOSQ_ACL" "$MOSQ_CERTS" "$NGINX_LINK" "$NGINX_SITE"
   if [ "$REAL" = 1 ] && have_systemd && systemctl is-active --quiet mosquitto 2>/dev/null; then
     run systemctl restart mosquitto || warn "could not restart mosquitto"
   fi
   if [ "$PURGE" = 1 ]; then
-    remove "$ETC" "$STATE"
-    if [ "$REAL" = 1 ] && id "$SERVICE_USER" >/dev/null 2>&1; then run userdel "$SERVICE_USER" || warn "could not remove user $SERVICE_USER"; fi
+    remove "$ETC" "$STATE" "$WEB_STATE"
+    for u in "$SERVICE_USER" "$WEB_USER"; do
+      if [ "$REAL" = 1 ] && id "$u" >/dev/null 2>&1; then run userdel "$u" || warn "could not remove user $u"; fi
+    done
   else
-    echo "kept $ETC (config, secrets) and $STATE (data); --uninstall --purge removes them"
+    echo "kept $ETC (config, secrets), $STATE and $WEB_STATE (data); --uninstall --purge removes them"
   fi
   info "uninstalled"
 }
@@ -325,6 +364,7 @@ do_uninstall() {
 install_packages() {
   local want=(python3 python3-venv openssl) missing=() p
   [ "$WITH_BROKER" = 1 ] && want+=(mosquitto mosquitto-clients)
+  [ -n "$DASHBOARD_TLS" ] && want+=(nginx-light)
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
@@ -339,13 +379,16 @@ install_packages() {
 }
 
 create_user() {
-  if [ "$REAL" = 0 ]; then echo "skipped (--root): system user $SERVICE_USER (group video)"; return 0; fi
+  if [ "$REAL" = 0 ]; then echo "skipped (--root): system users $SERVICE_USER (group video), $WEB_USER"; return 0; fi
   if ! id "$SERVICE_USER" >/dev/null 2>&1; then
     run useradd --system --home-dir /var/lib/maskwatch --no-create-home --shell /usr/sbin/nologin \
       --user-group "$SERVICE_USER"
   fi
   if getent group video >/dev/null 2>&1; then
     run usermod -a -G video "$SERVICE_USER"
+  fi
+  if [ "$WITH_DASHBOARD" = 1 ] && [ "$WEB_USER" != "$SERVICE_USER" ] && ! id "$WEB_USER" >/dev/null 2>&1; then
+    run useradd --system --home-dir "$WEB_STATE" --no-create-home --shell /usr/sbin/nologin --user-group "$WEB_USER"
   fi
 }
 
@@ -396,14 +439,14 @@ install_secrets() {
   local agent_pw dash_pw secret agent_user dash_user host port tls ca db
   agent_user="$(env_value "$ENV_FILE" MASKWATCH_MQTT_USER)"
   agent_pw="$(env_value "$ENV_FILE" MASKWATCH_MQTT_PASSWORD)"
-  dash_user="$(env_value "$ENV_FILE" MASKWATCH_DASHBOARD_MQTT_USER)"
-  dash_pw="$(env_value "$ENV_FILE" MASKWATCH_DASHBOARD_MQTT_PASSWORD)"
-  secret="$(env_value "$ENV_FILE" MASKWATCH_SECRET_KEY)"
+  dash_user="$(dash_value MASKWATCH_DASHBOARD_MQTT_USER)"
+  dash_pw="$(dash_value MASKWATCH_DASHBOARD_MQTT_PASSWORD)"
+  secret="$(dash_value MASKWATCH_SECRET_KEY)"
   host="$(env_value "$ENV_FILE" MASKWATCH_MQTT_HOST)"
   port="$(env_value "$ENV_FILE" MASKWATCH_MQTT_PORT)"
   tls="$(env_value "$ENV_FILE" MASKWATCH_MQTT_TLS)"
   ca="$(env_value "$ENV_FILE" MASKWATCH_MQTT_CA_FILE)"
-  db="$(env_value "$ENV_FILE" MASKWATCH_DATABASE_URL)"
+  db="$(dash_value MASKWATCH_DATABASE_URL)"
   [ -n "$agent_user" ] || agent_user="agent-$SITE-$AGENT_ID"
   [ -n "$dash_user" ] || dash_user="dashboard"
   if [ "$WITH_BROKER" = 1 ]; then
@@ -411,7 +454,7 @@ install_secrets() {
     [ -n "$dash_pw" ] || dash_pw="$(gen_secret)"
   fi
   [ -n "$secret" ] || secret="$(gen_secret)"
-  [ -n "$db" ] || db="sqlite:///$STATE/dashboard.sqlite3"
+  [ -n "$db" ] || db="sqlite:///$WEB_STATE/dashboard.sqlite3"
   # Broker settings: an explicit option wins, then the existing value, then the default.
   if [ -n "$MQTT_HOST" ]; then host="$MQTT_HOST"; elif [ -z "$host" ]; then host="127.0.0.1"; fi
   if [ -n "$TLS_MODE" ]; then
@@ -422,11 +465,21 @@ install_secrets() {
     if [ -n "$MQTT_PORT" ]; then port="$MQTT_PORT"; elif [ -z "$port" ]; then port=1883; fi
   fi
   AGENT_USER="$agent_user"; AGENT_PW="$agent_pw"; DASH_USER="$dash_user"; DASH_PW="$dash_pw"
+  # Each service's file holds only its own secrets (systemd reads both as root; the agent's user is not in
+  # the dashboard's group).
   render "$DEPLOY_DIR/maskwatch.env.in" \
     "USER=$SERVICE_USER" "MQTT_HOST=$host" "MQTT_CLIENT_PORT=$port" "MQTT_TLS=$tls" "MQTT_CA_FILE=$ca" \
-    "AGENT_USER=$agent_user" "AGENT_PASSWORD=$agent_pw" "DASHBOARD_USER=$dash_user" \
-    "DASHBOARD_PASSWORD=$dash_pw" "SECRET_KEY=$secret" "DATABASE_URL=$db" \
+    "AGENT_USER=$agent_user" "AGENT_PASSWORD=$agent_pw" \
     | write_file "$ENV_FILE" 0640 "root:$SERVICE_USER"
+  local proxies
+  proxies="$(dash_value MASKWATCH_TRUSTED_PROXIES)"
+  [ -z "$DASHBOARD_TLS" ] || proxies="127.0.0.1"
+  if [ "$WITH_DASHBOARD" = 1 ]; then
+    render "$DEPLOY_DIR/dashboard.env.in" "TRUSTED_PROXIES=$proxies" \
+      "USER=$WEB_USER" "MQTT_HOST=$host" "MQTT_CLIENT_PORT=$port" "MQTT_TLS=$tls" "MQTT_CA_FILE=$ca" \
+      "DASHBOARD_USER=$dash_user" "DASHBOARD_PASSWORD=$dash_pw" "SECRET_KEY=$secret" "DATABASE_URL=$db" \
+      | write_file "$DASH_ENV_FILE" 0640 "root:$WEB_USER"
+  fi
 }
 
 camera_entries() {
@@ -452,7 +505,7 @@ install_config() {
   local cameras
   cameras="$(camera_entries)"
   make_dir "$ETC" 0755
-  render "$DEPLOY_DIR/config.yaml.in" "VENV=$VENV" "ETC=$ETC" "STATE=$STATE" "SITE=$SITE" \
+  render "$DEPLOY_DIR/config.yaml.in" "VENV=$VENV" "ETC=$ETC" "STATE=$STATE" "WEB_STATE=$WEB_STATE" "SITE=$SITE" \
     "AGENT_ID=$AGENT_ID" "CAMERAS=$cameras" "DASHBOARD_BIND=$DASHBOARD_BIND" "DASHBOARD_PORT=$DASHBOARD_PORT" \
     "TIMEZONE=${TIMEZONE:-$(system_timezone)}" \
     | write_file "$CONFIG.dist" 0644
@@ -463,13 +516,20 @@ install_config() {
       cp "$CONFIG.dist" "$CONFIG"; chmod 0644 "$CONFIG"; fi
   fi
   make_dir "$STATE" 0750 "$SERVICE_USER:$SERVICE_USER"
-  make_dir "$STATE/snapshots" 0750 "$SERVICE_USER:$SERVICE_USER"
+  if [ "$WITH_DASHBOARD" = 1 ]; then
+    make_dir "$WEB_STATE" 0750 "$WEB_USER:$WEB_USER"
+    make_dir "$WEB_STATE/snapshots" 0750 "$WEB_USER:$WEB_USER"
+  fi
 }
 
 generate_tls() {
   local dir="$MOSQ_CERTS" san host
   host="$(hostname)"
   if [ -s "$dir/server.crt" ] && [ -s "$dir/server.key" ] && [ -s "$dir/ca.crt" ]; then
+    if [ -e "$dir/ca.key" ] && [ "$DRY_RUN" = 0 ]; then  # older installs left it where the broker can read it
+      make_dir "$CA_DIR" 0700 root:root
+      mv -f "$dir/ca.key" "$CA_DIR/ca.key"; echo "moved the CA key to $CA_DIR (root only)"
+    fi
     echo "kept TLS certificates in $dir"; return 0
   fi
   command -v openssl >/dev/null 2>&1 || die "openssl is needed for --tls generate: sudo apt-get install openssl"
@@ -482,14 +542,15 @@ generate_tls() {
   info "generating a CA and a server certificate for $san"
   if [ "$DRY_RUN" = 1 ]; then echo "would run: openssl (CA + server certificate) into $dir"; return 0; fi
   make_dir "$dir" 0750
+  make_dir "$CA_DIR" 0700 root:root
   openssl req -x509 -newkey rsa:3072 -nodes -days 3650 -subj "/CN=MaskWatch CA ($host)" \
-    -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+    -keyout "$CA_DIR/ca.key" -out "$dir/ca.crt" 2>/dev/null
   openssl req -newkey rsa:3072 -nodes -subj "/CN=$host" -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
   printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san" >"$dir/server.ext"
-  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$CA_DIR/ca.key" -CAcreateserial \
     -days 825 -extfile "$dir/server.ext" -out "$dir/server.crt" 2>/dev/null
   rm -f "$dir/server.csr" "$dir/server.ext"
-  chmod 0600 "$dir/ca.key" "$dir/server.key"
+  chmod 0600 "$CA_DIR/ca.key" "$dir/server.key"
 }
 
 install_broker() {
@@ -554,12 +615,44 @@ install_broker() {
   fi
 }
 
+install_dashboard_tls() {
+  [ -n "$DASHBOARD_TLS" ] && [ "$WITH_DASHBOARD" = 1 ] || return 0
+  local crt="$ETC/tls/dashboard.crt" key="$ETC/tls/dashboard.key" san host n
+  [ "$DASHBOARD_BIND" = 127.0.0.1 ] || warn "--dashboard-tls with --dashboard-bind $DASHBOARD_BIND: plain HTTP stays reachable there too"
+  if [ -s "$crt" ] && [ -s "$key" ]; then echo "kept the dashboard certificate $crt"
+  elif [ "$DRY_RUN" = 1 ]; then echo "would run: openssl (self-signed dashboard certificate) into $crt"
+  else
+    command -v openssl >/dev/null 2>&1 || die "openssl is needed for --dashboard-tls: sudo apt-get install openssl"
+    host="$(hostname)"
+    san="DNS:localhost,IP:127.0.0.1,DNS:$host"
+    [ "$host" = "${host%%.*}" ] && san="$san,DNS:$host.local"
+    for n in "${TLS_NAMES[@]}"; do
+      if [[ "$n" =~ ^[0-9.]+$|: ]]; then san="$san,IP:$n"; else san="$san,DNS:$n"; fi
+    done
+    info "generating the dashboard's certificate for $san"
+    make_dir "$ETC/tls" 0755
+    openssl req -x509 -newkey rsa:3072 -nodes -days 825 -subj "/CN=MaskWatch dashboard ($host)" \
+      -addext "subjectAltName=$san" -keyout "$key" -out "$crt" 2>/dev/null || die "openssl failed"
+    chmod 0600 "$key"; chmod 0644 "$crt"   # nginx's master process (root) reads the key
+  fi
+  render "$DEPLOY_DIR/nginx/maskwatch-dashboard.conf.in" "TLS_PORT=$DASHBOARD_TLS_PORT" "CERT=$crt" "KEY=$key" \
+    "DASHBOARD_PORT=$DASHBOARD_PORT" | write_file "$NGINX_SITE" 0644
+  if [ "$DRY_RUN" = 1 ]; then echo "would link: $NGINX_LINK -> $NGINX_SITE"
+  else mkdir -p "$(dirname "$NGINX_LINK")"; ln -sfn "$NGINX_SITE" "$NGINX_LINK"; fi
+  if [ "$REAL" = 1 ] && have_systemd; then
+    run nginx -t || die "nginx rejected the configuration: nginx -t"
+    run systemctl reload-or-restart nginx || die "nginx did not start: journalctl -u nginx -n 30"
+  else
+    systemctl_real reload-or-restart nginx
+  fi
+}
+
 install_units() {
   local u
   make_dir "$UNIT_DIR" 0755
   for u in "${UNITS[@]}"; do
     render "$DEPLOY_DIR/systemd/$u.in" "PREFIX=$PREFIX" "VENV=$VENV" "ETC=$ETC" "STATE=$STATE" \
-      "USER=$SERVICE_USER" | write_file "$UNIT_DIR/$u" 0644
+      "USER=$SERVICE_USER" "WEB_USER=$WEB_USER" "WEB_STATE=$WEB_STATE" | write_file "$UNIT_DIR/$u" 0644
   done
   if [ "$WITH_DASHBOARD" = 0 ]; then remove "$UNIT_DIR/maskwatch-dashboard.service" "$UNIT_DIR/maskwatch-ingest.service"; fi
   systemctl_real daemon-reload
@@ -569,8 +662,8 @@ start_services() {
   if [ "$NO_START" = 1 ]; then echo "not started (--no-start): systemctl enable --now ${UNITS[*]}"; return 0; fi
   if [ "$REAL" = 1 ] && [ "$WITH_DASHBOARD" = 1 ] && [ "$SKIP_VENV" = 0 ]; then
     # shellcheck disable=SC2016  # the $ is for the inner shell
-    run runuser -u "$SERVICE_USER" -- sh -c 'set -a; . "$1"; set +a; exec "$2" dashboard db-upgrade --config "$3"' \
-      sh "$ENV_FILE" "$VENV/bin/maskwatch" "$CONFIG" || die "database upgrade failed"
+    run runuser -u "$WEB_USER" -- sh -c 'set -a; . "$1"; set +a; exec "$2" dashboard db-upgrade --config "$3"' \
+      sh "$DASH_ENV_FILE" "$VENV/bin/maskwatch" "$CONFIG" || die "database upgrade failed"
   fi
   systemctl_real enable "${UNITS[@]}"
   systemctl_real restart "${UNITS[@]}"
@@ -580,14 +673,14 @@ summary() {
   info "MaskWatch installed${ROOT:+ under $ROOT}"
   cat <<EOF
   config:   $CONFIG   (edit cameras there, then: systemctl reload maskwatch-agent)
-  secrets:  $ENV_FILE
+  secrets:  $ENV_FILE (agent)$([ "$WITH_DASHBOARD" = 1 ] && echo ", $DASH_ENV_FILE (dashboard)")
   data:     $STATE
   logs:     journalctl -u maskwatch-agent -f
 EOF
   if [ "$WITH_DASHBOARD" = 1 ]; then
     cat <<EOF
-  dashboard: http://$DASHBOARD_BIND:$DASHBOARD_PORT/  -- create a login with:
-    sudo runuser -u $SERVICE_USER -- sh -c 'set -a; . $ENV_FILE; exec $VENV/bin/maskwatch dashboard create-user admin --role admin --config $CONFIG'
+  dashboard: http://$DASHBOARD_BIND:$DASHBOARD_PORT/$([ -n "$DASHBOARD_TLS" ] && echo " and https://$(hostname):$DASHBOARD_TLS_PORT/ (certificate $ETC/tls/dashboard.crt)")  -- create a login with:
+    sudo runuser -u $WEB_USER -- sh -c 'set -a; . $DASH_ENV_FILE; exec $VENV/bin/maskwatch dashboard create-user admin --config $CONFIG'
 EOF
   fi
 }
@@ -623,6 +716,7 @@ main() {
   install_config
   install_secrets
   install_broker
+  install_dashboard_tls
   install_units
   start_services
   summary

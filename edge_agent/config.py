@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -252,6 +253,45 @@ class AgentConfig(_Section):
 
 
 # ---------------------------------------------------------------- dashboard and trainer
+class DashboardSecurityConfig(_Section):
+    """Login throttle, sessions, reverse proxies and cookies of the web dashboard (docs/deploy.md)."""
+
+    trusted_proxies: list[str] = Field(default_factory=list, description=(
+        "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For/-Proto are believed; "
+        "empty: the headers are ignored"))
+    login_max_failures: int = Field(5, ge=1, description=(
+        "Failed logins from one address for one user name before that pair must wait"))
+    login_max_failures_per_address: int = Field(20, ge=1, description=(
+        "Failed logins from one address (any names) before the address is banned"))
+    login_window_minutes: float = Field(15.0, gt=0, description="Failures count this long; a ban lasts this long")
+    session_lifetime_h: float = Field(12.0, gt=0, le=24 * 90, description="A login lasts this long")
+    cookie_secure: Literal["auto", "always", "never"] = Field("auto", description=(
+        "Secure cookies: auto = when the request came over HTTPS (directly or from a trusted proxy)"))
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _from_env(cls, v: Any) -> Any:
+        """``${MASKWATCH_TRUSTED_PROXIES}`` gives a comma-separated string, or nothing."""
+        if v is None:
+            return []
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for n in v:
+            try:
+                ipaddress.ip_network(n, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {n!r} is not an IP address or network (e.g. 127.0.0.1, "
+                                 "10.0.0.0/8)") from None
+        return v
+
+
 class RetentionConfig(_Section):
     """How long the dashboard keeps each kind of data (days); enforced on disk, in the database and on the
     broker by every retention run (hourly in the ingest, or ``maskwatch dashboard purge``)."""
@@ -287,6 +327,7 @@ class DashboardConfig(_Section):
     metrics_port: int | None = Field(9102, ge=1, le=65535, description="The ingest process serves Prometheus "
                                      "/metrics on metrics_host:PORT; null = off")
     metrics_host: str = Field("127.0.0.1", description="Address of the ingest's /metrics (loopback by default)")
+    security: DashboardSecurityConfig = Field(default_factory=lambda: DashboardSecurityConfig())
 
     @model_validator(mode="after")
     def _legacy_retention(self) -> DashboardConfig:
@@ -452,12 +493,44 @@ def find_config(path: Path | None) -> Path | None:
     return next((p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
 
 
-def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> Config:
-    """Read and validate; ``path`` None -> $MASKWATCH_CONFIG, ./config.yaml, /etc/maskwatch/config.yaml."""
+#: top-level sections only the dashboard side (web and ingest) reads, and the sections it reads at all. Each
+#: service holds only its own secrets (docs/deploy.md), so a ``${VAR}`` in the other side's sections may be
+#: unset for it: see ``own_sections`` of :func:`load_config`.
+DASHBOARD_ONLY_SECTIONS = ("dashboard", "notifications", "homeassistant")
+DASHBOARD_SECTIONS = ("site", "agent_id", "log_level", "mqtt", *DASHBOARD_ONLY_SECTIONS)
+
+
+def agent_sections(key: str) -> bool:
+    """The top-level sections the agent reads (everything but the dashboard side's)."""
+    return key not in DASHBOARD_ONLY_SECTIONS
+
+
+class _UnsetIsEmpty(dict[str, str]):
+    """An environment in which a variable that is not set reads as empty (the key it fills stays unset)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def load_config(path: Path | None = None, env: dict[str, str] | None = None, *,
+                own_sections: Callable[[str], bool] | None = None) -> Config:
+    """Read and validate; ``path`` None -> $MASKWATCH_CONFIG, ./config.yaml, /etc/maskwatch/config.yaml.
+
+    ``own_sections``: the top-level keys this service reads. A ``${VAR}`` there must be set, as always; one in
+    another service's section may be unset here (it reads as empty), because that secret is not this
+    service's to hold (the agent has no ``SECRET_KEY``, the dashboard no camera password)."""
     found = find_config(path)
     if found is None:
         raise ConfigError("no config file: pass --config FILE or set MASKWATCH_CONFIG")
     try:
-        return parse_config(read_config_file(found), env)
+        data = read_config_file(found)
+        if own_sections is None or not isinstance(data, dict):
+            return parse_config(data, env)
+        base = dict(os.environ) if env is None else env
+        expand_env({k: v for k, v in data.items() if own_sections(k)}, base)  # raises for a missing own VAR
+        return parse_config(data, _UnsetIsEmpty(base))
     except ConfigError as err:
         raise ConfigError(f"{found}: {err}") from None

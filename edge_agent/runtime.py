@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from edge_agent.config import CameraConfig, Config, load_config
+from edge_agent.config import CameraConfig, Config, agent_sections, load_config
 from edge_agent.control import Switches
 from edge_agent.core.labels import VIOLATIONS
 from edge_agent.core.topics import ENABLED, PREVIEW, SET, STATE, STATS, STATUS, Topics
@@ -386,7 +386,7 @@ class Runtime:
             log.warning("SIGHUP: no config file to reload")
             return
         try:
-            new = load_config(self.config_path)
+            new = load_config(self.config_path, own_sections=agent_sections)
             pipelines = self._make_pipelines(new)
         except Exception as err:  # keep running with the old config
             log.error("SIGHUP: config not reloaded, keeping the running one: %s", err)

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   chromium                                             # headless browser tests of the dashboard
   postgresql                                           # PostgreSQL tests
   systemd shellcheck openssl                           # unit file lint, installer lint, TLS certificates
+  nginx-light                                          # the installer's HTTPS proxy for the dashboard
 )
 
 missing=()

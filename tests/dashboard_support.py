@@ -79,7 +79,7 @@ def jpeg(color: tuple[int, int, int] = (40, 120, 200), size: tuple[int, int] = (
 def make_app(tmp_path: Path, **settings: Any):  # type: ignore[no-untyped-def]
     """A testing app on a real SQLite file, schema upgraded through Alembic."""
     cfg = {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'dash.sqlite3'}",
-           "SNAPSHOT_DIR": str(tmp_path / "snapshots"), "LIVE_MAX_SECONDS": 5, "LIVE_POLL_SECONDS": 0.05}
+           "SNAPSHOT_DIR": str(tmp_path / "snapshots"), }
     cfg.update(settings)
     app = create_app(cfg)
     upgrade(app.extensions["maskwatch"]["engine"])
@@ -108,13 +108,15 @@ def login(client, name: str = "manager", password: str = "correct horse battery"
 
 
 def write_config(path: Path, *, db_url: str, snapshot_dir: Path, mqtt_port: int = 1883, http_port: int = 8080,
-                 group: str | None = None, retention_days: int = 30) -> Path:
+                 group: str | None = None, retention_days: int = 30,
+                 security: dict[str, Any] | None = None) -> Path:
     data = {
         "site": "hq", "agent_id": "pi-1",
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "topic_prefix": PREFIX},
         "dashboard": {"database_url": db_url, "snapshot_dir": str(snapshot_dir),
                       "secret_key": "${MASKWATCH_SECRET_KEY:-}", "host": "127.0.0.1", "port": http_port,
-                      "retention_days": retention_days, **({"ingest_group": group} if group else {})},
+                      "retention_days": retention_days, **({"ingest_group": group} if group else {}),
+                      **({"security": security} if security else {})},
     }
     path.write_text(yaml.safe_dump(data))
     return path

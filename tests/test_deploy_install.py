@@ -62,6 +62,13 @@ def read_env(path: Path) -> dict[str, str]:
     return env
 
 
+def merged_env(etc: Path) -> dict[str, str]:
+    env = read_env(etc / "maskwatch.env")
+    if (etc / "dashboard.env").exists():
+        env.update({k: v for k, v in read_env(etc / "dashboard.env").items() if v})
+    return env
+
+
 @dataclass
 class Installed:
     root: Path
@@ -75,6 +82,11 @@ class Installed:
 
     @property
     def env(self) -> dict[str, str]:
+        """Every service's settings together (the agent's file, then the dashboard's non-empty values)."""
+        return merged_env(self.etc)
+
+    @property
+    def agent_env(self) -> dict[str, str]:
         return read_env(self.etc / "maskwatch.env")
 
     @property
@@ -92,7 +104,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     run_installer(root, *args)
     config = root / "etc" / "maskwatch" / "config.yaml"
     config.write_text(config.read_text() + "# edited by the admin\n")
-    first_env = read_env(root / "etc" / "maskwatch" / "maskwatch.env")
+    first_env = merged_env(root / "etc" / "maskwatch")
     upgrade = run_installer(root, *args)
     return Installed(root, port, first_env, upgrade.stdout)
 
@@ -102,6 +114,8 @@ def test_tree_has_the_files_with_safe_modes(installed: Installed) -> None:
     r = installed.root
     modes = {
         "etc/maskwatch/maskwatch.env": 0o640,
+        "etc/maskwatch/dashboard.env": 0o640,
+        "var/lib/maskwatch-dashboard": 0o750,
         "etc/maskwatch/config.yaml": 0o644,
         "etc/mosquitto/maskwatch.passwd": 0o600,
         "etc/mosquitto/maskwatch.acl": 0o640,
@@ -145,6 +159,44 @@ def test_secrets_are_generated_and_kept_on_upgrade(installed: Installed) -> None
             text = path.read_text(errors="replace")
             assert env["MASKWATCH_MQTT_PASSWORD"] not in text, path
             assert env["MASKWATCH_SECRET_KEY"] not in text, path
+
+
+def unit_env_files(unit: Path) -> list[Path]:
+    return [Path(line.split("=", 1)[1].lstrip("-")) for line in unit.read_text().splitlines()
+            if line.startswith("EnvironmentFile=")]
+
+
+def test_each_service_gets_only_its_own_secrets(installed: Installed) -> None:
+    """The agent (which parses untrusted RTSP) gets neither SECRET_KEY nor the dashboard's MQTT password, and
+    its user cannot read the dashboard's file; the dashboard does not get the agent's MQTT password."""
+    env, units = installed.env, installed.root / "etc/systemd/system"
+    agent_files = unit_env_files(units / "maskwatch-agent.service")
+    assert agent_files == [installed.etc / "maskwatch.env"]
+    agent_text = "".join(p.read_text() for p in agent_files)
+    assert env["MASKWATCH_SECRET_KEY"] not in agent_text
+    assert env["MASKWATCH_DASHBOARD_MQTT_PASSWORD"] not in agent_text
+    for unit in ("maskwatch-dashboard.service", "maskwatch-ingest.service"):
+        files = unit_env_files(units / unit)
+        assert files == [installed.etc / "dashboard.env"], unit
+        assert env["MASKWATCH_MQTT_PASSWORD"] not in files[0].read_text()
+        text = (units / unit).read_text()
+        assert "User=maskwatch-web" in text and "ReadWritePaths=" + str(installed.root / "var/lib/maskwatch-dashboard") in text
+    # the agent loads the shared config with its own file alone (the dashboard's names are empty there)
+    cfg = parse_config(read_config_file(installed.etc / "config.yaml"), env=installed.agent_env)
+    assert cfg.mqtt.password is not None and cfg.dashboard.secret_key is None and cfg.dashboard.mqtt_password is None
+
+
+def test_a_real_install_gives_the_dashboard_file_to_another_user() -> None:
+    """A real install (dry run: what it would do as root) makes a separate user for the dashboard, and its
+    secrets file belongs to that user's group, not to the agent's."""
+    out = subprocess.run([str(INSTALL), "--dry-run", "--skip-apt", "--skip-venv", "--site", SITE],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "would write: /etc/maskwatch/dashboard.env (mode 0640, owner root:maskwatch-web)" in out.stdout
+    assert "would write: /etc/maskwatch/maskwatch.env (mode 0640, owner root:maskwatch)" in out.stdout
+    if subprocess.run(["id", "maskwatch-web"], capture_output=True, check=False).returncode != 0:
+        assert "useradd --system --home-dir /var/lib/maskwatch-dashboard" in out.stdout
+    assert "usermod -a -G maskwatch-web" not in out.stdout
 
 
 def test_config_is_kept_on_upgrade_and_validates(installed: Installed) -> None:
@@ -334,7 +386,7 @@ def test_installed_agent_comes_online_and_stops_cleanly(installed: Installed, da
                           + f"classifier:\n  model_card: {os.environ['MASKWATCH_DEMO_TEST_MODEL_CARD']}\n")
     elif not (REPO / "edge_agent" / "models" / "model_card.json").exists():
         pytest.skip("no packaged classifier (edge_agent/models/model_card.json) in this checkout yet")
-    env = {**os.environ, **installed.env}
+    env = {**os.environ, **installed.agent_env}  # the agent's own file only, as its unit gets
     avail = Topics("maskwatch", SITE).available(AGENT)
     log = installed.root / "agent.log"
     with log.open("wb") as out:
@@ -363,7 +415,7 @@ def test_tls_generate_serves_verified_tls(tmp_path: Path) -> None:
     plain, tls = free_port(), free_port()
     run_installer(root, "--site", SITE, "--skip-venv", "--mqtt-port", str(plain), "--tls", "generate",
                   "--tls-port", str(tls))
-    env = read_env(root / "etc/maskwatch/maskwatch.env")
+    env = merged_env(root / "etc/maskwatch")
     assert env["MASKWATCH_MQTT_TLS"] == "true" and env["MASKWATCH_MQTT_PORT"] == str(tls)
     ca = Path(env["MASKWATCH_MQTT_CA_FILE"])
     assert ca == root / "etc/maskwatch/tls/ca.crt" and ca.exists()
@@ -389,7 +441,11 @@ def test_tls_generate_serves_verified_tls(tmp_path: Path) -> None:
     run_installer(root, "--skip-venv")
     assert ca.read_bytes() == before
     assert (root / "etc/mosquitto/conf.d/maskwatch.conf").read_text() == conf
-    assert read_env(root / "etc/maskwatch/maskwatch.env") == env
+    assert merged_env(root / "etc/maskwatch") == env
+    ca_key = root / "etc/maskwatch/ca/ca.key"  # the CA key is root's alone, not in the broker's folder
+    assert ca_key.exists() and ca_key.stat().st_mode & 0o777 == 0o600
+    assert ca_key.parent.stat().st_mode & 0o777 == 0o700
+    assert not list((root / "etc/mosquitto").rglob("ca.key"))
     assert f"topic readwrite maskwatch/{SITE}/#" in (root / "etc/mosquitto/maskwatch.acl").read_text()
 
 

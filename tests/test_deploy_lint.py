@@ -58,6 +58,7 @@ def render_unit(template: Path, out_dir: Path, exec_path: Path) -> Path:
     text = template.read_text()
     text = text.replace("@VENV@/bin/maskwatch", str(exec_path))
     for key, value in {"PREFIX": "/opt/maskwatch", "ETC": "/etc/maskwatch", "STATE": "/var/lib/maskwatch",
+                       "WEB_STATE": "/var/lib/maskwatch-dashboard", "WEB_USER": "maskwatch-web",
                        "USER": "maskwatch"}.items():
         text = text.replace(f"@{key}@", value)
     assert not re.search(r"@[A-Z_]+@", text), f"unfilled placeholder in {template.name}"
@@ -75,6 +76,32 @@ def test_unit_templates_pass_systemd_analyze(template: Path, tmp_path: Path) -> 
     unit = render_unit(template, tmp_path, exe)
     out = analyze_verify(unit)
     assert out.returncode == 0 and out.stderr.strip() == "", out.stderr
+
+
+MAX_EXPOSURE = 2.0
+EXPOSURE = re.compile(r"Overall exposure level for \S+: (\d+\.\d+)")
+
+
+def analyze_security(unit: Path) -> float | None:
+    """``systemd-analyze security --offline=yes`` of a unit file: its exposure (0 = tight, 10 = open), or None
+    when this systemd-analyze cannot rate a file offline (older than systemd 250)."""
+    out = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit)],
+                         capture_output=True, text=True, timeout=60, check=False)
+    m = EXPOSURE.search(out.stdout)
+    return float(m.group(1)) if m else None
+
+
+@needs_analyze
+@pytest.mark.parametrize("template", UNIT_TEMPLATES, ids=lambda p: p.name)
+def test_units_are_rated_at_most_exposure_2(template: Path, tmp_path: Path) -> None:
+    exe = tmp_path / "maskwatch"
+    exe.write_text("#!/bin/sh\nexit 0\n")
+    exe.chmod(0o755)
+    score = analyze_security(render_unit(template, tmp_path, exe))
+    if score is None:
+        pytest.skip("systemd-analyze cannot rate a unit file offline here (needs systemd >= 250)")
+    print(f"{template.name}: exposure {score}")
+    assert score <= MAX_EXPOSURE, f"{template.name}: systemd-analyze security exposure {score} > {MAX_EXPOSURE}"
 
 
 @needs_analyze

@@ -8,25 +8,45 @@
   const LABELS = vocabEl ? JSON.parse(vocabEl.textContent).names : {};
   const LANG = document.documentElement.lang || undefined;
 
-  // Overview tiles: a still frame every 2 s (keeps server threads free; the camera page streams MJPEG).
-  const tiles = document.querySelectorAll("img.live-tile");
-  if (tiles.length) {
-    setInterval(function () {
-      tiles.forEach(function (img) { img.src = img.dataset.src + "?t=" + Date.now(); });
-    }, 2000);
-  }
-
-  // Camera page: the MJPEG stream ends after a while (or on a network error); reconnect.
-  const live = document.getElementById("live");
-  if (live && live.dataset.mjpeg) {
-    let retry = null;
-    const reconnect = function () {
-      if (retry) return;
-      retry = setTimeout(function () { retry = null; live.src = live.dataset.mjpeg + "?t=" + Date.now(); }, 2000);
+  // Live images: poll the latest frame with If-None-Match (an unchanged frame is a tiny 304), quickly while
+  // frames change (up to maxFps), backing off to maxDelay while they do not and when the tab is hidden.
+  // Each poll is a short request: no server thread is held per viewer.
+  const livePoller = function (img, url, maxFps, maxDelay) {
+    let etag = null, delay = 1000 / maxFps, shown = null, started = 0;
+    const minDelay = 1000 / maxFps;
+    const next = function () {
+      // the interval counts from the start of the last poll, so a slow round trip does not lower the rate
+      const wait = document.hidden ? Math.max(maxDelay, 5000) : delay - (performance.now() - started);
+      setTimeout(tick, Math.max(0, wait));
     };
-    live.addEventListener("error", reconnect);
-    setInterval(function () { if (!live.complete || live.naturalWidth === 0) reconnect(); }, 15000);
-  }
+    const tick = function () {
+      started = performance.now();
+      const headers = etag ? { "If-None-Match": etag } : {};
+      fetch(url, { credentials: "same-origin", cache: "no-store", headers: headers })
+        .then(function (r) {
+          if (r.status === 304) { delay = Math.min(maxDelay, delay * 1.5); return null; }
+          if (!r.ok) throw new Error(r.status);
+          etag = r.headers.get("ETag");
+          delay = minDelay;
+          return r.blob();
+        })
+        .then(function (blob) {
+          if (!blob) return;
+          const u = URL.createObjectURL(blob);
+          img.src = u;
+          if (shown) URL.revokeObjectURL(shown);
+          shown = u;
+        })
+        .catch(function () { delay = maxDelay; })
+        .then(next);
+    };
+    tick();
+  };
+  document.querySelectorAll("img.live-tile").forEach(function (img) {
+    livePoller(img, img.dataset.src, 1, 4000);
+  });
+  const live = document.getElementById("live");
+  if (live && live.dataset.src) livePoller(live, live.dataset.src, Number(live.dataset.maxFps) || 8, 2000);
 
   // Latest violations list: poll the JSON API, highlight new entries.
   const list = document.getElementById("recent-violations");

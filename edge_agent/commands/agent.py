@@ -20,12 +20,12 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from edge_agent.classifier import ModelError
-    from edge_agent.config import find_config, load_config
+    from edge_agent.config import agent_sections, find_config, load_config
     from edge_agent.detectors.base import DetectorError
     from edge_agent.runtime import Runtime
 
     path = find_config(args.config)
-    config = load_config(path)
+    config = load_config(path, own_sections=agent_sections)  # the dashboard's secrets are not ours
     level = args.log_level or config.log_level
     logging.getLogger().setLevel(level)
     if not config.cameras:
