@@ -75,6 +75,7 @@ POLICY: dict[str, Rule] = {
     "views.violations_csv": rule("viewer"),
     "views.event": rule("viewer", event_site),
     "views.snapshot": rule("viewer", event_site),
+    "views.review_event": rule("operator", event_site),
     "views.stats_page": rule("viewer"),
     "api.cameras": rule("viewer"),
     "api.events": rule("viewer"),

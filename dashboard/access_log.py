@@ -28,8 +28,12 @@ SNAPSHOT = "snapshot"
 EXPORT_CSV = "export_csv"
 LIVE = "live"
 ERASE = "erase"
+REVIEW = "review"
+EXPORT_REVIEWED = "export_reviewed"
 ACTIONS = {SNAPSHOT: _l("viewed a snapshot"), EXPORT_CSV: _l("exported violations (CSV)"),
-           LIVE: _l("watched a live view"), ERASE: _l("erased data on request")}
+           LIVE: _l("watched a live view"), ERASE: _l("erased data on request"), REVIEW: _l("reviewed a violation"),
+           EXPORT_REVIEWED: _l("exported reviewed face crops")}
+AUDIT_NAMES = {ERASE: "privacy.erase", REVIEW: "event.review"}  # the action's name in the audit log
 LIVE_DEDUP_S = 300.0
 
 _recent: dict[tuple[str, str, str, str], float] = {}  # (database, user, action, target) -> last recorded
@@ -74,11 +78,12 @@ def record_view(action: str, target: str, *, dedup_s: float = 0.0) -> None:
 
 
 def record_action(bind: Engine | Connection, user: str, action: str, detail: str) -> None:
-    """An administrative privacy action (erasure): in the audit log (dashboard.audit, who did what) and, as
-    the privacy record of what happened to the images, in the access log too."""
+    """An administrative or review action (erasure, review): in the audit log (dashboard.audit, who did what)
+    and, as the privacy record of what happened to the data, in the access log too."""
+    name = AUDIT_NAMES.get(action, f"privacy.{action}")
     if isinstance(bind, Connection):
-        record(bind, user, f"privacy.{action}", "", detail)
+        record(bind, user, name, "", detail)
     else:
         with bind.begin() as conn:
-            record(conn, user, f"privacy.{action}", "", detail)
+            record(conn, user, name, "", detail)
     write(bind, user, action, detail)

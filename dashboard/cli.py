@@ -16,6 +16,7 @@
 - erase --camera [SITE/]NAME --since T --until T [--dry-run]: erase a camera's events and snapshots of a time
   window on request (docs/privacy.md); times are ISO 8601, in dashboard.timezone unless they carry an offset.
 - notify-test [--channel NAME]: one test message per notification channel, result per channel (exit 1 if any failed).
+- export-reviewed --out DIR: reviewed face crops as DIR/<label>/<event_id>.jpg, for ``maskwatch train --folders``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     es = cmd("end-sessions", "log a user out everywhere: all their browser sessions end")
     es.add_argument("user")
     cmd("db-upgrade", "create or upgrade the database schema (Alembic upgrade head)")
+    x = cmd("export-reviewed", "write the reviewed face crops as a class-folder data set (DIR/<label>/*.jpg) "
+            "that `maskwatch train --folders DIR` imports")
+    x.add_argument("--out", type=Path, required=True, help="output folder (created; existing files are updated)")
     cmd("purge", "one retention run: delete what dashboard.retention has expired (files, rows, broker)")
     e = cmd("erase", "erase one camera's events and snapshots of a time window (a data subject's request)")
     e.add_argument("--camera", required=True, help="SITE/NAME, or NAME when it is unique")
@@ -380,7 +384,32 @@ def _erase(args, cfg) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
+def _export_reviewed(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import Session
+
+    from dashboard.review import export_reviewed
+
+    engine = _engine(cfg)
+    rc = _ready(engine, False)
+    if rc:
+        return rc
+    import getpass
+
+    from dashboard import access_log
+
+    with Session(engine) as db:
+        rep = export_reviewed(db, cfg.dashboard.snapshot_dir, args.out)
+        access_log.record_action(db.connection(), f"cli:{getpass.getuser()}", access_log.EXPORT_REVIEWED,
+                                 f"{sum(rep.written.values())} faces to {args.out}"[:255])
+        db.commit()
+    per = ", ".join(f"{n} {label}" for label, n in sorted(rep.written.items())) or "none"
+    print(f"exported {sum(rep.written.values())} reviewed faces to {args.out} ({per}); "
+          f"{rep.without_face_crop} reviewed events had no face crop (agent snapshots.face_crops is off)")
+    return 0
+
+
 ACTIONS = {"serve": _serve, "ingest": _ingest, "create-user": _create_user, "delete-user": _delete_user,
            "create-token": _create_token, "list-tokens": _list_tokens, "revoke-token": _revoke_token,
            "end-sessions": _end_sessions,
-           "db-upgrade": _db_upgrade, "purge": _purge, "erase": _erase, "notify-test": _notify_test}
+           "db-upgrade": _db_upgrade, "purge": _purge, "erase": _erase, "notify-test": _notify_test,
+           "export-reviewed": _export_reviewed}

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, and_, delete, or_, select
 from dashboard import access_log
 from dashboard.models import Camera
 from dashboard.retention import delete_snapshot_files, remove_empty_dirs
-from dashboard.store import EVENTS, SNAPSHOTS
+from dashboard.store import EVENTS, FACES, SNAPSHOTS
 
 log = logging.getLogger(__name__)
 CAMERAS = Camera.__table__
@@ -84,16 +84,20 @@ def erase(engine: Engine, snapshot_dir: Path, camera: str, since: datetime, unti
     in_window = and_(EVENTS.c.camera_id == camera_id, EVENTS.c.time >= since, EVENTS.c.time < until)
     with engine.begin() as conn:
         event_ids = tuple(conn.execute(select(EVENTS.c.event_id).where(in_window).order_by(EVENTS.c.time)).scalars())
-        snap_cond = and_(SNAPSHOTS.c.camera_id == camera_id, or_(
-            SNAPSHOTS.c.event_id.in_(select(EVENTS.c.event_id).where(in_window)),
-            and_(SNAPSHOTS.c.received_at >= since, SNAPSHOTS.c.received_at < until,
-                 SNAPSHOTS.c.event_id.not_in(select(EVENTS.c.event_id)))))
-        snaps = conn.execute(select(SNAPSHOTS.c.event_id, SNAPSHOTS.c.path).where(snap_cond)).all()
+        found = {}
+        for table in (SNAPSHOTS, FACES):  # the snapshots and the opt-in face crops of the review loop
+            cond = and_(table.c.camera_id == camera_id, or_(
+                table.c.event_id.in_(select(EVENTS.c.event_id).where(in_window)),
+                and_(table.c.received_at >= since, table.c.received_at < until,
+                     table.c.event_id.not_in(select(EVENTS.c.event_id)))))
+            found[table.name] = conn.execute(select(table.c.event_id, table.c.path).where(cond)).all()
+        snaps = [*found[SNAPSHOTS.name], *found[FACES.name]]
         result = Erasure(label, since, until, event_ids, tuple(r[1] for r in snaps), done=not dry_run)
         if dry_run:
             return result
-        if snaps:
-            conn.execute(delete(SNAPSHOTS).where(SNAPSHOTS.c.event_id.in_([r[0] for r in snaps])))
+        for table in (SNAPSHOTS, FACES):
+            if found[table.name]:
+                conn.execute(delete(table).where(table.c.event_id.in_([r[0] for r in found[table.name]])))
         if event_ids:
             conn.execute(delete(EVENTS).where(in_window))
         access_log.record_action(conn, user, access_log.ERASE, result.summary)

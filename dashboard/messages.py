@@ -47,6 +47,8 @@ class SnapshotMsg:
     camera: str
     event_id: str
     jpeg: bytes
+    revision: int = 0  # a higher revision replaces a lower one
+    kind: str = T.SNAPSHOT  # snapshot | face (the full-resolution face crop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ def _short(text: str, n: int = 200) -> str:
 def _range_problem(model: ViolationEvent | CameraStats | CameraStatus) -> str | None:
     """What a database column cannot hold (32-bit integers, finite floats, no NUL characters)."""
     if isinstance(model, ViolationEvent):
-        ints = [model.track_id, model.votes, *model.box, *model.frame_size]
+        ints = [model.track_id, model.votes, *model.box, *model.frame_size, *(model.snapshot_region or ())]
         floats = [model.confidence]
     elif isinstance(model, CameraStats):
         ints = [model.frames, model.dropped_frames, *model.people.values()]
@@ -130,14 +132,14 @@ def classify(prefix: str, topic: str, payload: bytes) -> Message | Rejected | Ig
             return Rejected("invalid_payload", topic, f"switch state must be {T.ON} or {T.OFF}")
         assert parsed.camera is not None and parsed.switch is not None
         return SwitchMsg(parsed.site, parsed.camera, parsed.switch, word == T.ON)
-    if parsed.kind in (T.SNAPSHOT, T.PREVIEW):
+    if parsed.kind in (*T.PER_EVENT, T.PREVIEW):
         if not is_jpeg(payload):
             return Rejected("invalid_jpeg", topic, f"{len(payload)} bytes, not a JPEG (or larger than the limit)")
         assert parsed.camera is not None
         if parsed.kind == T.PREVIEW:
             return PreviewMsg(parsed.site, parsed.camera, payload)
         assert parsed.event_id is not None
-        return SnapshotMsg(parsed.site, parsed.camera, parsed.event_id, payload)
+        return SnapshotMsg(parsed.site, parsed.camera, parsed.event_id, payload, parsed.revision, parsed.kind)
     if parsed.kind == T.AVAILABLE:
         value = payload.decode("ascii", errors="replace").strip()
         if value not in AVAILABILITY_VALUES:

@@ -218,6 +218,13 @@ class Event(Base):
     box: Mapped[str] = mapped_column(String(64))  # "x1,y1,x2,y2"
     frame_w: Mapped[int] = mapped_column(Integer)
     frame_h: Mapped[int] = mapped_column(Integer)
+    # issue 17: best-shot revisions and the review loop
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # highest revision received
+    snapshot_region: Mapped[str | None] = mapped_column(String(64), nullable=True)  # "x1,y1,x2,y2" of the frame
+    review: Mapped[str | None] = mapped_column(String(16), nullable=True)  # confirmed | false_positive | relabelled
+    review_label: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the right label when relabelled
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     camera: Mapped[Camera] = relationship(lazy="joined")
 
 
@@ -231,6 +238,20 @@ class Snapshot(Base):
     path: Mapped[str] = mapped_column(Text)  # relative to the snapshot directory
     size: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # a higher one replaces it
+
+
+class FaceCrop(Base):
+    """The violator's face at full resolution (opt-in on the agent), kept for review and retraining."""
+
+    __tablename__ = "face_crops"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text)  # relative to the snapshot directory
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class StatSample(Base):

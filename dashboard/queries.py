@@ -162,6 +162,11 @@ def event_json(e: Event, has_snapshot: bool | None = None) -> dict[str, Any]:
         "agent": e.agent, "time": e.time.isoformat(), "received_at": e.received_at.isoformat(),
         "verdict": e.verdict, "confidence": e.confidence, "track_id": e.track_id, "votes": e.votes,
         "box": [x1, y1, x2, y2], "frame_size": [e.frame_w, e.frame_h],
+        "revision": e.revision,
+        "snapshot_region": [int(v) for v in e.snapshot_region.split(",")] if e.snapshot_region else None,
+        "review": None if e.review is None else {
+            "action": e.review, "label": e.review_label, "by": e.reviewed_by,
+            "at": e.reviewed_at.isoformat() if e.reviewed_at else None},
     }
     if has_snapshot is not None:
         out["snapshot_url"] = f"/snapshots/{e.event_id}.jpg" if has_snapshot else None

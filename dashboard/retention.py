@@ -4,8 +4,8 @@ stats samples, hourly statistics, the access log, and stale preview frames; on t
 
 Each kind has its own age: images go first (7 days by default), events later (30), the hourly roll-up
 (counts only: no images, no per-person rows) last, so long-term statistics survive. Deletes run in chunks so a
-purge of a big backlog never holds the database lock for long. Review crops: ``retention.review_crops_days``
-is for the module that stores them (:func:`cutoff`).
+purge of a big backlog never holds the database lock for long. Review crops (the agents' opt-in full-resolution
+face crops, ``face_crops``) go after ``retention.review_crops_days``, with their files.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Column, Engine, Table, delete, select
 
 from dashboard.models import AccessLog
-from dashboard.store import EVENTS, HOURLY, SAMPLES, SNAPSHOTS
+from dashboard.store import EVENTS, FACES, HOURLY, SAMPLES, SNAPSHOTS
 from edge_agent.config import RetentionConfig
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def _delete_older(engine: Engine, table: Table, col: Column, before: datetime) -
 def purge(engine: Engine, snapshot_dir: Path, retention: RetentionConfig | int, now: datetime | None = None,
           previews: PreviewStore | None = None) -> Counter[str]:
     """Delete what each kind's retention has expired; returns counts per kind (``snapshots``, ``events``,
-    ``stat_samples``, ``hourly_counts``, ``access_log``, ``previews``)."""
+    ``stat_samples``, ``hourly_counts``, ``access_log``, ``previews``, ``face_crops``)."""
     policy = policy_of(retention)
     out: Counter[str] = Counter()
     out["events"] = _delete_older(engine, EVENTS, EVENTS.c.time, cutoff(policy.events_days, now))
@@ -72,6 +72,7 @@ def purge(engine: Engine, snapshot_dir: Path, retention: RetentionConfig | int, 
     out["hourly_counts"] = _delete_older(engine, HOURLY, HOURLY.c.hour, cutoff(policy.statistics_days, now))
     out["access_log"] = _delete_older(engine, ACCESS, ACCESS.c.time, cutoff(policy.access_log_days, now))
     out["snapshots"] = purge_snapshots(engine, snapshot_dir, cutoff(policy.snapshots_days, now))
+    out["face_crops"] = purge_snapshots(engine, snapshot_dir, cutoff(policy.review_crops_days, now), FACES)
     if previews is not None:
         out["previews"] = previews.purge_stale(policy.preview_max_age_s)
     if any(out.values()):
@@ -79,17 +80,18 @@ def purge(engine: Engine, snapshot_dir: Path, retention: RetentionConfig | int, 
     return out
 
 
-def purge_snapshots(engine: Engine, snapshot_dir: Path, before: datetime) -> int:
-    """Snapshot files and rows received before ``before``; rows go only after their file is gone."""
+def purge_snapshots(engine: Engine, snapshot_dir: Path, before: datetime, table: Table = SNAPSHOTS) -> int:
+    """Snapshot (or face crop, ``table=FACES``) files and rows received before ``before``; rows go only after
+    their file is gone."""
     base = Path(snapshot_dir)
     total = 0
     while True:
         with engine.begin() as conn:
-            rows = conn.execute(select(SNAPSHOTS.c.event_id, SNAPSHOTS.c.path)
-                                .where(SNAPSHOTS.c.received_at < before).limit(CHUNK)).all()
+            rows = conn.execute(select(table.c.event_id, table.c.path)
+                                .where(table.c.received_at < before).limit(CHUNK)).all()
             delete_snapshot_files(base, [r[1] for r in rows])
             if rows:
-                conn.execute(delete(SNAPSHOTS).where(SNAPSHOTS.c.event_id.in_([r[0] for r in rows])))
+                conn.execute(delete(table).where(table.c.event_id.in_([r[0] for r in rows])))
         total += len(rows)
         if len(rows) < CHUNK:
             break

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -92,8 +93,10 @@ def hourly_rows(db: Session, start: datetime, end: datetime, camera_ids: list[in
 
 
 def report(db: Session, tz: str, bucket: str, start: datetime, end: datetime,
-           cameras: list[Camera]) -> Report:
+           cameras: list[Camera], apply_reviews: bool = True) -> Report:
     """Compliance over time per camera and per site, verdict counts and busiest hours for [start, end).
+    With ``apply_reviews`` the operators' reviews correct the counts (false positives out, relabelled
+    people under their right label; ``dashboard.review.corrections``).
 
     Plain tuples and integer lists (no ORM objects): this runs over (cameras x hours) rows per page view.
     """
@@ -121,7 +124,12 @@ def report(db: Session, tz: str, bucket: str, start: datetime, end: datetime,
                *(getattr(HourlyCount, c) for c in PEOPLE_COLS.values()),
                *(getattr(HourlyCount, c) for c in EVENT_COLS.values()),
                ).where(HourlyCount.hour >= start, HourlyCount.hour < end, HourlyCount.camera_id.in_(list(by_id)))
-    for cid, hour, *counts in db.execute(q):
+    rows: list[Any] = list(db.execute(q))
+    if apply_reviews:
+        from dashboard.review import corrections
+
+        rows += corrections(db, start, end, list(by_id))
+    for cid, hour, *counts in rows:
         where = slot.get(hour)
         if where is None:
             continue

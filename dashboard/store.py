@@ -2,7 +2,11 @@
 
 - events: unique by event_id; a replay inserts nothing and counts as a duplicate;
 - stats: unique by (camera, time); people counts go into the hourly roll-up only when the sample is new;
-- snapshots: JPEG written under the snapshot directory, relative path in ``snapshots``;
+- snapshots: JPEG written under the snapshot directory, relative path in ``snapshots``; a snapshot with a
+  higher revision (a better face of the same person, sent later) replaces the stored one, a lower or equal
+  one is a duplicate, so replays and reordering end in the same state. Face crops (``face_crops``) alike;
+- event revisions: a message with a known event_id and a higher ``revision`` updates its box and snapshot
+  region (counted once in the statistics: only the first insert counts);
 - camera status: the newest status wins (retained messages arrive again after every reconnect);
 - agent availability: latest value.
 
@@ -21,13 +25,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
 
 from dashboard.messages import AvailabilityMsg, EventMsg, Message, SnapshotMsg, StatsMsg, StatusMsg, SwitchMsg
-from dashboard.models import Agent, Camera, Event, HourlyCount, Snapshot, StatSample
+from dashboard.models import Agent, Camera, Event, FaceCrop, HourlyCount, Snapshot, StatSample
 from dashboard.notify import NewEvent
 from dashboard.vocabulary import EVENT_COLS, HOURLY_COLS, PEOPLE_COLS
 
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
 CAMERAS: Table = Camera.__table__  # type: ignore[assignment]
 SNAPSHOTS: Table = Snapshot.__table__  # type: ignore[assignment]
+FACES: Table = FaceCrop.__table__  # type: ignore[assignment]
 SAMPLES: Table = StatSample.__table__  # type: ignore[assignment]
 HOURLY: Table = HourlyCount.__table__  # type: ignore[assignment]
 AGENTS: Table = Agent.__table__  # type: ignore[assignment]
@@ -55,6 +60,7 @@ class Store:
         self.dialect = engine.dialect.name
         self._cameras: dict[tuple[str, str], int] = {}
         self._written: list[Path] = []  # snapshot files written by the batch in progress
+        self._replaced: list[Path] = []  # files of lower revisions, deleted once the batch is committed
         # called in the transaction with the events it inserts (notifications are planned atomically with them)
         self.on_new_events: Callable[[Connection, list[NewEvent]], object] | None = None
         self.new_events: list[NewEvent] = []  # of the last write (after it committed)
@@ -128,7 +134,7 @@ class Store:
         now = now or datetime.now(UTC)
         counts: Counter[str] = Counter()
         new_ids: dict[tuple[str, str], int] = {}
-        self._written = []
+        self._written, self._replaced = [], []
         self.new_events, self.touched = [], set()
         try:
             with self.engine.begin() as conn:
@@ -152,27 +158,39 @@ class Store:
             for path in self._written:  # their rows were rolled back: leave no unreferenced file on the disk
                 path.unlink(missing_ok=True)
             raise
+        for path in self._replaced:
+            path.unlink(missing_ok=True)
         self._cameras.update(new_ids)
         return +counts
 
     def _events(self, conn: Connection, msgs: list[EventMsg], ids: dict[tuple[str, str], int], now: datetime,
                 counts: Counter[str]) -> None:
-        rows = {}
-        for m in msgs:
+        rows: dict[str, dict[str, Any]] = {}
+        for m in sorted(msgs, key=lambda m: -m.event.revision):  # the highest revision of each event first
             e = m.event
             rows.setdefault(e.event_id, {
                 "event_id": e.event_id, "camera_id": ids[(e.site, e.camera)], "agent": e.agent, "time": e.time,
                 "received_at": now, "verdict": e.verdict, "confidence": e.confidence, "track_id": e.track_id,
                 "votes": e.votes, "box": ",".join(str(v) for v in e.box),
-                "frame_w": e.frame_size[0], "frame_h": e.frame_size[1],
+                "frame_w": e.frame_size[0], "frame_h": e.frame_size[1], "revision": e.revision,
+                "snapshot_region": ",".join(str(v) for v in e.snapshot_region) if e.snapshot_region else None,
             })
         inserted = {r[0] for r in self._insert_ignore(conn, EVENTS, list(rows.values()), ["event_id"], ["event_id"])}
+        revised = 0
+        for eid, r in rows.items():
+            if eid in inserted or r["revision"] == 0:
+                continue
+            revised += conn.execute(
+                update(EVENTS).where(EVENTS.c.event_id == eid, EVENTS.c.revision < r["revision"])
+                .values({k: r[k] for k in ("revision", "box", "snapshot_region", "confidence", "votes")})
+            ).rowcount
         counts["event"] += len(inserted)
         first = {m.event.event_id: m.event for m in reversed(msgs)}  # the one whose row was inserted
         self.new_events = [NewEvent(first[eid], rows[eid]["camera_id"]) for eid in sorted(inserted)]
         if self.on_new_events is not None and self.new_events:
             self.on_new_events(conn, self.new_events)
-        counts["event_duplicate"] += len(msgs) - len(inserted)
+        counts["event_revision"] += revised
+        counts["event_duplicate"] += len(msgs) - len(inserted) - revised
         hourly: dict[tuple[int, datetime], Counter[str]] = defaultdict(Counter)
         for eid in inserted:
             r = rows[eid]
@@ -202,22 +220,46 @@ class Store:
 
     def _snapshots(self, conn: Connection, msgs: list[SnapshotMsg], ids: dict[tuple[str, str], int], now: datetime,
                    counts: Counter[str]) -> None:
+        for kind, table in (("snapshot", SNAPSHOTS), ("face", FACES)):
+            self._images(conn, [m for m in msgs if m.kind == kind], table, kind, ids, now, counts)
+
+    def _images(self, conn: Connection, msgs: list[SnapshotMsg], table: Table, kind: str,
+                ids: dict[tuple[str, str], int], now: datetime, counts: Counter[str]) -> None:
+        """Per event: insert the image, or replace the stored one when this revision is higher."""
         if not msgs:
             return
-        wanted = {m.event_id: m for m in msgs}
-        have = set(conn.execute(select(SNAPSHOTS.c.event_id).where(SNAPSHOTS.c.event_id.in_(wanted))).scalars())
-        rows = []
+        wanted: dict[str, SnapshotMsg] = {}
+        for m in msgs:
+            if m.event_id not in wanted or m.revision > wanted[m.event_id].revision:
+                wanted[m.event_id] = m
+        have = {eid: (rev, path) for eid, rev, path in conn.execute(
+            select(table.c.event_id, table.c.revision, table.c.path).where(table.c.event_id.in_(wanted)))}
+        rows, replaced = [], 0
         for eid, m in wanted.items():
-            if eid in have:
+            if eid in have and have[eid][0] >= m.revision:
                 continue
-            rel = f"{m.site}/{m.camera}/{now:%Y-%m-%d}/{eid}.jpg"
+            suffix = "" if kind == "snapshot" else f".{kind}"
+            suffix += f".r{m.revision}" if m.revision else ""
+            rel = f"{m.site}/{m.camera}/{now:%Y-%m-%d}/{eid}{suffix}.jpg"
             write_file_atomic(self.snapshot_dir / rel, m.jpeg)
             self._written.append(self.snapshot_dir / rel)
-            rows.append({"event_id": eid, "camera_id": ids[(m.site, m.camera)], "path": rel, "size": len(m.jpeg),
-                         "received_at": now})
-        inserted = self._insert_ignore(conn, SNAPSHOTS, rows, ["event_id"], ["event_id"])
-        counts["snapshot"] += len(inserted)
-        counts["snapshot_duplicate"] += len(msgs) - len(inserted)
+            row = {"event_id": eid, "camera_id": ids[(m.site, m.camera)], "path": rel, "size": len(m.jpeg),
+                   "received_at": now, "revision": m.revision}
+            if eid not in have:
+                rows.append(row)
+                continue
+            n = conn.execute(update(table).where(table.c.event_id == eid, table.c.revision < m.revision)
+                             .values(path=rel, size=len(m.jpeg), received_at=now, revision=m.revision)).rowcount
+            replaced += n
+            if not n:  # replaced meanwhile by an equal or higher revision
+                self._written.remove(self.snapshot_dir / rel)
+                (self.snapshot_dir / rel).unlink(missing_ok=True)
+            elif have[eid][1] != rel:
+                self._replaced.append(self.snapshot_dir / have[eid][1])
+        inserted = self._insert_ignore(conn, table, rows, ["event_id"], ["event_id"])
+        counts[kind] += len(inserted)
+        counts[f"{kind}_revision"] += replaced
+        counts[f"{kind}_duplicate"] += len(msgs) - len(inserted) - replaced
 
     def _statuses(self, conn: Connection, msgs: list[StatusMsg], ids: dict[tuple[str, str], int],
                   counts: Counter[str]) -> None:

@@ -16,18 +16,25 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     g,
+    redirect,
     render_template,
     request,
     send_file,
     stream_with_context,
+    url_for,
 )
+from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
-from dashboard import access, access_log, reports, statistics
+from dashboard import access, access_log, reports, review, statistics
 from dashboard.db_session import get_db, previews
 from dashboard.models import Camera, Event, Snapshot
 from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
+from edge_agent.core.evidence import context_region
+from edge_agent.core.labels import LABELS
 
 bp = Blueprint("views", __name__)
 RANGES = {"1": 1, "7": 7, "30": 30, "90": 90, "365": 365}
@@ -187,7 +194,28 @@ def event(event_id: str):  # type: ignore[no-untyped-def]
         abort(404)
     snap = db.get(Snapshot, event_id)
     box = [int(v) for v in e.box.split(",")]
-    return render_template("event.html", e=e, snap=snap, box=box)
+    # where the snapshot lies in the frame, so the face box can be drawn over it (older agents did not say:
+    # their snapshots used the same rule)
+    region = ([int(v) for v in e.snapshot_region.split(",")] if e.snapshot_region
+              else list(context_region(box, e.frame_w, e.frame_h)))
+    return render_template("event.html", e=e, snap=snap, box=box, region=region, labels=LABELS,
+                           actions=review.ACTIONS)
+
+
+@bp.route("/events/<event_id>/review", methods=["POST"])
+def review_event(event_id: str):  # type: ignore[no-untyped-def]
+    """Confirm / false positive / relabel: operators and admins (dashboard/access.py); recorded in the audit log."""
+    db = get_db()
+    e = db.scalar(select(Event).where(Event.event_id == event_id))
+    if e is None:
+        abort(404)
+    try:
+        review.review_event(db, e, request.form.get("review", ""), current_user.name,
+                            request.form.get("label") or None)
+    except review.ReviewError as err:
+        abort(400, description=str(err))
+    flash(_("Review saved."), "ok")
+    return redirect(url_for("views.event", event_id=event_id))
 
 
 @bp.route("/snapshots/<event_id>.jpg")
@@ -238,7 +266,8 @@ def selected_cameras(camera_id: int | None, site: str | None) -> tuple[list[Came
 def build_report(bucket: str, days: int, camera_id: int | None, site: str | None = None) -> statistics.Report:
     cams, tz = selected_cameras(camera_id, site)
     end = reports.hour_end(datetime.now(UTC))
-    return statistics.report(get_db(), tz, bucket, end - timedelta(days=days), end, cams)
+    return statistics.report(get_db(), tz, bucket, end - timedelta(days=days), end, cams,
+                             apply_reviews=request.args.get("reviews") != "ignore")
 
 
 @bp.route("/statistics")

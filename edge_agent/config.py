@@ -207,6 +207,21 @@ class TrackerConfig(_Section):
         2.0, ge=0.0, le=10.0, description="Also continue a track whose predicted face centre is within this many "
         "face sizes of a new face (low analysis rates, fast walkers); 0 = IoU only",
     )
+    vote_border_px: int = Field(
+        2, ge=0, le=100, description="A face whose box comes within this many pixels of the frame border is "
+        "tracked but does not vote (a person entering shows half a face)",
+    )
+    vote_min_face_px: int = Field(
+        24, ge=0, le=2000, description="A face whose larger side is under this many frame pixels does not vote",
+    )
+    unseen_max_age_s: float = Field(
+        0.5, gt=0, le=60, description="Forget sooner a track whose last face was not well seen (clipped by the "
+        "border or roi, too small): a person leaving the frame, not to be continued by the next one entering",
+    )
+    vote_whole_in_roi: bool = Field(
+        True, description="With a camera roi, a face must lie wholly inside it to vote (its centre inside is "
+        "enough to be tracked)",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> TrackerConfig:
@@ -215,11 +230,32 @@ class TrackerConfig(_Section):
         return self
 
 
+class LowLightConfig(_Section):
+    """Normalise the detector's input when a frame is dark (the classifier still sees the frame as it is)."""
+
+    enabled: bool = Field(True, description="Normalise the detector's input in low light")
+    dark_below: float = Field(50.0, ge=0, le=255, description="Mean grey level (0-255) under which a frame is dark")
+    target: float = Field(110.0, gt=0, lt=255, description="Mean grey level a dark frame is brought to by a "
+                          "linear gain, after an edge-preserving (bilateral) denoise")
+    score_factor: float = Field(0.4, gt=0, le=1.0, description="In a dark frame the detector's score_threshold is "
+                                "multiplied by this (dark faces score lower)")
+    classifier: bool = Field(False, description="Also normalise the face crops the classifier sees in a dark frame")
+
+
 # ---------------------------------------------------------------- outputs
 class SnapshotConfig(_Section):
     enabled: bool = True
     jpeg_quality: int = Field(85, ge=10, le=100)
     max_width: int = Field(960, ge=160, le=3840, description="Snapshots are scaled down to this width")
+    best_shot_wait_s: float = Field(
+        10.0, ge=0, le=600, description="The event is published when decided, with the best face so far; a "
+        "better face seen later is sent as a revision of the same event when the track ends or this many "
+        "seconds after the decision, whichever comes first (0 = never revise)",
+    )
+    face_crops: bool = Field(
+        False, description="Also publish the violator's face at full resolution (topic .../face/<event_id>) for "
+        "the dashboard's review loop and retraining; kept under the dashboard's snapshot retention",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -370,6 +406,7 @@ class Config(_Section):
     detector: DetectorConfig = Field(default_factory=lambda: CenterFaceConfig(type="centerface"))
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    low_light: LowLightConfig = Field(default_factory=LowLightConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
     preview: PreviewConfig = Field(default_factory=PreviewConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)

@@ -49,6 +49,14 @@ class ViolationEvent(_Payload):
     frame_size: tuple[int, int] = Field(description="Frame width, height in pixels")
     votes: int = Field(ge=1, description="Frames that agreed on the verdict")
     snapshot: str | None = Field(None, description="Topic of the snapshot JPEG, if one was published")
+    revision: int = Field(
+        0, ge=0, le=1000, description="0 when the verdict is decided; a later message with the same event_id "
+        "and a higher revision carries a better snapshot (and its box). Consumers keep the highest revision",
+    )
+    snapshot_region: tuple[int, int, int, int] | None = Field(
+        None, description="The part of the frame the snapshot shows (x1, y1, x2, y2 frame pixels), so that "
+        "``box`` can be drawn over it",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

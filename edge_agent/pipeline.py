@@ -18,12 +18,14 @@ from edge_agent.classifier import Classifier
 from edge_agent.config import CameraConfig, Config
 from edge_agent.core.crop import crop_faces
 from edge_agent.core.detections import Faces
+from edge_agent.core.evidence import SeenParams, face_sharpness, well_seen
 from edge_agent.core.roi import Roi
 from edge_agent.core.tracking import PeopleCounter, Tracker, TrackerParams
 from edge_agent.core.verdicts import FrameResult
 from edge_agent.detectors import Detector, create_detector
 from edge_agent.detectors.base import Image
 from edge_agent.imaging import resize_square
+from edge_agent.lowlight import LowLight
 
 
 def analysis_size(width: int, height: int, camera: CameraConfig | None) -> tuple[int, int]:
@@ -49,6 +51,9 @@ class FaceAnalyzer:
             config.classifier.model_card, config.classifier.threads)
         self.labels = self.classifier.labels
         self.roi = Roi.from_points(camera.roi) if camera is not None and camera.roi else None
+        self.low_light = LowLight(config.low_light)
+        threshold = getattr(config.detector, "score_threshold", None)
+        self.dark_threshold = None if threshold is None else threshold * config.low_light.score_factor
         self.detect_ms = 0.0
         self.classify_ms = 0.0
         self.outside_roi: tuple[tuple[float, float, float, float], ...] = ()
@@ -58,7 +63,11 @@ class FaceAnalyzer:
         h, w = frame_bgr.shape[:2]
         aw, ah = analysis_size(w, h, self.camera)
         small = frame_bgr if (aw, ah) == (w, h) else cv2.resize(frame_bgr, (aw, ah), interpolation=cv2.INTER_AREA)
-        faces = self.detector.detect(small)
+        det_input, dark = self.low_light(small)
+        if dark and self.dark_threshold is not None:
+            faces = self.detector.detect(det_input, score_threshold=self.dark_threshold)
+        else:
+            faces = self.detector.detect(det_input)
         if (aw, ah) != (w, h) and len(faces):
             xyxy = faces.xyxy * np.array([w / aw, h / ah, w / aw, h / ah], np.float32)
             faces = Faces(xyxy, faces.score)
@@ -74,6 +83,9 @@ class FaceAnalyzer:
         """Faces with class ids/scores filled in, and the full probabilities (n, len(labels))."""
         t0 = _time.perf_counter()
         crops = crop_faces(frame_bgr, faces.xyxy, self.classifier.crop, resize_square)
+        gain = self.low_light.gain(frame_bgr) if self.low_light.cfg.classifier and len(crops) else None
+        if gain is not None:
+            crops = self.low_light.crops(crops, gain)
         probs = self.classifier.predict_proba(crops)
         ids = probs.argmax(axis=1).astype(np.int32) if len(probs) else np.empty(0, np.int32)
         out = faces.with_classes(ids, probs[np.arange(len(probs)), ids])
@@ -92,17 +104,21 @@ class FramePipeline:
         self.analyzer = FaceAnalyzer(config, camera_config, detector=detector, classifier=classifier)
         t = config.tracker
         self.tracker = Tracker(TrackerParams(t.iou_threshold, t.max_age_s, t.votes, t.window, t.min_confidence,
-                                                   t.max_distance),
+                                                   t.max_distance, t.unseen_max_age_s),
                                self.analyzer.labels)
+        self.seen = SeenParams(t.vote_border_px, t.vote_min_face_px, t.vote_whole_in_roi)
         self.people = PeopleCounter()
         self.labels: tuple[str, ...] = self.analyzer.labels
 
     def process(self, frame_bgr: Image, capture_time: float) -> FrameResult:
         faces = self.analyzer.analyse(frame_bgr)
-        update = self.tracker.update(faces, capture_time)
+        h, w = frame_bgr.shape[:2]
+        seen = well_seen(faces, w, h, self.seen, self.analyzer.roi)
+        update = self.tracker.update(faces, capture_time, seen, face_sharpness(frame_bgr, faces.xyxy), (w, h))
         self.people.add(update.decisions)
         return FrameResult(capture_time, faces, update.track_ids, update.decisions,
-                           self.analyzer.detect_ms, self.analyzer.classify_ms, self.analyzer.outside_roi)
+                           self.analyzer.detect_ms, self.analyzer.classify_ms, improved=update.improved,
+                           ended=update.ended, outside_roi=self.analyzer.outside_roi)
 
     def drain_people(self) -> dict[str, int]:
         """Unique people decided per verdict since the last call (every label present); resets the count."""

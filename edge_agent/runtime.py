@@ -19,8 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from edge_agent.bestshot import BestShots, Kept, keep
 from edge_agent.config import CameraConfig, Config, agent_sections, load_config
 from edge_agent.control import Switches
+from edge_agent.core.evidence import Shot
 from edge_agent.core.labels import VIOLATIONS
 from edge_agent.core.topics import ENABLED, PREVIEW, SET, STATE, STATS, STATUS, Topics
 from edge_agent.core.verdicts import Decision, FrameResult
@@ -28,7 +30,7 @@ from edge_agent.events import CameraStats, CameraStatus, ViolationEvent, dump
 from edge_agent.mqtt_client import MqttLink, OutboxSender
 from edge_agent.outbox import Outbox
 from edge_agent.privacy import Privacy, ViolatorTracks
-from edge_agent.snapshot import preview_jpeg, violation_snapshot
+from edge_agent.snapshot import preview_jpeg
 from edge_agent.sources import CameraState, CaptureWorker, make_worker
 from edge_agent.sources.base import Backoff, Frame
 
@@ -57,9 +59,11 @@ class SharedDetector:
         self.detector = detector
         self._lock = threading.Lock()
 
-    def detect(self, frame_bgr: Any) -> Any:
+    def detect(self, frame_bgr: Any, score_threshold: float | None = None) -> Any:
         with self._lock:
-            return self.detector.detect(frame_bgr)
+            if score_threshold is None:
+                return self.detector.detect(frame_bgr)
+            return self.detector.detect(frame_bgr, score_threshold=score_threshold)
 
 
 _shared: dict[str, SharedDetector] = {}
@@ -123,6 +127,7 @@ class CameraRunner:
         self.suppressed_total = 0  # violations outside the camera's active hours
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.best_shots = BestShots(self.cfg.snapshots.best_shot_wait_s if self.cfg.snapshots.enabled else 0.0)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -136,6 +141,10 @@ class CameraRunner:
         self.worker.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
+        try:  # better snapshots of events already sent: the tracks end with the agent
+            self._revise(time.time(), (), everything=True)
+        except Exception:
+            log.exception("camera %s: final snapshot revisions failed", self.camera.name)
         try:  # the partial interval: people decided since the last stats must still be counted
             self.emit_stats(time.monotonic())
         except Exception:
@@ -167,30 +176,58 @@ class CameraRunner:
         self._stats_started, self._frames, self._infer_ms = now, 0, 0.0
 
     def _publish_violation(self, frame: Frame, result: FrameResult, d: Decision) -> None:
+        """Publish at once, with the track's best shot so far (the deciding frame if nothing better)."""
         event_id = uuid.uuid4().hex
-        snapshot_topic = None
-        if self.cfg.snapshots.enabled and self.privacy.images:
-            others = [tuple(b) for b, t in zip(result.faces.xyxy.tolist(), result.track_ids, strict=True)
-                      if t != d.track_id] + list(result.outside_roi)
-            try:
-                jpeg = violation_snapshot(frame.image, d.box, others, self.cfg.snapshots, d.verdict,
-                                          blur_violator=self.privacy.blur_violator)
-                snapshot_topic = self.out.topics.snapshot(self.camera.name, event_id)
-                self.out.put(snapshot_topic, jpeg)
-            except Exception:  # the event matters more than its picture
-                log.exception("camera %s: snapshot for track %d failed", self.camera.name, d.track_id)
-                snapshot_topic = None
+        kept = self.best_shots.best(d.track_id)
+        if kept is None:  # a pipeline that does not rate shots: the deciding frame
+            others = [b for b, t in zip(result.faces.xyxy.tolist(), result.track_ids, strict=True)
+                      if t != d.track_id] + [list(b) for b in result.outside_roi]
+            kept = keep(frame.image, Shot(d.box, d.time, d.confidence, 0.0, 0.0, False), others)
+        box = kept.shot.box
+        snapshot_topic, region = self._put_snapshot(event_id, 0, kept, d.verdict, d.track_id)
         event = ViolationEvent(
             site=self.cfg.site, agent=self.cfg.agent_id, time=datetime.fromtimestamp(d.time, UTC),
             event_id=event_id, camera=self.camera.name, track_id=d.track_id,
             verdict=d.verdict,  # type: ignore[arg-type]
-            confidence=min(max(float(d.confidence), 0.0), 1.0), box=tuple(int(v) for v in d.box),  # type: ignore[arg-type]
-            frame_size=frame.size, votes=max(int(d.votes), 1), snapshot=snapshot_topic,
+            confidence=min(max(float(d.confidence), 0.0), 1.0), box=tuple(int(v) for v in box),  # type: ignore[arg-type]
+            frame_size=frame.size, votes=max(int(d.votes), 1), snapshot=snapshot_topic, snapshot_region=region,
         )
         self.out.put(self.out.topics.camera(self.camera.name, "event"), dump(event))
+        if kept is not None and snapshot_topic is not None:
+            self.best_shots.published(d.track_id, event, kept.shot)
         self.events_total += 1
         log.info("camera %s: %s (track %d, confidence %.2f, event %s)", self.camera.name, d.verdict, d.track_id,
                  d.confidence, event_id)
+
+    def _put_snapshot(self, event_id: str, revision: int, kept: Kept | None, verdict: str, track_id: int,
+                      ) -> tuple[str | None, tuple[int, int, int, int] | None]:
+        if not self.cfg.snapshots.enabled or not self.privacy.images or kept is None:
+            return None, None
+        try:
+            jpeg = kept.jpeg(self.cfg.snapshots, verdict, blur_violator=self.privacy.blur_violator)
+        except Exception:  # the event matters more than its picture
+            log.exception("camera %s: snapshot for track %d failed", self.camera.name, track_id)
+            return None, None
+        topic = self.out.topics.snapshot(self.camera.name, event_id, revision)
+        self.out.put(topic, jpeg)
+        if self.cfg.snapshots.face_crops and not self.privacy.blur_violator:  # privacy modes: no unblurred face
+            try:
+                self.out.put(self.out.topics.face(self.camera.name, event_id, revision), kept.face_jpeg())
+            except Exception:
+                log.exception("camera %s: face crop for track %d failed", self.camera.name, track_id)
+        return topic, kept.region
+
+    def _revise(self, now: float, ended: tuple[int, ...], everything: bool = False) -> None:
+        """Send revision 1 of events whose track has since shown a better face (track ended or wait over)."""
+        for pend, kept in self.best_shots.due(now, ended, everything):
+            e = pend.event
+            topic, region = self._put_snapshot(e.event_id, 1, kept, e.verdict, e.track_id)
+            if topic is None:
+                continue
+            revised = e.model_copy(update={"revision": 1, "box": kept.shot.box, "snapshot": topic,
+                                           "snapshot_region": region})
+            self.out.put(self.out.topics.camera(self.camera.name, "event"), dump(revised))
+            log.info("camera %s: better snapshot for event %s (track %d)", self.camera.name, e.event_id, e.track_id)
 
     def _preview(self, frame: Frame, result: FrameResult) -> None:
         link = self.out.link
@@ -244,12 +281,14 @@ class CameraRunner:
         self._frames += 1
         self._infer_ms += result.detect_ms + result.classify_ms
         self.infer_ms_total += result.detect_ms + result.classify_ms
+        self.best_shots.observe(frame.image, result)
         for d in result.decisions:
             if d.verdict in VIOLATIONS:
                 if not self.camera.schedule.is_active(datetime.fromtimestamp(d.time, UTC), self.cfg.dashboard.timezone):
                     self.suppressed_total += 1  # outside active hours: counted, not published
                     continue
                 self._publish_violation(frame, result, d)
+        self._revise(frame.time, result.ended)
         self._violators.update((d.track_id for d in result.decisions if d.verdict in VIOLATIONS), result.track_ids)
         if self.cfg.preview.enabled and self.privacy.images and frame.time >= self._next_preview:
             self._next_preview = frame.time + 1.0 / self.cfg.preview.fps

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.config import PreviewConfig, SnapshotConfig
+from edge_agent.core.evidence import context_region
 from edge_agent.core.labels import MASK_INCORRECT, WITH_MASK, WITHOUT_MASK
 
 Image = npt.NDArray[np.uint8]
@@ -28,7 +29,6 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     MASK_INCORRECT: (0, 160, 240),
 }
 UNKNOWN = (160, 160, 160)
-CONTEXT = 2.0  # face sizes of context on each side of the face
 BLUR_GROW = 1 / 6  # each side of a blurred box grows by this fraction of the face size (boxes are tight)
 BLUR_CELLS = 8  # a blurred face is at most this many cells across before smoothing: no identity survives
 
@@ -72,14 +72,6 @@ def blur_boxes(image: Image, boxes: Sequence[Box]) -> Image:
         # bilinear enlargement smooths the cells; ~40x cheaper than a Gaussian of that width on the Pi
         out[y1:y2, x1:x2] = cv2.resize(small, (bw, bh), interpolation=cv2.INTER_LINEAR)
     return out
-
-
-def context_region(box: Box, w: int, h: int, context: float = CONTEXT) -> tuple[int, int, int, int]:
-    """The face box grown by ``context`` face sizes on each side, clipped to the frame."""
-    x1, y1, x2, y2 = _clip(box, w, h)
-    side = max(x2 - x1, y2 - y1, 1)
-    return (max(0, int(x1 - context * side)), max(0, int(y1 - context * side)),
-            min(w, int(x2 + context * side)), min(h, int(y2 + context * side)))
 
 
 def violation_snapshot(frame: Image, box: Box, other_boxes: Sequence[Box], cfg: SnapshotConfig,

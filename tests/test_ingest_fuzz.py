@@ -160,7 +160,7 @@ def test_thousands_of_malformed_messages_through_mosquitto(tmp_path):
 
         def accounted() -> int:
             # a random mutation can leave a payload valid (e.g. a digit changed); every message is counted
-            return (c["rejected"] + c["event"] + c["event_duplicate"] + c["stats"] + c["stats_duplicate"]
+            return (c["rejected"] + c["event"] + c["event_duplicate"] + c["event_revision"] + c["stats"] + c["stats_duplicate"]
                     + c["status"] + c["preview"])
 
         wait_for(lambda: accounted() >= 3002, 60, what="all 3,002 messages to be handled")

@@ -97,17 +97,20 @@
     setInterval(poll, 3000);
   }
 
-  // Snapshot viewer: outline the face box (positions in % of the frame, so it scales with the image).
+  // Snapshot viewer: outline the face box. The snapshot shows a region of the frame (data-region, frame
+  // pixels), so the box is placed relative to that region, in % so it scales with the image.
   document.querySelectorAll(".snapshot[data-box]").forEach(function (el) {
     const b = el.dataset.box.split(",").map(Number);
-    const f = el.dataset.frame.split(",").map(Number);
-    if (b.length !== 4 || !f[0] || !f[1]) return;
+    const r = (el.dataset.region || "").split(",").map(Number);
+    if (b.length !== 4 || r.length !== 4) return;
+    const rw = r[2] - r[0], rh = r[3] - r[1];
+    if (!(rw > 0 && rh > 0)) return;
     const box = document.createElement("div");
     box.className = "box";
-    box.style.left = (100 * b[0] / f[0]) + "%";
-    box.style.top = (100 * b[1] / f[1]) + "%";
-    box.style.width = (100 * (b[2] - b[0]) / f[0]) + "%";
-    box.style.height = (100 * (b[3] - b[1]) / f[1]) + "%";
+    box.style.left = (100 * (b[0] - r[0]) / rw) + "%";
+    box.style.top = (100 * (b[1] - r[1]) / rh) + "%";
+    box.style.width = (100 * (b[2] - b[0]) / rw) + "%";
+    box.style.height = (100 * (b[3] - b[1]) / rh) + "%";
     el.append(box);
   });
 })();

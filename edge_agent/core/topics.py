@@ -5,6 +5,8 @@ Layout (``prefix`` defaults to ``maskwatch``)::
     {prefix}/{site}/agent/{agent}/available          online | offline (last will) | stopped   retained
     {prefix}/{site}/camera/{camera}/event            violation event JSON                     QoS 1, durable
     {prefix}/{site}/camera/{camera}/snapshot/{id}    JPEG of the violation                    QoS 1, durable
+    {prefix}/{site}/camera/{camera}/snapshot/{id}/{revision}   a better JPEG of the same event  QoS 1, durable
+    {prefix}/{site}/camera/{camera}/face/{id}        full-resolution face crop (opt-in)       QoS 1, durable
     {prefix}/{site}/camera/{camera}/stats            periodic statistics JSON                 QoS 1, durable
     {prefix}/{site}/camera/{camera}/status           camera online/offline JSON               QoS 1, retained
     {prefix}/{site}/camera/{camera}/preview          low-rate JPEG preview frame              QoS 0
@@ -46,6 +48,7 @@ class Kind(StrEnum):
     STATS = "stats"
     STATUS = "status"
     PREVIEW = "preview"
+    FACE = "face"
     #: ``.../camera/<cam>/<enabled|notifications>/<set|state>`` (the level after the camera is the switch)
     SWITCH = "switch"
     #: ``.../camera/<cam>/ha/<state|violation|snapshot>``: Home Assistant entity states (from the dashboard)
@@ -58,7 +61,9 @@ SNAPSHOT = Kind.SNAPSHOT
 STATS = Kind.STATS
 STATUS = Kind.STATUS
 PREVIEW = Kind.PREVIEW
-CAMERA_KINDS = (EVENT, SNAPSHOT, STATS, STATUS, PREVIEW)
+FACE = Kind.FACE
+CAMERA_KINDS = (EVENT, SNAPSHOT, STATS, STATUS, PREVIEW, FACE)
+PER_EVENT = (SNAPSHOT, FACE)  # kinds with an event id (and an optional revision) as further levels
 ENABLED = "enabled"
 NOTIFICATIONS = "notifications"
 SWITCHES = (ENABLED, NOTIFICATIONS)
@@ -97,12 +102,21 @@ class Topics:
         return f"{self.base}/agent/{check_name('agent', agent)}/{AVAILABLE}"
 
     def camera(self, camera: str, kind: str) -> str:
-        if kind not in CAMERA_KINDS or kind == SNAPSHOT:
-            raise ValueError(f"kind {kind!r} must be one of {', '.join(k for k in CAMERA_KINDS if k != SNAPSHOT)}")
+        if kind not in CAMERA_KINDS or kind in PER_EVENT:
+            raise ValueError(f"kind {kind!r} must be one of {', '.join(k for k in CAMERA_KINDS if k not in PER_EVENT)}")
         return f"{self.base}/camera/{check_name('camera', camera)}/{kind}"
 
-    def snapshot(self, camera: str, event_id: str) -> str:
-        return f"{self.base}/camera/{check_name('camera', camera)}/{SNAPSHOT}/{check_name('event_id', event_id)}"
+    def snapshot(self, camera: str, event_id: str, revision: int = 0, kind: str = SNAPSHOT) -> str:
+        """Revision 0 (the snapshot sent with the decision) has no revision level; a better one has."""
+        if kind not in PER_EVENT:
+            raise ValueError(f"kind {kind!r} must be one of {', '.join(PER_EVENT)}")
+        base = f"{self.base}/camera/{check_name('camera', camera)}/{kind}/{check_name('event_id', event_id)}"
+        if revision < 0:
+            raise ValueError(f"snapshot revision must be >= 0, got {revision}")
+        return f"{base}/{revision}" if revision else base
+
+    def face(self, camera: str, event_id: str, revision: int = 0) -> str:
+        return self.snapshot(camera, event_id, revision, FACE)
 
     def switch(self, camera: str, name: str, action: str) -> str:
         """``.../camera/<camera>/<enabled|notifications>/<set|state>``."""
@@ -135,8 +149,12 @@ class ParsedTopic:
     agent: str | None = None
     camera: str | None = None
     event_id: str | None = None
+    revision: int = 0  # snapshots and face crops only
     switch: str | None = None  # enabled | notifications (kind "switch"); ha topic name (kind "ha")
     action: str | None = None  # set | state (kind "switch")
+
+
+MAX_REVISION = 1000
 
 
 def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
@@ -149,7 +167,7 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
     try:
         if len(rest) == 4 and rest[1] == "agent" and rest[3] == AVAILABLE:
             return ParsedTopic(check_name("site", rest[0]), AVAILABLE, agent=check_name("agent", rest[2]))
-        if len(rest) == 4 and rest[1] == "camera" and rest[3] in CAMERA_KINDS and rest[3] != SNAPSHOT:
+        if len(rest) == 4 and rest[1] == "camera" and rest[3] in CAMERA_KINDS and rest[3] not in PER_EVENT:
             return ParsedTopic(check_name("site", rest[0]), Kind(rest[3]), camera=check_name("camera", rest[2]))
         if len(rest) == 5 and rest[1] == "camera" and rest[3] in SWITCHES and rest[4] in (SET, STATE):
             return ParsedTopic(check_name("site", rest[0]), Kind.SWITCH, camera=check_name("camera", rest[2]),
@@ -157,10 +175,15 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
         if len(rest) == 5 and rest[1] == "camera" and rest[3] == HA and rest[4] in HA_TOPICS:
             return ParsedTopic(check_name("site", rest[0]), Kind.HA, camera=check_name("camera", rest[2]),
                                switch=rest[4])
-        if len(rest) == 5 and rest[1] == "camera" and rest[3] == SNAPSHOT:
+        if len(rest) in (5, 6) and rest[1] == "camera" and rest[3] in PER_EVENT:
+            revision = 0
+            if len(rest) == 6:
+                if not (rest[5].isascii() and rest[5].isdigit() and 0 < int(rest[5]) <= MAX_REVISION):
+                    return None
+                revision = int(rest[5])
             return ParsedTopic(
-                check_name("site", rest[0]), SNAPSHOT, camera=check_name("camera", rest[2]),
-                event_id=check_name("event_id", rest[4]),
+                check_name("site", rest[0]), Kind(rest[3]), camera=check_name("camera", rest[2]),
+                event_id=check_name("event_id", rest[4]), revision=revision,
             )
     except ValueError:
         return None

@@ -11,6 +11,12 @@ Each track keeps its last ``window`` classified frames. A frame votes for its cl
 probability is at least ``min_confidence``. As soon as one class has ``votes`` votes inside the window the
 track's verdict is decided, once: the track then produces no further decisions, so one person gives one
 event, not one per frame. The decision's confidence is the mean probability of the agreeing votes.
+Only well-seen faces vote (``seen``, from ``core.evidence.well_seen``): a face clipped by the frame or the
+roi edge, or too small, is tracked but its frame is not a vote.
+
+Each track also keeps its best shot (``core.evidence.is_better``); ``TrackUpdate`` names the tracks whose
+best shot improved in this frame and the tracks forgotten in it, so the runtime can send a better
+snapshot for an event already published.
 
 ``PeopleCounter`` counts decisions per verdict; the runtime drains it once per stats interval, which gives
 the unique people decided per verdict in that interval (a track decides at most once).
@@ -27,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.core.detections import Faces, iou_matrix
+from edge_agent.core.evidence import Shot, is_better
 from edge_agent.core.verdicts import Decision
 
 
@@ -38,6 +45,7 @@ class TrackerParams:
     window: int = 5
     min_confidence: float = 0.6
     max_distance: float = 2.0
+    unseen_max_age_s: float = 0.5  # a track whose last face was not well seen (leaving the frame) goes sooner
 
     def __post_init__(self) -> None:
         if not 0.0 < self.iou_threshold <= 1.0:
@@ -48,6 +56,8 @@ class TrackerParams:
             raise ValueError(f"votes must be in 1..window ({self.window}), got {self.votes}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
+        if self.unseen_max_age_s <= 0:
+            raise ValueError(f"unseen_max_age_s must be > 0, got {self.unseen_max_age_s}")
         if not 0.0 <= self.max_distance <= 10.0:
             raise ValueError(f"max_distance must be in [0, 10] face sizes, got {self.max_distance}")
 
@@ -59,6 +69,8 @@ class Track:
     last_seen: float
     history: deque[tuple[int, float]]  # (class_id, class probability) of recent frames
     verdict: str | None = None
+    best: Shot | None = None
+    last_seen_well: bool = True  # whether its last face was well seen (see ``Tracker.update``)
     velocity: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(2, np.float32))  # px/s
 
     def predicted(self, time: float) -> npt.NDArray[np.float32]:
@@ -76,6 +88,14 @@ class Track:
             self.velocity = (0.5 * self.velocity + 0.5 * step if seen_before else step).astype(np.float32)
         self.box = box.copy()
         self.last_seen = time
+
+
+def _gone(track: Track, time: float, frame_size: tuple[int, int] | None) -> bool:
+    """Unmatched since its last sighting and predicted (by its velocity) to be centred outside the frame."""
+    if frame_size is None or time <= track.last_seen:
+        return False
+    cx, cy = _centres(track.predicted(time)[None])[0]
+    return not (0.0 <= cx <= frame_size[0] and 0.0 <= cy <= frame_size[1])
 
 
 def _centres(xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -121,6 +141,8 @@ class TrackUpdate:
 
     track_ids: tuple[int, ...]
     decisions: tuple[Decision, ...] = ()
+    improved: tuple[tuple[int, Shot], ...] = ()  # (track id, its new best shot) for tracks improved now
+    ended: tuple[int, ...] = ()  # tracks forgotten in this frame (not seen for more than max_age_s)
 
 
 def greedy_match(iou: npt.NDArray[np.float32], threshold: float) -> list[tuple[int, int]]:
@@ -150,9 +172,16 @@ class Tracker:
     tracks: dict[int, Track] = field(default_factory=dict)
     _next_id: int = 1
 
-    def update(self, faces: Faces, time: float) -> TrackUpdate:
+    def update(self, faces: Faces, time: float, seen: npt.NDArray[np.bool_] | None = None,
+               sharp: npt.NDArray[np.float32] | None = None, frame_size: tuple[int, int] | None = None
+               ) -> TrackUpdate:
+        """``seen``: which faces may vote (all when ``None``); ``sharp``: their sharpness (best shot);
+        ``frame_size`` (width, height): a track predicted to have walked out of the frame ends."""
         p = self.params
-        self.tracks = {tid: t for tid, t in self.tracks.items() if time - t.last_seen <= p.max_age_s}
+        ended = tuple(tid for tid, t in self.tracks.items()
+                      if time - t.last_seen > self._max_age(t) or _gone(t, time, frame_size))
+        for tid in ended:
+            del self.tracks[tid]
         live = list(self.tracks.values())
         ids = [0] * len(faces)
         if live and len(faces):
@@ -164,6 +193,7 @@ class Tracker:
             for r, c in pairs:
                 ids[c] = live[r].track_id
         decisions: list[Decision] = []
+        improved: list[tuple[int, Shot]] = []
         for i in range(len(faces)):
             if ids[i] == 0:
                 ids[i] = self._next_id
@@ -171,10 +201,35 @@ class Tracker:
                 self._next_id += 1
             track = self.tracks[ids[i]]
             track.move_to(faces.xyxy[i], time)
-            decision = self._vote(track, int(faces.class_id[i]), float(faces.class_score[i]), time)
+            ok = True if seen is None else bool(seen[i])
+            track.last_seen_well = ok
+            shot = self._shot(track, faces, i, time, ok, 0.0 if sharp is None else float(sharp[i]))
+            if shot is not None:
+                improved.append((track.track_id, shot))
+            decision = self._vote(track, int(faces.class_id[i]), float(faces.class_score[i]), time) if ok else None
             if decision is not None:
                 decisions.append(decision)
-        return TrackUpdate(tuple(ids), tuple(decisions))
+        return TrackUpdate(tuple(ids), tuple(decisions), tuple(improved), ended)
+
+    def _max_age(self, track: Track) -> float:
+        """A track last seen as a clipped (or too small) face is a person leaving the frame: forgotten after
+        ``unseen_max_age_s``, so that the next person entering at the same edge starts a track of their own
+        instead of inheriting a decided one (and going without an event)."""
+        p = self.params
+        return p.max_age_s if track.last_seen_well else min(p.max_age_s, p.unseen_max_age_s)
+
+    def _shot(self, track: Track, faces: Faces, i: int, time: float, seen: bool, sharp: float) -> Shot | None:
+        """This frame's face as the track's best shot, if it is better than the one kept (else ``None``)."""
+        cid = int(faces.class_id[i])
+        prob = float(faces.class_score[i])
+        if track.verdict is not None and (cid < 0 or self.labels[cid] != track.verdict):
+            prob = 0.0  # after the decision, the shot should show what was decided
+        x1, y1, x2, y2 = (int(round(float(v))) for v in faces.xyxy[i])
+        shot = Shot((x1, y1, x2, y2), time, prob, float(faces.width[i] * faces.height[i]), sharp, not seen)
+        if not is_better(track.best, shot):
+            return None
+        track.best = shot
+        return shot
 
     def _vote(self, track: Track, class_id: int, prob: float, time: float) -> Decision | None:
         p = self.params

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edge_agent.core.detections import Faces
+from edge_agent.core.evidence import Shot
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class FrameResult:
     decisions: tuple[Decision, ...] = field(default_factory=tuple)
     detect_ms: float = 0.0
     classify_ms: float = 0.0
+    improved: tuple[tuple[int, Shot], ...] = ()  # (track id, new best shot) of tracks whose best shot improved
+    ended: tuple[int, ...] = ()  # tracks forgotten in this frame
     #: faces detected outside the camera's region of interest: neither classified nor counted, but blurred
     #: in every image that leaves the device (docs/privacy.md)
     outside_roi: tuple[tuple[float, float, float, float], ...] = ()

@@ -23,7 +23,9 @@ class DetectorError(Exception):
 class Detector(Protocol):
     """Finds faces in one OpenCV BGR frame; boxes are pixels of that frame, clipped to it."""
 
-    def detect(self, frame_bgr: Image) -> Faces: ...
+    def detect(self, frame_bgr: Image, score_threshold: float | None = None) -> Faces:
+        """``score_threshold`` overrides the configured one for this frame (low light lowers it)."""
+        ...
 
 
 def package_file(package: str, *parts: str) -> Path:

@@ -61,7 +61,7 @@ class BlazeFaceDetector:
             raise DetectorError(f"{self.model_path}: {outs[0]['shape'][1]} boxes but {len(self.anchors)} anchors")
         self._buf = np.empty((1, self.size, self.size, 3), np.float32)
 
-    def detect(self, frame_bgr: Image) -> Faces:
+    def detect(self, frame_bgr: Image, score_threshold: float | None = None) -> Faces:
         check_frame(frame_bgr)
         h, w = frame_bgr.shape[:2]
         s = self.size
@@ -79,7 +79,7 @@ class BlazeFaceDetector:
         raw = self._interp.get_tensor(self._boxes_idx)[0]
         logits = self._interp.get_tensor(self._scores_idx)[0, :, 0]
         scores = (1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))).astype(np.float32)
-        keep = scores >= self.cfg.score_threshold
+        keep = scores >= (self.cfg.score_threshold if score_threshold is None else score_threshold)
         raw, scores, anchors = raw[keep], scores[keep], self.anchors[keep]
         cx = anchors[:, 0] * s + raw[:, 0]
         cy = anchors[:, 1] * s + raw[:, 1]

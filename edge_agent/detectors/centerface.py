@@ -59,7 +59,7 @@ class CenterFaceDetector:
         except cv2.error as err:
             raise DetectorError(f"cannot load CenterFace model {self.model_path}: {err}") from None
 
-    def detect(self, frame_bgr: Image) -> Faces:
+    def detect(self, frame_bgr: Image, score_threshold: float | None = None) -> Faces:
         check_frame(frame_bgr)
         h, w = frame_bgr.shape[:2]
         iw, ih = input_size(w, h, self.cfg.input_scale)
@@ -67,7 +67,8 @@ class CenterFaceDetector:
         net = self._net_for((iw, ih))
         net.setInput(blob)
         heat, scale, offset, _ = net.forward(_OUTPUTS)
-        boxes, scores = decode(heat[0, 0], scale[0], offset[0], self.cfg.score_threshold)
+        thr = self.cfg.score_threshold if score_threshold is None else score_threshold
+        boxes, scores = decode(heat[0, 0], scale[0], offset[0], thr)
         boxes[:, 0::2] *= w / iw
         boxes[:, 1::2] *= h / ih
         boxes = adjust_boxes(boxes, self.cfg.box_adjust, self.cfg.box_adjust_px)

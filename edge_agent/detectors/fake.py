@@ -14,7 +14,7 @@ class FakeDetector:
         self._boxes = np.asarray(cfg.boxes, dtype=np.float32).reshape(-1, 4)
         self._score = float(cfg.score)
 
-    def detect(self, frame_bgr: Image) -> Faces:
+    def detect(self, frame_bgr: Image, score_threshold: float | None = None) -> Faces:
         check_frame(frame_bgr)
         h, w = frame_bgr.shape[:2]
         boxes = self._boxes.copy()

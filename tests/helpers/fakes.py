@@ -77,5 +77,5 @@ class BlinkingDetector:
         self.on_s, self.period = on_s, on_s + off_s
         self._t0 = time.monotonic()
 
-    def detect(self, frame_bgr: np.ndarray):  # noqa: ANN201
+    def detect(self, frame_bgr: np.ndarray, score_threshold: float | None = None):  # noqa: ANN201
         return self._faces if (time.monotonic() - self._t0) % self.period < self.on_s else self._empty
