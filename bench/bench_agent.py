@@ -3,6 +3,7 @@
     python bench/bench_agent.py                        # 1, 2, 4 cameras on all cores + 1 camera on core 0
     python bench/bench_agent.py --cameras 1 2 --seconds 30 --json out.json
     python bench/bench_agent.py --width 640            # analyse frames resized to 640 px wide
+    python bench/bench_agent.py --preset cameras4      # issue 14: 4 x 720p at 5 fps, idle CPU, gate on/off
 
 What runs: the GStreamer RTSP test server (tests/helpers/rtsp.py, Debian's python3-gi) serves the agent's
 demo scene (real face photos crossing a corridor) at 1280x720 H.264; every camera of the agent opens the
@@ -49,16 +50,18 @@ TARGET_RSS_TWO_CAMERAS_MB = 250.0
 
 
 def run_case(work: Path, broker_port: int, url: str, n: int, fps: int, seconds: float, cpus: str | None,
-             width: int | None, input_scale: float) -> dict[str, Any]:
-    folder = work / f"agent-{n}cam-{cpus or 'all'}"
+             width: int | None, input_scale: float, detect_fps: float | None = None, motion: bool = True,
+             scene: str = "people", runtime: str = "opencv") -> dict[str, Any]:
+    folder = work / f"agent-{n}cam-{cpus or 'all'}-{scene}-{'gate' if motion else 'nogate'}-{detect_fps or fps}"
     folder.mkdir(parents=True, exist_ok=True)
-    cams = [{"name": f"cam{i + 1}", "source": {"type": "rtsp", "url": url}, "detect_fps": fps,
+    cams = [{"name": f"cam{i + 1}", "source": {"type": "rtsp", "url": url}, "detect_fps": detect_fps or fps,
+             "motion": {"enabled": motion},
              "open_timeout_s": 10, "read_timeout_s": 5, **({"width": width} if width else {})}
             for i in range(n)]
     port = free_port()
     config = write_agent_config(folder, broker_port, cams, port, log_level="WARNING",
                                 agent={"stats_interval_s": 3600},  # keeps /healthz dropped_frames cumulative
-                                detector={**shipped_detector(), "input_scale": input_scale})
+                                detector={**shipped_detector(), "input_scale": input_scale, "runtime": runtime})
     env = {"OPENCV_FOR_THREADS_NUM": "1", "OMP_NUM_THREADS": "1"} if cpus is not None else {}
     agent = AgentProcess(config, port, cpus=cpus, env=env).start()
     try:
@@ -88,6 +91,9 @@ def run_case(work: Path, broker_port: int, url: str, n: int, fps: int, seconds: 
     iw, ih = input_size(width or 1280, round((width or 1280) * 720 / 1280), input_scale)
     return {
         "cameras": n, "cpus": cpus or f"all ({os.cpu_count()})", "stream": f"1280x720@{fps}",
+        "scene": scene, "motion_gate": motion, "detect_fps": detect_fps or fps, "runtime": runtime,
+        "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
+        "cpu_percent_per_camera": round(100.0 * (p1.cpu_s - p0.cpu_s) / wall / n, 1),
         "analysis_width": width or 1280, "input_scale": input_scale, "detector_input": f"{iw}x{ih}",
         "seconds": round(wall, 1),
         "fps_total": round(sum(per_cam.values()), 2), "fps_per_camera": per_cam,
@@ -111,8 +117,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--width", type=int, help="camera width: resize frames to this before detection")
     p.add_argument("--input-scale", type=float, default=shipped_detector().get("input_scale", 1.0),
                    help="detector.input_scale (default: config.yaml's)")
+    p.add_argument("--detect-fps", type=float, help="camera detect_fps (default: the stream's fps, every frame)")
+    p.add_argument("--motion", action=argparse.BooleanOptionalAction, default=True,
+                   help="motion-gated detection (camera.motion.enabled)")
+    p.add_argument("--scene", choices=["people", "empty"], default="people", help="empty: the corridor with nobody")
+    p.add_argument("--runtime", choices=["opencv", "onnxruntime"], default="opencv", help="detector.runtime")
+    p.add_argument("--preset", choices=["cameras4"], help="cameras4: 4 x 720p streams at 5 fps analysed at 5 fps "
+                   "with the gate; 1 camera CPU ms per frame with the gate off and on; idle (nobody in view) "
+                   "CPU per camera with the gate off and on, for 1 and 4 cameras")
     p.add_argument("--json", type=Path, help="also write the results to this file")
     args = p.parse_args(argv)
+    if args.preset == "cameras4":
+        return preset_cameras4(args)
     if not (mosquitto.available() and rtsp.available()):
         raise SystemExit("needs mosquitto and the GStreamer RTSP server (see tests/helpers)")
     cases: list[tuple[int, str | None]] = [(n, None) for n in args.cameras]
@@ -121,13 +137,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
         work = Path(tmp)
-        frames = rtsp.render_frames(work / "frames", seconds=4, fps=args.fps, width=1280, height=720)
+        frames = rtsp.render_frames(work / "frames", seconds=4, fps=args.fps, width=1280, height=720,
+                                    empty=args.scene == "empty")
         broker = mosquitto.Mosquitto(work / "broker", persistence=False).start()
         server = rtsp.RtspServer(frames, fps=args.fps).start()
         try:
             for n, cpus in cases:
                 r = run_case(work, broker.port, server.url, n, args.fps, args.seconds, cpus, args.width,
-                             args.input_scale)
+                             args.input_scale, detect_fps=args.detect_fps, motion=args.motion, scene=args.scene,
+                             runtime=args.runtime)
                 results.append(r)
                 print(f"  {n} camera(s) on cpus {r['cpus']}: {r['fps_total']} fps analysed, "
                       f"{r['cpu_percent']}% CPU, RSS {r['rss_mb_max']} MB, {r['dropped_per_s']} dropped/s",
@@ -153,12 +171,56 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return out
 
 
+def preset_cameras4(args: argparse.Namespace) -> dict[str, Any]:
+    """Issue 14's figures, one command: (cameras, stream fps, detect_fps, gate, scene) per case. The agent runs
+    with MALLOC_ARENA_MAX=2 like the systemd unit (deploy/systemd/maskwatch-agent.service.in)."""
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    fps = 5
+    cases = [(4, fps, True, "people"), (1, fps, False, "people"), (1, fps, True, "people"),
+             (1, fps, False, "empty"), (1, fps, True, "empty"), (4, fps, True, "empty")]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
+        work = Path(tmp)
+        people = rtsp.render_frames(work / "people", seconds=8, fps=fps, width=1280, height=720)
+        empty = rtsp.render_frames(work / "empty", seconds=2, fps=fps, width=1280, height=720, empty=True)
+        broker = mosquitto.Mosquitto(work / "broker", persistence=False).start()
+        servers = {"people": rtsp.RtspServer(people, fps=fps).start(),
+                   "empty": rtsp.RtspServer(empty, fps=fps, path="/empty").start()}
+        try:
+            for n, stream_fps, motion, scene in cases:
+                r = run_case(work, broker.port, servers[scene].url, n, stream_fps, args.seconds, None, args.width,
+                             args.input_scale, detect_fps=fps, motion=motion, scene=scene, runtime=args.runtime)
+                results.append(r)
+                print(f"  {n} camera(s), {scene}, gate {'on' if motion else 'off'}: {r['fps_total']} fps analysed, "
+                      f"{r['cpu_percent_per_camera']}% CPU per camera, {r['cpu_ms_per_frame']} CPU ms/frame, "
+                      f"RSS {r['rss_mb_max']} MB, {r['dropped_per_s']} dropped/s", file=sys.stderr)
+        finally:
+            for server in servers.values():
+                server.stop()
+            broker.stop()
+    four = results[0]
+    out = {"benchmark": "agent", "command": "python bench/bench_agent.py " + " ".join(sys.argv[1:]),
+           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "results": results,
+           "targets": {"four_720p_cameras_at_5fps_no_drops": {
+                           "value": four["fps_total"], "met": four["fps_total"] >= 0.95 * 4 * fps
+                           and four["dropped_per_s"] == 0},
+                       "rss_four_cameras_mb<=250": {"value": four["rss_mb_max"], "met": four["rss_mb_max"] <= 250},
+                       "idle_camera_cpu_percent<=5": {"value": results[4]["cpu_percent_per_camera"],
+                                                      "met": results[4]["cpu_percent_per_camera"] <= 5.0}}}
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return out
+
+
 def table(out: dict[str, Any]) -> str:
-    lines = [f"{'cameras':>7} {'cpus':>9} {'det. input':>10} {'fps total':>9} {'fps/camera':>22} {'dropped/s':>9} "
+    lines = [f"{'cameras':>7} {'cpus':>9} {'scene':>6} {'gate':>4} {'det. input':>10} {'fps total':>9} "
+             f"{'fps/camera':>22} {'dropped/s':>9} "
              f"{'CPU %':>6} {'CPU ms/frame':>12} {'fps/core':>8} {'RSS MB':>7} {'load':>5}"]
     for r in out["results"]:
         per = "/".join(f"{v:g}" for v in r["fps_per_camera"].values())
-        lines.append(f"{r['cameras']:>7} {r['cpus']:>9} {r['detector_input']:>10} {r['fps_total']:>9} {per:>22} "
+        gate = "on" if r.get("motion_gate", True) else "off"
+        lines.append(f"{r['cameras']:>7} {r['cpus']:>9} {r.get('scene', 'people'):>6} {gate:>4} "
+                     f"{r['detector_input']:>10} {r['fps_total']:>9} {per:>22} "
                      f"{r['dropped_per_s']:>9} {r['cpu_percent']:>6} {r['cpu_ms_per_frame']:>12} "
                      f"{r['fps_per_dedicated_core']:>8} {r['rss_mb_max']:>7} {r['load_avg_1m_at_start']:>5}")
     for name, t in out["targets"].items():

@@ -52,11 +52,16 @@ def _args(quick: bool, tmp: Path, name: str) -> tuple[list[str], Path | None]:
         "dashboard": (["bench_dashboard.py", *(["--events", "100000", "--ingest", "5000"] if quick else [])], None),
         "outbox": (["bench_outbox.py", *(["--messages", "2000"] if quick else [])], None),
         "prevgen": (["bench_prevgen.py", "--seconds", "1" if quick else "3", "--json", str(out)], out),
+        "cameras4": (["bench_agent.py", "--preset", "cameras4", "--seconds", "10" if quick else "20", "--json",
+                      str(out)], out),
+        "motion_gate": (["bench_motion_gate.py", "--json", "--seconds", "10" if quick else "30"], None),
+        "centerface_runtime": (["bench_centerface_runtime.py", "--json", "--repeat", "5" if quick else "30"], None),
     }
     return table[name]
 
 
-BENCHMARKS = ("classifier", "detector", "agent", "latency", "dashboard", "outbox", "prevgen")
+BENCHMARKS = ("classifier", "detector", "agent", "latency", "dashboard", "outbox", "prevgen", "cameras4", "motion_gate",
+              "centerface_runtime")
 
 
 def first_json(text: str) -> Any:
@@ -152,6 +157,19 @@ def rows(results: dict[str, Any]) -> list[tuple[str, Any, str]]:
         out.append(("speed ratio previous / ours, classifier per face", pg["classifier_speed_ratio"], ""))
         out.append(("previous gen. SSD res10 face detector", pg["detector_note"] or
                     pg["detector_ms_per_720p_frame"], ""))
+    for r in _get(results, "cameras4", "result", "results") or []:
+        out.append((f"agent {r['cameras']} x 720p@5 RTSP, {r['scene']}, gate {'on' if r['motion_gate'] else 'off'}",
+                    f"{r['fps_total']} fps ({r['dropped_per_s']} dropped/s), {r['cpu_percent_per_camera']}% CPU/camera, "
+                    f"{r['cpu_ms_per_frame']} ms/frame, RSS {r['rss_mb_max']} MB",
+                    "4 cams: 20 fps, 0 dropped, RSS <= 250" if r["cameras"] == 4 and r["scene"] == "people" else
+                    ("<= 5% per camera" if r["scene"] == "empty" and r["motion_gate"] else "")))
+    for r in _get(results, "motion_gate", "result", "rows") or []:
+        out.append((f"analysis path 720p@5, {r['scene']}, gate {'on' if r['gate'] else 'off'}",
+                    f"{r['cpu_ms_per_frame']} CPU ms/frame, detector on {r['detector_ran']:.0%}, "
+                    f"{r['percent_of_a_core_at_fps']}% of a core", ""))
+    for r in _get(results, "centerface_runtime", "result", "rows") or []:
+        out.append((f"CenterFace {r['frame']} x{r['input_scale']}: OpenCV / onnxruntime CPU ms",
+                    f"{r['opencv_cpu_ms']} / {r['onnxruntime_cpu_ms']} (max diff {r['max_output_diff']})", ""))
     for name, rec in results.items():
         if isinstance(rec, dict) and "error" in rec:
             out.append((f"{name}: FAILED", rec["error"].splitlines()[0][:100], ""))

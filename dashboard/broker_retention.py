@@ -35,21 +35,20 @@ def is_image_message(prefix: str, topic: str, payload: bytes) -> bool:
 
 def clear_retained_images(*, host: str, port: int, prefix: str, username: str | None = None,
                           password: str | None = None, tls: object | None = None, settle_s: float = 1.0,
-                          timeout_s: float = 10.0) -> int:
+                          timeout_s: float = 10.0, protocol: str = "5") -> int:
     """Clear every retained image under ``{prefix}/#``; returns how many were cleared (0 when the broker
-    cannot be reached: logged, and the next run tries again)."""
-    import paho.mqtt.client as mqtt
+    cannot be reached: logged, and the next run tries again). The client comes from the one builder
+    (``edge_agent.mqtt_connection``)."""
+    from edge_agent.config import MQTTConfig, TLSConfig
+    from edge_agent.mqtt_connection import build_client
 
     found: dict[str, None] = {}
     subscribed = threading.Event()
     last = [time.monotonic()]
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"maskwatch-retention-{uuid.uuid4().hex[:8]}",
-                         protocol=mqtt.MQTTv311, clean_session=True)
-    if username:
-        client.username_pw_set(username, password)
-    if tls is not None and getattr(tls, "enabled", False):
-        client.tls_set(ca_certs=_s(tls.ca_file), certfile=_s(tls.cert_file), keyfile=_s(tls.key_file))  # type: ignore[attr-defined]
-        client.tls_insecure_set(bool(tls.insecure))  # type: ignore[attr-defined]
+    cfg = MQTTConfig(host=host, port=port, keepalive_s=30, protocol=protocol,  # type: ignore[arg-type]
+                     tls=tls if isinstance(tls, TLSConfig) else TLSConfig())
+    conn = build_client(cfg, f"maskwatch-retention-{uuid.uuid4().hex[:8]}", username=username, password=password)
+    client = conn.client
 
     def on_connect(c, userdata, flags, rc, props=None):  # type: ignore[no-untyped-def]
         if not rc.is_failure:
@@ -66,7 +65,7 @@ def clear_retained_images(*, host: str, port: int, prefix: str, username: str | 
 
     client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
     try:
-        client.connect(host, port, keepalive=30)
+        client.connect(**conn.connect_args)
     except OSError as err:
         log.warning("retention: cannot reach the broker %s:%d to clear retained images: %s", host, port, err)
         return 0
@@ -88,6 +87,3 @@ def clear_retained_images(*, host: str, port: int, prefix: str, username: str | 
         log.info("retention: cleared %d retained image message(s) on the broker", len(found))
     return len(found)
 
-
-def _s(p: object) -> str | None:
-    return None if p is None else str(p)

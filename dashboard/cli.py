@@ -160,7 +160,7 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
         ing, m.host, m.port, username=d.mqtt_username,
         password=d.mqtt_password.get_secret_value() if d.mqtt_password else None,
         group=d.ingest_group, keepalive=m.keepalive_s, tls=m.tls, retention=d.retention,
-        client_id=client_id,
+        client_id=client_id, protocol=m.protocol,
     )
     log.info("ingest %s: broker %s:%d, prefix %r, group %s, database %s", client_id, m.host, m.port,
              m.topic_prefix, d.ingest_group or "(none)", engine.url.render_as_string(hide_password=True))

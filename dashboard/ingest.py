@@ -1,10 +1,13 @@
 """MQTT ingest: subscribe to the agents' topics, validate, store in batches, acknowledge after commit.
 
 ``Ingester`` is the core (no MQTT): ``process(batch)`` classifies, stores and counts; it never raises for a
-bad message. ``MqttIngest`` is the adapter: paho-mqtt 2 with MQTT v5, manual acknowledgements (a QoS 1
-message is acknowledged only once its transaction committed, so a crash loses nothing: the broker
-re-delivers), an optional shared subscription (``$share/<group>/...``, MQTT v5) so several ingesters
-split the load, and a periodic retention purge. Without a group it speaks MQTT 3.1.1 (any broker).
+bad message. ``MqttIngest`` is the adapter: the agent's client builder (``edge_agent.mqtt_connection``,
+MQTT 5 with a persistent session unless ``protocol="3.1.1"`` for brokers without MQTT 5), manual
+acknowledgements (a QoS 1 message is acknowledged only once its transaction committed, so a crash loses
+nothing: the broker re-delivers), an optional shared subscription (``$share/<group>/...``) so several
+ingesters split the load, and a periodic retention purge. Its queue between the network thread and the
+writer is bounded by count and by bytes: when either is full the network thread waits and the broker holds
+the rest (``max_queued_messages``/``max_queued_bytes`` of the shipped mosquitto config).
 
 Retained topics (camera status, agent availability) are also subscribed without the share: brokers do not
 send retained messages to shared subscriptions, and these messages are idempotent.
@@ -28,6 +31,7 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from dashboard.broker_retention import clear_retained_images, is_image_message, is_image_topic
+from dashboard.clock_bounds import bound
 from dashboard.messages import Ignored, Message, PreviewMsg, Rejected, classify
 from dashboard.metrics import write_histogram
 from dashboard.models import IngestCounter
@@ -62,8 +66,10 @@ class Ingester:
     """
 
     def __init__(self, engine: Engine, snapshot_dir: Path, prefix: str, name: str | None = None,
-                 preview_dir: Path | None = None) -> None:
+                 preview_dir: Path | None = None, time_bounds: bool = True) -> None:
+        """``time_bounds``: replace agent time stamps far from the receive time (dashboard.clock_bounds)."""
         self.engine = engine
+        self.time_bounds = time_bounds
         self.prefix = prefix
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.store = Store(engine, snapshot_dir)
@@ -102,6 +108,7 @@ class Ingester:
         """Store a batch. A database error retries one by one so one bad row cannot block the rest."""
         good: list[Message] = []
         previews: dict[tuple[str, str], PreviewMsg] = {}
+        received = datetime.now(UTC)
         for item in batch:
             if not item.payload and is_image_topic(self.prefix, item.topic):
                 self.counters["image_cleared_seen"] += 1  # an empty retained message clearing an image: no data
@@ -114,6 +121,13 @@ class Ingester:
             elif isinstance(m, PreviewMsg):
                 previews[(m.site, m.camera)] = m
             else:
+                m, clamped = bound(m, received) if self.time_bounds else (m, False)
+                if clamped:
+                    self.counters["time_clamped"] += 1
+                    if self.counters["time_clamped"] <= 20 or self.counters["time_clamped"] % 1000 == 0:
+                        log.warning("message on %r has a time stamp far from its receive time (agent clock wrong?): "
+                                    "stored with the receive time (%d so far)", item.topic[:200],
+                                    self.counters["time_clamped"])
                 good.append(m)
         for p in previews.values():
             try:
@@ -187,57 +201,51 @@ class MqttIngest:
                  tls: object | None = None, batch_size: int = 500, batch_wait_s: float = 0.0,
                  retention_days: int | None = None, purge_every_s: float = 3600.0, purge_first_s: float = 5.0,
                  counters_every_s: float = 10.0, client_id: str | None = None,
-                 retention: RetentionConfig | None = None) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
+                 retention: RetentionConfig | None = None, protocol: str = "5",
+                 queue_max: int = 20_000, queue_max_bytes: int = 64 * 2**20) -> None:
+        from edge_agent.config import MQTTConfig, TLSConfig
+        from edge_agent.mqtt_connection import ConnectionLog, build_client
 
+        if group and protocol != "5":
+            raise ValueError("a shared subscription (dashboard.ingest_group) needs mqtt.protocol '5'")
         self.ingester = ingester
         self.group = group
         self.batch_size, self.batch_wait_s = batch_size, batch_wait_s
         # what a retention run enforces: the per-kind policy, or (older callers) one number of days for all
         self.retention: RetentionConfig | int | None = retention or retention_days
         self.purge_every_s, self.purge_first_s = purge_every_s, purge_first_s
-        self._broker = dict(host=host, port=port, username=username, password=password, tls=tls)
+        self._broker = dict(host=host, port=port, username=username, password=password, tls=tls, protocol=protocol)
         self.counters_every_s = counters_every_s
-        self.queue: queue.Queue[Received] = queue.Queue(maxsize=20_000)
+        self.queue: queue.Queue[Received] = queue.Queue(maxsize=queue_max)
+        self.queue_max_bytes = queue_max_bytes
+        self._queued_bytes = 0
+        self._bytes_lock = threading.Lock()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.connect_listeners: list[Callable[[], None]] = []  # run in a thread of their own on each connect
         self._stop = ingester.stop_event
         self._writer: threading.Thread | None = None
         cid = client_id or f"maskwatch-dashboard-{socket.gethostname()}-{os.getpid()}"
-        # MQTT 5 is needed for shared subscriptions; without a group MQTT 3.1.1 also reaches brokers that
-        # speak only 3.1.1 (amqtt, the demo's embedded broker). Both keep a persistent session.
-        self.v5 = bool(group)
-        if self.v5:
-            self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5,
-                                      manual_ack=True)
-        else:
-            self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv311,
-                                      clean_session=False, manual_ack=True)
-        if username:
-            self.client.username_pw_set(username, password)
-        if tls is not None and getattr(tls, "enabled", False):
-            self.client.tls_set(ca_certs=_s(tls.ca_file), certfile=_s(tls.cert_file), keyfile=_s(tls.key_file))  # type: ignore[attr-defined]
-            self.client.tls_insecure_set(bool(tls.insecure))  # type: ignore[attr-defined]
-        self.client.reconnect_delay_set(1, 120)
+        cfg = MQTTConfig(host=host, port=port, keepalive_s=keepalive, protocol=protocol,  # type: ignore[arg-type]
+                         tls=tls if isinstance(tls, TLSConfig) else TLSConfig())
+        # A persistent session: while this ingest is away (or slow) the broker keeps its messages.
+        self.connection = build_client(cfg, cid, username=username, password=password, persistent=True,
+                                       manual_ack=True, receive_maximum=1000)
+        self.v5 = self.connection.v5
+        self.client = self.connection.client
+        self.conn_log = ConnectionLog("ingest", cfg, backlog=self.queue.qsize)
         self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = lambda client, userdata: self.conn_log.lost("broker unreachable")
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
-        self._connect_args: dict[str, object] = dict(host=host, port=port, keepalive=keepalive)
-        if self.v5:
-            props = Properties(PacketTypes.CONNECT)
-            props.ReceiveMaximum = 1000  # bounds un-acknowledged QoS 1 messages in flight to us
-            props.SessionExpiryInterval = 3600
-            self._connect_args.update(clean_start=False, properties=props)
 
     # ------------------------------------------------------------ paho callbacks (network thread)
     def _on_connect(self, client, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
-            log.error("broker refused the connection: %s", reason_code)
+            self.conn_log.lost(f"broker refused the connection: {reason_code}")
             return
+        self.conn_log.connected("5" if self.v5 else "3.1.1")
         topics = subscriptions(self.ingester.prefix, self.group)
         log.info("connected to the broker; subscribing to %s", ", ".join(topics))
         client.subscribe([(t, 1) for t in topics])
@@ -250,13 +258,15 @@ class MqttIngest:
         if bad:
             log.error("subscription refused: %s", bad)
         else:
+            if not self.subscribed.is_set():
+                log.info("subscribed (the broker acknowledged %d topic filters)", len(reason_codes))
             self.subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]
         self.connected.clear()
         self.subscribed.clear()
         if not self._stop.is_set():
-            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+            self.conn_log.lost(reason_code)
 
     def _on_message(self, client, userdata, msg):  # type: ignore[no-untyped-def]
         if msg.retain and is_image_message(self.ingester.prefix, msg.topic, bytes(msg.payload)):
@@ -264,17 +274,30 @@ class MqttIngest:
             client.publish(msg.topic, b"", qos=1, retain=True)
             self.ingester.counters["retained_image_cleared"] += 1
         item = Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
+        size = len(item.payload)
         while not self._stop.is_set():
+            with self._bytes_lock:  # bounded by bytes too (one message always fits an empty queue)
+                fits = self._queued_bytes == 0 or self._queued_bytes + size <= self.queue_max_bytes
+            if not fits:
+                self._stop.wait(0.05)  # back-pressure: the broker holds the rest
+                continue
             try:
                 self.queue.put(item, timeout=1.0)  # back-pressure: the broker holds the rest
-                return
             except queue.Full:
                 continue
+            with self._bytes_lock:
+                self._queued_bytes += size
+            return
+
+    def _taken(self, item: Received) -> Received:
+        with self._bytes_lock:
+            self._queued_bytes -= len(item.payload)
+        return item
 
     # ------------------------------------------------------------ writer thread
     def _next_batch(self) -> list[Received]:
         try:
-            first = self.queue.get(timeout=0.5)
+            first = self._taken(self.queue.get(timeout=0.5))
         except queue.Empty:
             return []
         # batch_wait_s 0: take what is queued and go. Batches still grow under load (messages queue up while
@@ -284,7 +307,7 @@ class MqttIngest:
         while len(batch) < self.batch_size:
             left = deadline - time.monotonic()
             try:
-                batch.append(self.queue.get(timeout=left) if left > 0 else self.queue.get_nowait())
+                batch.append(self._taken(self.queue.get(timeout=left) if left > 0 else self.queue.get_nowait()))
             except queue.Empty:
                 break
         return batch
@@ -330,8 +353,7 @@ class MqttIngest:
     def start(self) -> None:
         self._writer = threading.Thread(target=self._writer_loop, name="ingest-writer", daemon=True)
         self._writer.start()
-        self.client.connect_async(**self._connect_args)
-        self.client.loop_start()
+        self.connection.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -350,6 +372,3 @@ class MqttIngest:
         finally:
             self.stop()
 
-
-def _s(p: object) -> str | None:
-    return None if p is None else str(p)

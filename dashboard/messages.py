@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import ValidationError
 
@@ -29,6 +30,7 @@ INT32 = 2**31 - 1
 @dataclass(frozen=True, slots=True)
 class EventMsg:
     event: ViolationEvent
+    agent_time: datetime | None = None  # the agent's own time stamp when the ingest replaced it (clock_bounds)
 
 
 @dataclass(frozen=True, slots=True)

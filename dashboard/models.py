@@ -185,6 +185,9 @@ class Camera(Base):
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # from the agent's latest stats: its outbox backlog and the messages the broker refused (dead letters)
+    agent_backlog: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    agent_dead_letters: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # runtime switches as the agent last announced them (retained .../state); None = not announced
     detection_enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     notifications_enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
@@ -210,7 +213,9 @@ class Event(Base):
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
     agent: Mapped[str] = mapped_column(String(64))
     time: Mapped[datetime] = mapped_column(UTCDateTime())
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # retention's time basis
+    # the agent's own time stamp when it was out of bounds and ``time`` is the receive time (clock_bounds)
+    agent_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     verdict: Mapped[str] = mapped_column(String(16))
     confidence: Mapped[float] = mapped_column(Float)
     track_id: Mapped[int] = mapped_column(Integer)

@@ -67,7 +67,8 @@ def purge(engine: Engine, snapshot_dir: Path, retention: RetentionConfig | int, 
     ``stat_samples``, ``hourly_counts``, ``access_log``, ``previews``, ``face_crops``)."""
     policy = policy_of(retention)
     out: Counter[str] = Counter()
-    out["events"] = _delete_older(engine, EVENTS, EVENTS.c.time, cutoff(policy.events_days, now))
+    # events and snapshots by their receive time: one time basis, whatever the agents' clocks said
+    out["events"] = _delete_older(engine, EVENTS, EVENTS.c.received_at, cutoff(policy.events_days, now))
     out["stat_samples"] = _delete_older(engine, SAMPLES, SAMPLES.c.time, cutoff(policy.events_days, now))
     out["hourly_counts"] = _delete_older(engine, HOURLY, HOURLY.c.hour, cutoff(policy.statistics_days, now))
     out["access_log"] = _delete_older(engine, ACCESS, ACCESS.c.time, cutoff(policy.access_log_days, now))

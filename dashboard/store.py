@@ -170,7 +170,7 @@ class Store:
             e = m.event
             rows.setdefault(e.event_id, {
                 "event_id": e.event_id, "camera_id": ids[(e.site, e.camera)], "agent": e.agent, "time": e.time,
-                "received_at": now, "verdict": e.verdict, "confidence": e.confidence, "track_id": e.track_id,
+                "received_at": now, "agent_time": m.agent_time, "verdict": e.verdict, "confidence": e.confidence, "track_id": e.track_id,
                 "votes": e.votes, "box": ",".join(str(v) for v in e.box),
                 "frame_w": e.frame_size[0], "frame_h": e.frame_size[1], "revision": e.revision,
                 "snapshot_region": ",".join(str(v) for v in e.snapshot_region) if e.snapshot_region else None,
@@ -217,6 +217,18 @@ class Store:
             for label, col in PEOPLE_COLS.items():
                 hourly[(cid, hour_of(t))][col] += r[label]
         self._add_hourly(conn, hourly)
+        self._agent_queue(conn, msgs, ids)
+
+    def _agent_queue(self, conn: Connection, msgs: list[StatsMsg], ids: dict[tuple[str, str], int]) -> None:
+        """The newest stats per camera carry the agent's backlog and dead letters: shown on the camera page."""
+        latest: dict[int, StatsMsg] = {}
+        for m in msgs:
+            cid = ids[(m.stats.site, m.stats.camera)]
+            if m.stats.queue_pending is not None and (cid not in latest or latest[cid].stats.time <= m.stats.time):
+                latest[cid] = m
+        for cid, m in latest.items():
+            conn.execute(update(CAMERAS).where(CAMERAS.c.id == cid).values(
+                agent_backlog=m.stats.queue_pending, agent_dead_letters=m.stats.dead_letters))
 
     def _snapshots(self, conn: Connection, msgs: list[SnapshotMsg], ids: dict[tuple[str, str], int], now: datetime,
                    counts: Counter[str]) -> None:

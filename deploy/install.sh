@@ -12,6 +12,7 @@
 #   /etc/systemd/system/maskwatch-{agent,dashboard,ingest}.service
 #
 # Usage: sudo deploy/install.sh [options]          (deploy/install.sh --help for the options)
+#        sudo deploy/install.sh add-agent --site S --agent-id A   (broker user + ACL for another agent)
 # Docs:  docs/raspberry-pi.md, docs/deploy.md
 set -euo pipefail
 umask 022
@@ -48,6 +49,7 @@ DASHBOARD_TLS=""
 DASHBOARD_TLS_PORT="8443"
 NO_START=0
 SERVICE_USER="maskwatch"
+COMMAND="install"     # install | add-agent
 WEB_USER="maskwatch-web"   # dashboard + ingest: the agent's user cannot read their secrets or data
 
 usage() {
@@ -55,6 +57,10 @@ usage() {
 Usage: sudo deploy/install.sh [options]
 
 Install or upgrade MaskWatch (run it again to upgrade: config.yaml and secrets are kept).
+
+       sudo deploy/install.sh add-agent --site S --agent-id A [--root DIR]
+  adds a broker user and ACL for one more agent (on another machine) to this broker and writes its
+  credentials to /etc/maskwatch/agents/<user>.env (0600); re-runs of the installer keep it.
 
   --site NAME            site name (topic level, broker ACL); default: this host's name
   --agent-id NAME        agent name, unique per site; default: agent-1
@@ -101,6 +107,7 @@ need_arg() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
+    add-agent) COMMAND=add-agent; shift ;;
     --site) need_arg "$@"; SITE="$2"; shift 2 ;;
     --agent-id) need_arg "$@"; AGENT_ID="$2"; shift 2 ;;
     --no-dashboard) WITH_DASHBOARD=0; shift ;;
@@ -151,6 +158,8 @@ MOSQ_ETC="$R/etc/mosquitto"
 MOSQ_CONF="$MOSQ_ETC/conf.d/maskwatch.conf"
 MOSQ_PASSWD="$MOSQ_ETC/maskwatch.passwd"
 MOSQ_ACL="$MOSQ_ETC/maskwatch.acl"
+MOSQ_ACL_DIR="$MOSQ_ETC/maskwatch-agents.d"     # one ACL fragment per agent; kept across re-runs
+AGENTS_DIR="$ETC/agents"                        # credentials made by add-agent, for the other machines
 MOSQ_CERTS="$MOSQ_ETC/certs/maskwatch"
 ENV_FILE="$ETC/maskwatch.env"          # the agent's: broker settings and its MQTT login
 DASH_ENV_FILE="$ETC/dashboard.env"     # dashboard + ingest: SECRET_KEY, their MQTT login, database URL
@@ -345,7 +354,7 @@ do_uninstall() {
     remove "$UNIT_DIR/$u"
   done
   if [ "$REAL" = 1 ] && have_systemd; then run systemctl daemon-reload || true; fi
-  remove "$PREFIX" "$MOSQ_CONF" "$MOSQ_PASSWD" "$MOSQ_ACL" "$MOSQ_CERTS" "$NGINX_LINK" "$NGINX_SITE"
+  remove "$PREFIX" "$MOSQ_CONF" "$MOSQ_PASSWD" "$MOSQ_ACL" "$MOSQ_ACL_DIR" "$MOSQ_CERTS" "$NGINX_LINK" "$NGINX_SITE"
   if [ "$REAL" = 1 ] && have_systemd && systemctl is-active --quiet mosquitto 2>/dev/null; then
     run systemctl restart mosquitto || warn "could not restart mosquitto"
   fi
@@ -358,6 +367,68 @@ do_uninstall() {
     echo "kept $ETC (config, secrets), $STATE and $WEB_STATE (data); --uninstall --purge removes them"
   fi
   info "uninstalled"
+}
+
+# write_agent_acl USER SITE AGENT: the ACL fragment of one agent (kept in $MOSQ_ACL_DIR across re-runs)
+write_agent_acl() {
+  local mosq_owner=""
+  [ "$REAL" = 1 ] && mosq_owner="mosquitto:mosquitto"
+  make_dir "$MOSQ_ACL_DIR" 0750 "$mosq_owner"
+  render "$DEPLOY_DIR/mosquitto/maskwatch-agent.acl.in" "AGENT_USER=$1" "SITE=$2" "AGENT_ID=$3" \
+    "PREFIX_TOPIC=maskwatch" | write_file "$MOSQ_ACL_DIR/$1.acl" 0640 "$mosq_owner"
+}
+
+# write_acl: the broker's one acl_file = the template (dashboard) + every agent fragment
+write_acl() {
+  local mosq_owner="" f
+  [ "$REAL" = 1 ] && mosq_owner="mosquitto:mosquitto"
+  {
+    render "$DEPLOY_DIR/mosquitto/maskwatch.acl.in" "DASHBOARD_USER=$DASH_USER" "PREFIX_TOPIC=maskwatch" \
+      "MOSQ_ACL_DIR=$MOSQ_ACL_DIR"
+    for f in "$MOSQ_ACL_DIR"/*.acl; do
+      [ -e "$f" ] && cat "$f"
+    done
+    return 0
+  } | write_file "$MOSQ_ACL" 0640 "$mosq_owner"
+}
+
+# set_password USER PASSWORD: add or update one user of the broker's password file
+set_password() {
+  command -v mosquitto_passwd >/dev/null 2>&1 || die "mosquitto_passwd not found: sudo apt-get install mosquitto"
+  [ -e "$MOSQ_PASSWD" ] || install -m 0600 /dev/null "$MOSQ_PASSWD"
+  mosquitto_passwd -b "$MOSQ_PASSWD" "$1" "$2"
+  chmod 0600 "$MOSQ_PASSWD"
+  if [ "$REAL" = 1 ]; then chown mosquitto:mosquitto "$MOSQ_PASSWD"; fi
+}
+
+# add-agent: a broker user, password and ACL fragment for one more agent; the main install is untouched.
+do_add_agent() {
+  if [ -z "$SITE" ] || [ -z "$AGENT_ID" ]; then die "add-agent needs --site and --agent-id"; fi
+  local n user pw creds
+  for n in "$SITE" "$AGENT_ID"; do
+    [[ "$n" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "'$n' is not a valid site/agent name: use 1-64 letters, digits, '_', '-', '.'"
+  done
+  [ -e "$MOSQ_CONF" ] || die "$MOSQ_CONF not found: run deploy/install.sh first (add-agent extends an installed broker)"
+  DASH_USER="$(env_value "$DASH_ENV_FILE" MASKWATCH_DASHBOARD_MQTT_USER)"
+  [ -n "$DASH_USER" ] || DASH_USER="$(env_value "$ENV_FILE" MASKWATCH_DASHBOARD_MQTT_USER)"
+  [ -n "$DASH_USER" ] || DASH_USER="dashboard"
+  user="agent-$SITE-$AGENT_ID"
+  creds="$AGENTS_DIR/$user.env"
+  pw="$(env_value "$creds" MASKWATCH_MQTT_PASSWORD)"
+  [ -n "$pw" ] || pw="$(gen_secret)"
+  info "broker user $user for agent $AGENT_ID of site $SITE"
+  write_agent_acl "$user" "$SITE" "$AGENT_ID"
+  write_acl
+  if [ "$DRY_RUN" = 1 ]; then echo "would set the password of $user in $MOSQ_PASSWD"; else set_password "$user" "$pw"; fi
+  make_dir "$AGENTS_DIR" 0700
+  printf '%s\n' "# Broker credentials of agent $AGENT_ID (site $SITE): put these into that agent's maskwatch.env." \
+    "MASKWATCH_MQTT_USER=$user" "MASKWATCH_MQTT_PASSWORD=$pw" | write_file "$creds" 0600
+  if [ "$REAL" = 1 ] && have_systemd && systemctl is-active --quiet mosquitto 2>/dev/null; then
+    run systemctl reload mosquitto || run systemctl restart mosquitto || warn "could not reload mosquitto"
+  else
+    echo "reload the broker to apply (systemctl reload mosquitto, or SIGHUP)"
+  fi
+  echo "credentials for the agent: $creds"
 }
 
 # ------------------------------------------------------------------ install steps
@@ -581,30 +652,31 @@ install_broker() {
   fi
   {
     render "$DEPLOY_DIR/mosquitto/maskwatch.conf.in" "MOSQ_PASSWD=$MOSQ_PASSWD" "MOSQ_ACL=$MOSQ_ACL" \
-      "MQTT_PORT=$plain_port" "MQTT_BIND=$MQTT_BIND" \
+      "MOSQ_ACL_DIR=$MOSQ_ACL_DIR" "MQTT_PORT=$plain_port" "MQTT_BIND=$MQTT_BIND" \
       "PLAIN_NOTE=$([ "$MQTT_BIND" = 127.0.0.1 ] && echo "Local clients only." || echo "Passwords travel unencrypted: prefer TLS across a network.")"
     if [ -n "$TLS_MODE" ]; then
       render "$DEPLOY_DIR/mosquitto/maskwatch-tls.conf.in" "TLS_PORT=$TLS_PORT" "TLS_BIND=0.0.0.0" \
         "TLS_CA=$tls_ca" "TLS_CERT=$tls_cert" "TLS_KEY=$tls_key"
     fi
   } | write_file "$MOSQ_CONF" 0644
-  render "$DEPLOY_DIR/mosquitto/maskwatch.acl.in" "DASHBOARD_USER=$DASH_USER" "AGENT_USER=$AGENT_USER" \
-    "PREFIX_TOPIC=maskwatch" "SITE=$SITE" | write_file "$MOSQ_ACL" 0640 "$mosq_owner"
+  write_agent_acl "$AGENT_USER" "$SITE" "$AGENT_ID"
+  write_acl
   # Passwords: add or update our two users; other users in the file are kept.
   if [ "$DRY_RUN" = 1 ]; then
     echo "would set passwords of $AGENT_USER and $DASH_USER in $MOSQ_PASSWD"
   else
-    command -v mosquitto_passwd >/dev/null 2>&1 || die "mosquitto_passwd not found: sudo apt-get install mosquitto"
-    [ -e "$MOSQ_PASSWD" ] || install -m 0600 /dev/null "$MOSQ_PASSWD"
-    mosquitto_passwd -b "$MOSQ_PASSWD" "$AGENT_USER" "$AGENT_PW"
-    mosquitto_passwd -b "$MOSQ_PASSWD" "$DASH_USER" "$DASH_PW"
-    chmod 0600 "$MOSQ_PASSWD"
-    if [ "$REAL" = 1 ]; then chown "$mosq_owner" "$MOSQ_PASSWD"; fi
+    set_password "$AGENT_USER" "$AGENT_PW"
+    set_password "$DASH_USER" "$DASH_PW"
   fi
   if [ "$REAL" = 0 ] && [ ! -e "$MOSQ_ETC/mosquitto.conf" ]; then
-    # A self-contained tree has no package-provided main config: write one that runs this tree's broker.
+    # A self-contained tree has no package-provided main config: write one like Debian's
+    # /etc/mosquitto/mosquitto.conf (persistence true in the tree's own state directory), so that tests
+    # run the broker as it is deployed. Differences, for a tree run by hand or by tests: "user" is whoever
+    # runs the installer (Debian: mosquitto) and the log goes to stderr (Debian: a file).
+    make_dir "$R/var/lib/mosquitto" 0755
     printf '%s\n' "# Main mosquitto config for the tree under $ROOT (a real system uses the Debian package's)." \
-      "# Run: mosquitto -c $MOSQ_ETC/mosquitto.conf" "user $(id -un)" "persistence false" "log_dest stderr" \
+      "# Run: mosquitto -c $MOSQ_ETC/mosquitto.conf" "user $(id -un)" "persistence true" \
+      "persistence_location $R/var/lib/mosquitto/" "log_dest stderr" \
       "include_dir $MOSQ_ETC/conf.d" | write_file "$MOSQ_ETC/mosquitto.conf" 0644
   fi
   systemctl_real enable mosquitto
@@ -658,6 +730,19 @@ install_units() {
   systemctl_real daemon-reload
 }
 
+# The agent's own check, with the installed config and its secrets: imports cv2, loads the configured detector and
+# classifier and runs one inference on the photo shipped in the package (maskwatch config check).
+sanity_check() {
+  if [ "$DRY_RUN" = 1 ] || [ "$SKIP_VENV" = 1 ]; then echo "skipped: maskwatch config check (models + one inference)"; return 0; fi
+  info "sanity check: maskwatch config check (imports cv2, loads the models, one inference on a shipped photo)"
+  local as=()
+  [ "$REAL" = 1 ] && as=(runuser -u "$SERVICE_USER" --)
+  # shellcheck disable=SC2016  # the $ is for the inner shell
+  "${as[@]}" sh -c 'set -a; . "$1"; set +a; exec "$2" config check --agent --config "$3"' \
+    sh "$ENV_FILE" "$VENV/bin/maskwatch" "$CONFIG" || \
+    die "the agent cannot analyse a frame on this machine (output above); nothing was started"
+}
+
 start_services() {
   if [ "$NO_START" = 1 ]; then echo "not started (--no-start): systemctl enable --now ${UNITS[*]}"; return 0; fi
   if [ "$REAL" = 1 ] && [ "$WITH_DASHBOARD" = 1 ] && [ "$SKIP_VENV" = 0 ]; then
@@ -692,6 +777,7 @@ main() {
   fi
   [ "$DRY_RUN" = 1 ] && info "dry run: nothing is changed"
   if [ "$UNINSTALL" = 1 ]; then do_uninstall; return 0; fi
+  if [ "$COMMAND" = add-agent ]; then do_add_agent; return 0; fi
   [ "$PURGE" = 0 ] || die "--purge goes with --uninstall"
 
   load_previous
@@ -715,6 +801,7 @@ main() {
   install_venv
   install_config
   install_secrets
+  sanity_check
   install_broker
   install_dashboard_tls
   install_units

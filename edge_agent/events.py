@@ -72,6 +72,10 @@ class CameraStats(_Payload):
     fps: float = Field(ge=0)
     inference_ms: float = Field(ge=0, description="Mean detection + classification time per analysed frame")
     dropped_frames: int = Field(ge=0, description="Frames captured but dropped because analysis was busy")
+    queue_pending: int | None = Field(None, ge=0, description="The agent's backlog: messages in its outbox "
+                                      "(disk and memory) not yet acknowledged by the broker, when this was queued")
+    dead_letters: int | None = Field(None, ge=0, description="Messages the broker refused (MQTT 5 reason code), "
+                                     "kept in the agent's outbox dead letters")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

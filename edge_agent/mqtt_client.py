@@ -4,8 +4,11 @@
 - Last will ``<prefix>/<site>/agent/<agent>/available = offline`` (retained); ``online`` on every connect,
   ``stopped`` on a clean exit.
 - Reconnect with doubling back-off (``reconnect_delay_set``); subscriptions renewed in ``on_connect``.
+- The client comes from :func:`edge_agent.mqtt_connection.build_client` (MQTT 5 unless configured otherwise;
+  the same builder as the dashboard's ingest).
 - :class:`OutboxSender` hands stored messages to paho in order while connected and deletes each one when
-  its PUBACK arrives. paho calls ``on_publish`` while holding its own lock, so the callback only queues
+  its PUBACK arrives with a success code; a PUBACK with a failure reason code (MQTT 5: not authorised, quota
+  exceeded, payload too large, ...) moves it to the outbox's dead letters, counted and logged once per cause. paho calls ``on_publish`` while holding its own lock, so the callback only queues
   the message id; the sender thread does all outbox bookkeeping (no lock-order deadlock, no ack race).
 """
 
@@ -13,17 +16,17 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from edge_agent.config import MQTTConfig
 from edge_agent.core.topics import Topics
+from edge_agent.mqtt_connection import ConnectionLog, build_client
 from edge_agent.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 ONLINE, OFFLINE, STOPPED = "online", "offline", "stopped"
 
 MessageHandler = Callable[[str, bytes], None]
+#: ``(mid, failure)``: failure is None for a PUBACK that confirms delivery, else the broker's reason
+AckListener = Callable[[int, "str | None"], None]
 
 
 def client_id_for(cfg: MQTTConfig, site: str, agent_id: str) -> str:
@@ -40,45 +45,36 @@ def client_id_for(cfg: MQTTConfig, site: str, agent_id: str) -> str:
 class MqttLink:
     """One paho client with the agent's availability protocol. Start with :meth:`start`."""
 
-    def __init__(self, cfg: MQTTConfig, site: str, agent_id: str) -> None:
+    def __init__(self, cfg: MQTTConfig, site: str, agent_id: str,
+                 backlog: Callable[[], int] | None = None) -> None:
         self.cfg = cfg
         self.topics = Topics(cfg.topic_prefix, site)
         self.available_topic = self.topics.available(agent_id)
         self.connected = threading.Event()
         self.connects = 0
         self._subscriptions: dict[str, tuple[int, MessageHandler]] = {}
-        self._ack_listeners: list[Callable[[int], None]] = []
+        self._ack_listeners: list[AckListener] = []
         self._connect_listeners: list[Callable[[], None]] = []
-        self.client = self._make_client(client_id_for(cfg, site, agent_id))
+        self.conn_log = ConnectionLog("agent", cfg, backlog)
+        #: the broker's Maximum Packet Size (MQTT 5 CONNACK), None when it sets none
+        self.max_packet: int | None = None
+        self.connection = build_client(cfg, client_id_for(cfg, site, agent_id))
+        self.client = self.connection.client
+        self.client.will_set(self.available_topic, OFFLINE, qos=1, retain=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
 
-    def _make_client(self, client_id: str) -> mqtt.Client:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
-                        clean_session=True)
-        if self.cfg.username:
-            password = self.cfg.password.get_secret_value() if self.cfg.password else None
-            c.username_pw_set(self.cfg.username, password)
-        tls = self.cfg.tls
-        if tls.enabled:
-            c.tls_set(
-                ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            c.tls_insecure_set(tls.insecure)
-        c.will_set(self.available_topic, OFFLINE, qos=1, retain=True)
-        c.reconnect_delay_set(min_delay=max(1, round(self.cfg.reconnect_min_s)),
-                              max_delay=max(1, round(self.cfg.reconnect_max_s)))
-        c.max_inflight_messages_set(20)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_publish = self._on_publish
-        c.on_message = self._on_message
-        return c
+    @property
+    def confirmed(self) -> bool:
+        """PUBACKs confirm acceptance (MQTT 5); False on 3.1.1, where a refused publish is acknowledged too."""
+        return self.connection.confirmed
 
     # ------------------------------------------------------------ wiring
-    def on_ack(self, fn: Callable[[int], None]) -> None:
-        """``fn(mid)`` runs on paho's thread (holding paho's lock): it must only queue the id."""
+    def on_ack(self, fn: AckListener) -> None:
+        """``fn(mid, failure)`` runs on paho's thread (holding paho's lock): it must only queue them."""
         self._ack_listeners.append(fn)
 
     def on_connected(self, fn: Callable[[], None]) -> None:
@@ -93,10 +89,11 @@ class MqttLink:
     # ------------------------------------------------------------ paho callbacks (network thread)
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
         if rc.is_failure:
-            log.error("MQTT broker %s:%s refused the connection: %s", self.cfg.host, self.cfg.port, rc)
+            self.conn_log.lost(f"broker refused the connection: {rc}")
             return
         self.connects += 1
-        log.info("MQTT connected to %s:%s (connection %d)", self.cfg.host, self.cfg.port, self.connects)
+        self.max_packet = getattr(props, "MaximumPacketSize", None) if props is not None else None
+        self.conn_log.connected(self.cfg.protocol)
         client.publish(self.available_topic, ONLINE, qos=1, retain=True)
         for topic, (qos, _) in self._subscriptions.items():
             client.subscribe(topic, qos)
@@ -107,15 +104,18 @@ class MqttLink:
             except Exception:
                 log.exception("MQTT on-connect listener failed")
 
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self.conn_log.lost("broker unreachable")
+
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
         self.connected.clear()
         if rc.is_failure or rc.value != 0:
-            log.warning("MQTT disconnected from %s:%s: %s; reconnecting with back-off",
-                        self.cfg.host, self.cfg.port, rc)
+            self.conn_log.lost(rc)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any = None) -> None:
+        failure = str(rc) if rc is not None and getattr(rc, "is_failure", False) else None
         for fn in self._ack_listeners:
-            fn(mid)
+            fn(mid, failure)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         for topic, (_, handler) in self._subscriptions.items():
@@ -128,8 +128,7 @@ class MqttLink:
     # ------------------------------------------------------------ use
     def start(self) -> None:
         """Connect in the background; paho keeps reconnecting with back-off until :meth:`stop`."""
-        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
-        self.client.loop_start()
+        self.connection.start()
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> mqtt.MQTTMessageInfo:
         return self.client.publish(topic, payload, qos=qos, retain=retain)
@@ -150,6 +149,11 @@ class MqttLink:
         return delivered
 
 
+def packet_size(topic: str, payload: bytes) -> int:
+    """An upper bound of a QoS 1 PUBLISH packet's size (fixed header, topic, packet id, properties)."""
+    return 5 + 2 + len(topic.encode()) + 2 + 4 + len(payload)
+
+
 class OutboxSender:
     """Moves messages from the :class:`Outbox` to the broker, oldest first, ``window`` at a time."""
 
@@ -159,10 +163,11 @@ class OutboxSender:
         self.window = window
         self.published = 0
         self.rejected = 0
-        self._events: queue.Queue[int | None] = queue.Queue()
+        self.dead_lettered = 0
+        self._events: queue.Queue[tuple[int, str | None] | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        link.on_ack(self._events.put)
+        link.on_ack(lambda mid, failure: self._events.put((mid, failure)))
         link.on_connected(self.wake)
 
     def wake(self) -> None:
@@ -192,18 +197,24 @@ class OutboxSender:
     def _drain_acks(self) -> None:
         while True:
             try:
-                mid = self._events.get_nowait()
+                item = self._events.get_nowait()
             except queue.Empty:
                 return
-            if mid is not None:
-                self.outbox.ack(mid)
+            if item is not None:
+                self._ack(*item)
+
+    def _ack(self, mid: int, failure: str | None) -> None:
+        if failure is None:
+            self.outbox.ack(mid)
+        elif self.outbox.dead_letter(mid, failure):
+            self.dead_lettered += 1
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 item = self._events.get(timeout=1.0)
                 if item is not None:
-                    self.outbox.ack(item)
+                    self._ack(*item)
                 self._drain_acks()
                 if self.link.connected.is_set():
                     self._send()
@@ -225,6 +236,12 @@ class OutboxSender:
         if room <= 0:
             return
         for msg in self.outbox.take(room):
+            limit = self.link.max_packet
+            if limit and packet_size(msg.topic, msg.payload) > limit:
+                # the broker would drop the connection, and the reconnect would send it again, forever
+                if self.outbox.dead_letter_row(msg.id, f"Packet too large (broker maximum {limit} bytes)"):
+                    self.dead_lettered += 1
+                continue
             try:
                 info = self.link.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
             except ValueError as err:  # malformed topic or payload: it can never be sent

@@ -26,6 +26,7 @@ from edge_agent.detectors import Detector, create_detector
 from edge_agent.detectors.base import Image
 from edge_agent.imaging import resize_square
 from edge_agent.lowlight import LowLight
+from edge_agent.motion import MotionGate
 
 
 def analysis_size(width: int, height: int, camera: CameraConfig | None) -> tuple[int, int]:
@@ -105,20 +106,37 @@ class FramePipeline:
         t = config.tracker
         self.tracker = Tracker(TrackerParams(t.iou_threshold, t.max_age_s, t.votes, t.window, t.min_confidence,
                                                    t.max_distance, t.unseen_max_age_s),
-                               self.analyzer.labels)
+                               self.analyzer.labels,
+                               reference_fps=camera_config.detect_fps if camera_config is not None else None)
         self.seen = SeenParams(t.vote_border_px, t.vote_min_face_px, t.vote_whole_in_roi)
         self.people = PeopleCounter()
         self.labels: tuple[str, ...] = self.analyzer.labels
+        motion = camera_config.motion if camera_config is not None else None
+        self.gate = MotionGate(motion) if motion is not None and motion.enabled else None
+
+    def _live_tracks(self, time: float) -> bool:
+        p = self.tracker.effective or self.tracker.params
+        return any(time - t.last_seen <= p.max_age_s for t in self.tracker.tracks.values())
 
     def process(self, frame_bgr: Image, capture_time: float) -> FrameResult:
-        faces = self.analyzer.analyse(frame_bgr)
+        t0 = _time.perf_counter()
+        if self.gate is not None and not self.gate.should_detect(frame_bgr, capture_time,
+                                                                 self._live_tracks(capture_time)):
+            faces, detect_ms, classify_ms = Faces.empty(), 0.0, 0.0  # no motion, nobody tracked: nothing to find
+            detected = False
+        else:
+            detected = True
+            faces = self.analyzer.analyse(frame_bgr)
+            detect_ms, classify_ms = self.analyzer.detect_ms, self.analyzer.classify_ms
+        motion_ms = (_time.perf_counter() - t0) * 1000.0 - detect_ms - classify_ms
         h, w = frame_bgr.shape[:2]
         seen = well_seen(faces, w, h, self.seen, self.analyzer.roi)
         update = self.tracker.update(faces, capture_time, seen, face_sharpness(frame_bgr, faces.xyxy), (w, h))
         self.people.add(update.decisions)
         return FrameResult(capture_time, faces, update.track_ids, update.decisions,
-                           self.analyzer.detect_ms, self.analyzer.classify_ms, improved=update.improved,
-                           ended=update.ended, outside_roi=self.analyzer.outside_roi)
+                           detect_ms + max(motion_ms, 0.0), classify_ms, improved=update.improved,
+                           ended=update.ended, outside_roi=self.analyzer.outside_roi if detected else (),
+                           detected=detected)
 
     def drain_people(self) -> dict[str, int]:
         """Unique people decided per verdict since the last call (every label present); resets the count."""

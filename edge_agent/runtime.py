@@ -37,6 +37,7 @@ from edge_agent.sources.base import Backoff, Frame
 log = logging.getLogger(__name__)
 
 PURGE_EVERY_S = 600.0
+ANALYSIS_STOP_WAIT_S = 60.0  # at stop, how long to let a frame in analysis finish (systemd waits 90 s)
 
 
 class Pipeline(Protocol):
@@ -127,6 +128,7 @@ class CameraRunner:
         self.suppressed_total = 0  # violations outside the camera's active hours
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._analysing = False
         self.best_shots = BestShots(self.cfg.snapshots.best_shot_wait_s if self.cfg.snapshots.enabled else 0.0)
 
     # ------------------------------------------------------------ lifecycle
@@ -141,6 +143,11 @@ class CameraRunner:
         self.worker.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive() and self._analysing:
+                # a slow board (or emulation) may spend longer than ``timeout`` on one frame; exiting while
+                # native code still runs in that thread aborts the process ("terminate called ...")
+                log.info("camera %s: waiting for the frame being analysed", self.camera.name)
+                self._thread.join(ANALYSIS_STOP_WAIT_S)
         try:  # better snapshots of events already sent: the tracks end with the agent
             self._revise(time.time(), (), everything=True)
         except Exception:
@@ -169,11 +176,24 @@ class CameraRunner:
             fps=round(self._frames / interval, 3),
             inference_ms=round(self._infer_ms / self._frames, 3) if self._frames else 0.0,
             dropped_frames=self.worker.frames.take_dropped(),
+            queue_pending=self.out.outbox.pending(), dead_letters=self.out.outbox.dead_letters(),
         )
         self.last_fps, self.last_infer_ms = stats.fps, stats.inference_ms
         self.dropped_total += stats.dropped_frames
         self.out.put(self.out.topics.camera(self.camera.name, STATS), dump(stats))
+        self._warn_if_behind(stats.fps, stats.frames)
         self._stats_started, self._frames, self._infer_ms = now, 0, 0.0
+
+    def _warn_if_behind(self, fps: float, frames: int) -> None:
+        """Say so when this camera is analysed well below its detect_fps (a board too slow for the load)."""
+        if not frames or fps >= 0.8 * self.camera.detect_fps or self.worker.state.state != "online":
+            return
+        tracker = getattr(self.pipeline, "tracker", None)
+        p = getattr(tracker, "effective", None)
+        adapted = (f"; tracker adapted: {p.votes} votes of {p.window} frames, tracks kept {p.max_age_s:.1f} s"
+                   if p is not None else "")
+        log.warning("camera %s: cannot keep up: analysing %.2f frames/s of detect_fps %g (%.0f ms per frame)%s",
+                    self.camera.name, fps, self.camera.detect_fps, self._infer_ms / frames, adapted)
 
     def _publish_violation(self, frame: Frame, result: FrameResult, d: Decision) -> None:
         """Publish at once, with the track's best shot so far (the deciding frame if nothing better)."""
@@ -255,11 +275,14 @@ class CameraRunner:
             frame = self.worker.frames.get(timeout=min(0.5, max(next_stats - time.monotonic(), 0.01)))
             if frame is None or not self.detection_enabled or not self._due(frame):
                 continue
+            self._analysing = True
             try:
                 self._analyse(frame)
             except Exception:  # loop boundary: one bad frame must not stop the camera
                 self.errors += 1
                 log.exception("camera %s: analysis of frame %d failed", self.camera.name, frame.seq)
+            finally:
+                self._analysing = False
 
     @property
     def detection_enabled(self) -> bool:
@@ -290,7 +313,8 @@ class CameraRunner:
                 self._publish_violation(frame, result, d)
         self._revise(frame.time, result.ended)
         self._violators.update((d.track_id for d in result.decisions if d.verdict in VIOLATIONS), result.track_ids)
-        if self.cfg.preview.enabled and self.privacy.images and frame.time >= self._next_preview:
+        # a frame the motion gate kept from the detector has no face boxes to blur: no preview of it
+        if self.cfg.preview.enabled and self.privacy.images and result.detected and frame.time >= self._next_preview:
             self._next_preview = frame.time + 1.0 / self.cfg.preview.fps
             self._preview(frame, result)
 
@@ -371,7 +395,7 @@ class Runtime:
 
     # ------------------------------------------------------------ parts
     def _start_link(self) -> None:
-        self.link = MqttLink(self.config.mqtt, self.config.site, self.config.agent_id)
+        self.link = MqttLink(self.config.mqtt, self.config.site, self.config.agent_id, backlog=self.outbox.pending)
         self.sender = OutboxSender(self.outbox, self.link)
         self.sender.start()
         self.link.start()
@@ -450,7 +474,14 @@ class Runtime:
         body = {"cameras": cams, "mqtt_connected": bool(self.link and self.link.connected.is_set()),
                 "queue": {"pending": q.pending, "in_flight": q.in_flight, "bytes": q.bytes,
                           "dropped_full": q.dropped_full, "dropped_age": q.dropped_age,
-                          "dropped_bytes": q.dropped_bytes}}
+                          "dropped_bytes": q.dropped_bytes, "dead_letters": q.dead_letters,
+                          "dead_lettered": q.dead_lettered,
+                          "dead_letter_reasons": self.outbox.dead_letter_reasons(),
+                          "deliveries_confirmed": bool(self.link and self.link.confirmed),
+                          "disk_full": q.disk_full, "memory_buffered": q.memory_buffered,
+                          "dropped_disk_full": q.dropped_disk_full},
+                "alarms": [name for name, on in (("disk_full", q.disk_full), ("dead_letters", q.dead_letters > 0),
+                                                 ("dropped_disk_full", q.dropped_disk_full > 0)) if on]}
         return all(c["analysis_alive"] for c in cams.values()), body
 
     def _start_health(self) -> None:
@@ -485,6 +516,8 @@ class Runtime:
                 for r in self.runners:
                     r.worker.check_stalled(now)
                 self.watchdog.tick(self.runners, now)
+                if self.outbox.memory.disk_full:
+                    self.outbox.write_buffered()  # space may be back: write what waits in memory
                 if now - last_purge > PURGE_EVERY_S:
                     self.outbox.purge_expired()
                     last_purge = now

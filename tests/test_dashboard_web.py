@@ -267,3 +267,17 @@ def test_factory_reads_the_config_file_like_the_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("MASKWATCH_SECRET_KEY", "")
     with pytest.raises(ConfigError, match="secret_key"):
         create_app()
+
+
+def test_camera_page_shows_the_agents_backlog_and_dead_letters(client, ingester):
+    """From the agent's latest stats (issue 13): a refused message is shown where the operator looks."""
+    from dashboard.ingest import Received
+
+    seed(ingester)
+    ingester.process([Received(topic("stats"), raw(stats(queue_pending=12, dead_letters=3)))])
+    html = client.get("/cameras/1").get_data(as_text=True)
+    assert "Agent backlog: 12 message(s)" in html
+    assert "3 message(s) from this" in html and "refused by the broker" in html
+    ingester.process([Received(topic("stats"), raw(stats(queue_pending=0, dead_letters=0)))])
+    html = client.get("/cameras/1").get_data(as_text=True)
+    assert "refused by the broker" not in html and "Agent backlog: 0 message(s)" in html

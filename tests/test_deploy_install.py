@@ -446,7 +446,8 @@ def test_tls_generate_serves_verified_tls(tmp_path: Path) -> None:
     assert ca_key.exists() and ca_key.stat().st_mode & 0o777 == 0o600
     assert ca_key.parent.stat().st_mode & 0o777 == 0o700
     assert not list((root / "etc/mosquitto").rglob("ca.key"))
-    assert f"topic readwrite maskwatch/{SITE}/#" in (root / "etc/mosquitto/maskwatch.acl").read_text()
+    acl = (root / "etc/mosquitto/maskwatch.acl").read_text()
+    assert f"topic readwrite maskwatch/{SITE}/agent/agent-1/#" in acl and f"topic write maskwatch/{SITE}/camera/#" in acl
 
 
 def test_upgrade_warns_when_the_site_changes_under_a_kept_config(tmp_path: Path) -> None:
@@ -486,3 +487,17 @@ def test_offline_install_from_a_wheelhouse(tmp_path: Path) -> None:
     assert out.returncode == 0 and str(root / "opt/maskwatch/venv") in out.stdout, out.stdout
     assert not (root / "etc/systemd/system/maskwatch-dashboard.service").exists()   # --no-dashboard
     assert (root / "etc/systemd/system/maskwatch-agent.service").exists()
+
+
+def test_add_agent_survives_installer_reruns(tmp_path: Path) -> None:
+    """A second agent's broker user and ACL (install.sh add-agent) are kept by an upgrade run."""
+    root = tmp_path / "root"
+    run_installer(root, "--site", SITE, "--agent-id", AGENT, "--skip-venv", "--no-start")
+    run_installer(root, "add-agent", "--site", SITE, "--agent-id", "door-2")
+    creds = read_env(root / "etc/maskwatch/agents" / f"agent-{SITE}-door-2.env")
+    assert (root / "etc/maskwatch/agents" / f"agent-{SITE}-door-2.env").stat().st_mode & 0o777 == 0o600
+    run_installer(root, "--skip-venv", "--no-start")  # the upgrade run
+    acl = (root / "etc/mosquitto/maskwatch.acl").read_text()
+    assert f"user {creds['MASKWATCH_MQTT_USER']}" in acl and f"maskwatch/{SITE}/agent/door-2/#" in acl
+    assert f"maskwatch/{SITE}/agent/{AGENT}/#" in acl
+    assert creds["MASKWATCH_MQTT_USER"] + ":" in (root / "etc/mosquitto/maskwatch.passwd").read_text()

@@ -193,3 +193,18 @@ def test_installer_refuses_old_python_with_a_clear_message(tmp_path: Path) -> No
                           "--python", str(old)], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode != 0
     assert "needs Python >= 3.11" in out.stderr and "Python 3.9.2" in out.stderr and "bookworm" in out.stderr
+
+
+@pytest.mark.parametrize("unit", sorted((DEPLOY / "systemd").glob("*.service.in")), ids=lambda p: p.name)
+def test_every_unit_bounds_memory_and_tasks(unit: Path) -> None:
+    keys = {line.split("=", 1)[0] for line in unit.read_text().splitlines() if "=" in line and line[0] != "#"}
+    assert {"MemoryMax", "TasksMax"} <= keys, f"{unit.name} sets no MemoryMax/TasksMax"
+
+
+def test_shipped_broker_config_keeps_what_it_acknowledged() -> None:
+    """Custody settings of deploy/mosquitto/maskwatch.conf.in (docs/mqtt.md): not Debian's defaults."""
+    conf = dict(line.split(None, 1) for line in (DEPLOY / "mosquitto" / "maskwatch.conf.in").read_text().splitlines()
+                if line.strip() and not line.startswith("#"))
+    assert int(conf["max_queued_messages"]) >= 100_000 and int(conf["max_queued_bytes"]) > 0
+    assert conf["autosave_on_changes"] == "true" and conf["autosave_interval"] == "1"
+    assert int(conf["max_packet_size"]) >= 4 * 2**20

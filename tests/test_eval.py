@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge_agent.assets import ASTRONAUT_JPG
 from edge_agent.config import PACKAGED_MODEL
 from edge_agent.evaluation.data import is_voc, read_class_folders, read_voc
 from edge_agent.evaluation.metrics import (
@@ -172,11 +173,10 @@ def test_eval_class_folders_subset(capsys: pytest.CaptureFixture[str]) -> None:
 @need_model
 def test_detect_command_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import cv2
-    import skimage.data
 
     from edge_agent.cli import main
 
-    img = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+    img = cv2.imread(str(ASTRONAUT_JPG))
     (tmp_path / "sub").mkdir()
     cv2.imwrite(str(tmp_path / "sub" / "astronaut.png"), img)
     cv2.imwrite(str(tmp_path / "half.jpg"), cv2.resize(img, (256, 256)))

@@ -43,7 +43,7 @@ def broker(tmp_path: Path):
 @pytest.fixture
 def ingest(tmp_path: Path, broker: Mosquitto):
     p = IngestProcess(write_dashboard_config(tmp_path / "dash", broker.port)).start()
-    wait_for(lambda: "subscribing" in p.output(), 60, what="ingest subscribed")
+    wait_for(lambda: "subscribed (" in p.output(), 60, what="ingest subscribed")
     yield p
     p.stop()
     assert "Traceback" not in p.output(100_000), p.output()

@@ -112,7 +112,7 @@ def test_ingest_publishes_discovery_states_and_the_latest_violation(tmp_path: Pa
     ingest = _run_ingest(tmp_path, broker)
     col = Collector(broker.port, "#").start()
     try:
-        wait_for(lambda: "subscribing" in ingest.output(), 30, what="ingest subscribed")
+        wait_for(lambda: "subscribed (" in ingest.output(), 30, what="ingest subscribed")
         snap = jpeg(text="ha")
         _send(broker.port, [
             (topic("status"), raw(status()), True), (topic("available"), b"online", True),
@@ -156,7 +156,7 @@ def test_no_image_entity_and_no_image_when_images_are_off(tmp_path: Path) -> Non
     ingest = _run_ingest(tmp_path, broker, snapshot=False)
     col = Collector(broker.port, "#").start()
     try:
-        wait_for(lambda: "subscribing" in ingest.output(), 30, what="ingest subscribed")
+        wait_for(lambda: "subscribed (" in ingest.output(), 30, what="ingest subscribed")
         _send(broker.port, [(topic("snapshot", event_id="p1"), jpeg(), False), (topic("event"), raw(event("p1")), False)])
         col.wait_on("maskwatch/hq/camera/door/ha/violation", 20)
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -174,7 +175,7 @@ def test_ingest_without_group_works_with_an_mqtt_311_broker(engine, tmp_path):
         wait_for(lambda: port_open(port) or broker.poll() is not None, 30, what="amqtt")
         assert broker.poll() is None, "amqtt exited"
         ing = Ingester(engine, tmp_path / "snaps", "maskwatch", name="v311")
-        m = MqttIngest(ing, "127.0.0.1", port, client_id="ing-311")
+        m = MqttIngest(ing, "127.0.0.1", port, client_id="ing-311", protocol="3.1.1")
         m.start()
         assert m.subscribed.wait(15), "no subscription on the 3.1.1 broker"
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pub-311", protocol=mqtt.MQTTv311)
@@ -197,12 +198,54 @@ def test_ingest_without_group_works_with_an_mqtt_311_broker(engine, tmp_path):
 def test_ingest_purges_old_data_on_a_schedule(engine, tmp_path, broker):
     from datetime import UTC, datetime, timedelta
 
-    old = (datetime.now(UTC) - timedelta(days=10)).isoformat()
-    Ingester(engine, tmp_path / "snaps", "maskwatch").process(
-        [Received(topic("event"), raw(event("old", time=old))), Received(topic("event"), raw(event("new")))])
+    from dashboard.messages import classify
+
+    old = datetime.now(UTC) - timedelta(days=10)
+    ing = Ingester(engine, tmp_path / "snaps", "maskwatch")
+    # received 10 days ago (retention goes by the receive time, dashboard/clock_bounds.py)
+    ing.store.write([classify("maskwatch", topic("event"), raw(event("old", time=old.isoformat())))], now=old)
+    ing.process([Received(topic("event"), raw(event("new")))])
     m = start_ingest(engine, tmp_path, broker, client_id="ing-purge", retention_days=7, purge_first_s=0.1,
                      purge_every_s=0.5)
     try:
         wait_for(lambda: count(engine, Event) == 1, 15, what="the scheduled purge")
     finally:
+        m.stop()
+
+
+def test_the_ingest_queue_is_bounded_by_bytes_while_the_database_stalls(engine, tmp_path, broker, pub):
+    """40 snapshots of ~1 MB while the database is write-locked: at most 4 MiB wait in the ingest's memory
+    (the broker holds the rest), and all 40 are stored once the lock goes."""
+    import sqlite3
+    import threading
+
+    bound = 4 * 2**20
+    m = start_ingest(engine, tmp_path, broker, client_id="ing-bytes", queue_max_bytes=bound)
+    peak = [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], m._queued_bytes)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    lock = sqlite3.connect(tmp_path / "db.sqlite3", timeout=30)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        big = jpeg() + b"\0" * 1_000_000
+        for i in range(40):
+            pub.send(topic("snapshot", event_id=f"big{i}"), big)
+        time.sleep(3)
+        assert m._queued_bytes <= bound + len(big)
+    finally:
+        lock.rollback()
+        lock.close()
+    try:
+        wait_for(lambda: count(engine, Snapshot) == 40, 60, what="every snapshot stored")
+        done.set()
+        assert peak[0] <= bound + len(big), peak[0]
+        print(f"ingest queue peak {peak[0] / 2**20:.1f} MiB (bound {bound / 2**20:.0f} MiB) for 40 x 1 MB")
+    finally:
+        done.set()
         m.stop()

@@ -22,6 +22,14 @@ JPEG = jpeg()
 def ingester(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     upgrade(engine)
+    # these tests replay fixed historic times to test storage; the time bounds are tested with `bounded`
+    return Ingester(engine, tmp_path / "snaps", "maskwatch", name="test", time_bounds=False)
+
+
+@pytest.fixture
+def bounded(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    upgrade(engine)
     return Ingester(engine, tmp_path / "snaps", "maskwatch", name="test")
 
 
@@ -148,8 +156,9 @@ def test_preview_keeps_latest_frame_per_camera(ingester):
 
 def test_purge_deletes_old_rows_and_files_but_keeps_roll_up(ingester, tmp_path):
     old = datetime.now(UTC) - timedelta(days=40)
-    ingester.process([Received(topic("event"), raw(event("old", time=old.isoformat()))),
-                      Received(topic("event"), raw(event("new"))),
+    # received 40 days ago (retention goes by the receive time: docs/mqtt.md, dashboard/clock_bounds.py)
+    ingester.store.write([classify("maskwatch", topic("event"), raw(event("old", time=old.isoformat())))], now=old)
+    ingester.process([Received(topic("event"), raw(event("new"))),
                       Received(topic("stats"), raw(stats(time=old.isoformat())))])
     ingester.store.write([classify("maskwatch", topic("snapshot", event_id="old"), JPEG)], now=old)
     ingester.process([Received(topic("snapshot", event_id="new"), JPEG)])
@@ -176,3 +185,33 @@ def test_rejections_are_counted_and_store_nothing(ingester):
         assert db.scalar(select(func.count()).select_from(Camera)) == 0
     ingester.flush_counters()
     ingester.flush_counters()  # second flush updates, does not duplicate
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def test_a_status_stamped_2099_does_not_freeze_the_camera(bounded):
+    """A wrong agent clock: the 2099 status is stored with its receive time, so a later real one wins."""
+    bounded.process([Received(topic("status"), raw(status(state="online", time="2099-01-01T00:00:00Z")))])
+    bounded.process([Received(topic("status"), raw(status(state="offline")))])
+    (cam,) = rows(bounded, Camera)
+    assert cam.state == "offline"
+    assert bounded.counters["time_clamped"] == 1
+
+
+def test_events_stamped_far_from_their_receive_time_are_flagged_and_kept_by_retention(bounded, tmp_path):
+    now = datetime.now(UTC)
+    bounded.process([
+        Received(topic("event"), raw(event("old", time=_iso(now - timedelta(days=40))))),
+        Received(topic("event"), raw(event("future", time=_iso(now + timedelta(days=400))))),
+        Received(topic("event"), raw(event("backlog", time=_iso(now - timedelta(days=3))))),  # a real backlog
+    ])
+    events = {e.event_id: e for e in rows(bounded, Event)}
+    assert events["old"].agent_time is not None and abs((events["old"].time - now).total_seconds()) < 60
+    assert events["future"].agent_time is not None and events["future"].time < now + timedelta(minutes=1)
+    assert events["backlog"].agent_time is None  # within the outbox's age bound: trusted
+    assert bounded.counters["time_clamped"] == 2
+    assert purge(bounded.engine, tmp_path / "snaps", 30)["events"] == 0  # nothing purged at once
+    later = purge(bounded.engine, tmp_path / "snaps", 30, now=now + timedelta(days=31))
+    assert later["events"] == 3  # ...and the future-dated one is purged like the others

@@ -62,7 +62,6 @@ def test_recorded_metrics_meet_the_issue_bars(bar):
 def test_split():
     if not DATA.is_dir():
         pytest.skip(f"{DATA} is absent: the quality gate needs the shared data sets beside the checkout")
-    pytest.importorskip("skimage")
     from trainer.data import load_data
     from trainer.options import TrainerOptions
 

@@ -211,24 +211,53 @@ def test_credentials_and_tls_from_config(tmp_path: Path) -> None:
 
     if not shutil.which("openssl") or not shutil.which("mosquitto_passwd"):
         pytest.skip("needs openssl and mosquitto_passwd")
-    from helpers.mosquitto import make_password_file, make_tls_files
+    from helpers.mosquitto import make_tls_files
 
     tls = make_tls_files(tmp_path / "tls")
-    pw = make_password_file(tmp_path / "passwd", "agent", "s3cret")
-    b = Mosquitto(tmp_path / "broker", anonymous=False, extra=[
-        f"password_file {pw}", f"cafile {tls['ca']}", f"certfile {tls['cert']}", f"keyfile {tls['key']}",
-    ]).start()
+    # the rendered config's users and TLS listener (install.sh --tls-cert/--tls-key/--tls-ca)
+    b = Mosquitto(tmp_path / "broker", anonymous=False, tls=tls).start()
+    user, password = b.users["agent"]
     try:
-        good = MqttLink(mqtt_cfg(b.port, username="agent", password="s3cret",
+        good = MqttLink(mqtt_cfg(b.tls_port, username=user, password=password,
                                  tls={"enabled": True, "ca_file": str(tls["ca"])}), "s1", "a1")
         good.start()
         wait_for(good.connected.is_set, 15, what="TLS + password connection")
         good.stop()
-        bad = MqttLink(mqtt_cfg(b.port, username="agent", password="wrong",
+        bad = MqttLink(mqtt_cfg(b.tls_port, username=user, password="wrong",
                                 tls={"enabled": True, "ca_file": str(tls["ca"])}), "s1", "a2")
         bad.start()
         time.sleep(1.5)
         assert not bad.connected.is_set(), "a wrong password must be refused"
         bad.stop()
     finally:
+        b.stop()
+
+
+def test_connection_loss_and_recovery_are_logged_once_each_with_the_backlog(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Broker unreachable for several retries, then up, then killed, then back: one line per state change."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="edge_agent.mqtt_connection")
+    b = Mosquitto(tmp_path / "broker")
+    outbox = Outbox(tmp_path / "q.sqlite3")
+    outbox.put("maskwatch/s1/camera/c/event", b"{}")
+    link = MqttLink(mqtt_cfg(b.port), "s1", "a1", backlog=outbox.pending)
+    link.start()
+    try:
+        time.sleep(4)  # 1-2 s back-off: several failed attempts
+        lines = [r.getMessage() for r in caplog.records if "MQTT" in r.getMessage()]
+        assert len(lines) == 1 and "not established" in lines[0] and "1 messages queued" in lines[0], lines
+        b.start()
+        wait_for(link.connected.is_set, 15, what="connected")
+        b.kill()
+        wait_for(lambda: not link.connected.is_set(), 15, what="loss noticed")
+        time.sleep(3)
+        b.start()
+        wait_for(link.connected.is_set, 15, what="reconnected")
+        lines = [r.getMessage() for r in caplog.records if "MQTT" in r.getMessage()]
+        assert [("not established" in m, " lost " in m, "back after" in m) for m in lines] == [
+            (True, False, False), (False, False, True), (False, True, False), (False, False, True)], lines
+    finally:
+        link.stop()
         b.stop()

@@ -327,7 +327,7 @@ def test_ingest_process_notifies_and_exposes_metrics(tmp_path: Path, receiver: R
     try:
         pub.connect("127.0.0.1", broker.port)
         pub.loop_start()
-        wait_for(lambda: "subscribing" in ingest.output(), 30, what="ingest subscribed")
+        wait_for(lambda: "subscribed (" in ingest.output(), 30, what="ingest subscribed")
         for i in range(3):
             for item in violation(f"p{i}"):
                 pub.publish(item.topic, item.payload, qos=1).wait_for_publish(10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -151,7 +152,7 @@ def test_a_corrupt_queue_file_is_moved_aside_not_fatal(tmp_path: Path, caplog: p
     box.put("t", b"x")
     assert box.pending() == 1
     assert list(tmp_path.glob("q.sqlite3.corrupt-*")), "the unreadable file is kept for inspection"
-    assert "unreadable" in caplog.text
+    assert "damaged" in caplog.text
 
 
 def test_byte_bound_drops_oldest_snapshots_before_events(tmp_path: Path) -> None:
@@ -169,3 +170,139 @@ def test_byte_bound_drops_oldest_snapshots_before_events(tmp_path: Path) -> None
     assert stats.dropped_bytes == 2 and stats.bytes == sum(len(m.payload) for m in kept)
     box.close()
     assert Outbox(path, max_bytes=10_000).stats().bytes == stats.bytes  # recomputed on open
+
+
+def test_a_wall_clock_jump_of_eight_days_drops_nothing(tmp_path: Path) -> None:
+    """A Pi without an RTC boots with a stale clock; NTP then jumps it: ages are monotonic, not wall-clock."""
+    mono, wall = Clock(), Clock()
+    wall.t = 1_700_000_000.0
+    path = tmp_path / "q.sqlite3"
+    box = Outbox(path, max_age_s=24 * 3600, clock=mono, wall_clock=wall, boot="boot-1")
+    box.put("t", b"queued a minute before the jump")
+    mono.t += 60
+    wall.t += 8 * 24 * 3600  # NTP
+    assert box.purge_expired() == 0
+    box.close()
+    again = Outbox(path, max_age_s=24 * 3600, clock=mono, wall_clock=wall, boot="boot-1")  # restart, same boot
+    assert again.pending() == 1 and again.counter("dropped_age") == 0
+    mono.t += 24 * 3600  # a real day later it does expire
+    assert again.purge_expired() == 1
+
+
+def test_rows_of_an_earlier_boot_are_aged_by_the_wall_clock_once(tmp_path: Path) -> None:
+    mono, wall = Clock(), Clock()
+    wall.t = 1_700_000_000.0
+    path = tmp_path / "q.sqlite3"
+    box = Outbox(path, max_age_s=3600, clock=mono, wall_clock=wall, boot="boot-1")
+    box.put("t", b"old")
+    wall.t += 1800
+    box.put("t", b"newer")
+    box.close()
+    mono.t = 5.0  # rebooted: the monotonic clock starts again
+    wall.t += 1000  # "old" is 2800 s old, "newer" 1000 s
+    again = Outbox(path, max_age_s=3600, clock=mono, wall_clock=wall, boot="boot-2")
+    assert again.pending() == 2
+    mono.t += 900  # "old" passes an hour
+    assert again.purge_expired() == 1 and [m.payload for m in again.take(5)] == [b"newer"]
+
+
+def test_a_clock_set_back_after_a_reboot_keeps_the_rows(tmp_path: Path) -> None:
+    mono, wall = Clock(), Clock()
+    wall.t = 1_700_000_000.0
+    path = tmp_path / "q.sqlite3"
+    Outbox(path, max_age_s=3600, clock=mono, wall_clock=wall, boot="boot-1").put("t", b"x")
+    wall.t -= 30 * 24 * 3600  # booted with a stale clock
+    again = Outbox(path, max_age_s=3600, clock=mono, wall_clock=wall, boot="boot-2")
+    assert again.pending() == 1 and again.purge_expired() == 0
+
+
+def test_dead_letters_are_kept_counted_and_requeued(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "q.sqlite3")
+    for i in range(3):
+        box.put("t/e", str(i).encode())
+    for i, msg in enumerate(box.take(3)):
+        box.mark_sent(msg.id, 100 + i)
+    assert box.dead_letter(100, "Not authorized") and box.dead_letter(101, "Quota exceeded")
+    assert not box.dead_letter(999, "Not authorized")  # an id we do not track
+    assert box.ack(102)
+    s = box.stats()
+    assert (s.pending, s.acked, s.dead_letters, s.dead_lettered) == (0, 1, 2, 2)
+    assert box.dead_letter_reasons() == {"Not authorized": 1, "Quota exceeded": 1}
+    assert box.requeue_dead_letters() == 2
+    assert [m.payload for m in box.take(5)] == [b"0", b"1"] and box.dead_letters() == 0
+    assert box.stats().dead_lettered == 2  # the counter survives the requeue
+
+
+def _tmpfs(path: Path, size: str) -> bool:
+    path.mkdir()
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, timeout=10, check=False).returncode == 0
+
+
+def test_a_full_disk_keeps_messages_in_memory_and_writes_them_when_space_returns(tmp_path: Path) -> None:
+    """A real full file system (a 1 MiB tmpfs): nothing lost, counted, order kept, the alarm raised and cleared."""
+    disk = tmp_path / "disk"
+    if not _tmpfs(disk, "1m"):
+        pytest.skip("cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN)")
+    try:
+        box = Outbox(disk / "q.sqlite3")
+        box.put("t/e", b"before")
+        filler = disk / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # fill the disk
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        for i in range(50):
+            box.put("t/e", f"during-{i}".encode() * 50)
+        s = box.stats()
+        assert s.disk_full and s.memory_buffered > 0 and box.pending() == 51
+        in_memory = s.memory_buffered
+        filler.unlink()  # space returns
+        assert box.write_buffered()
+        s = box.stats()
+        assert not s.disk_full and s.memory_buffered == 0 and s.dropped_disk_full == 0
+        assert [m.payload for m in box.take(100)] == [b"before", *[f"during-{i}".encode() * 50 for i in range(50)]]
+        assert box.counter("disk_full_buffered") == in_memory  # counted durably once space returned
+        box.close()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=10, check=False)
+
+
+def test_a_damaged_outbox_is_salvaged_row_by_row_and_its_counters_survive(tmp_path: Path) -> None:
+    """8 KiB of damage in a 300-message queue: every readable row is kept, the rest counted as lost."""
+    path = tmp_path / "q.sqlite3"
+    box = Outbox(path, max_messages=300)
+    for i in range(301):  # one over the bound: dropped_full = 1, a counter that must survive the damage
+        box.put("t/e", json_payload(i))
+    box.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2 // 4096 * 4096
+    data[mid:mid + 8192] = os.urandom(8192)
+    path.write_bytes(bytes(data))
+    again = Outbox(path, max_messages=300)
+    kept = [m.payload for m in again.take(400)]
+    lost = again.counter("lost_corrupt")
+    assert 0 < len(kept) < 300 and len(kept) + lost >= 290, (len(kept), lost)
+    assert len(kept) >= 250, "only the damaged pages' rows may be lost"
+    assert again.counter("dropped_full") == 1, "counters survive the damage"
+    assert again.counter("salvaged_corrupt") == len(kept)
+    assert all(p in {json_payload(i) for i in range(301)} for p in kept)
+
+
+def test_damaged_copies_are_capped(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    for _ in range(5):
+        path.write_bytes(b"this is not a database" * 100)
+        Outbox(path).close()
+    assert len(list(tmp_path.glob("q.sqlite3.corrupt-*[0-9]"))) == 3
+
+
+def json_payload(i: int) -> bytes:
+    return (f'{{"event_id": "{i:06d}", "pad": "' + "x" * 900 + '"}').encode()

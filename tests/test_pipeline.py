@@ -9,8 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import skimage.data
 
+from edge_agent.assets import ASTRONAUT_JPG
 from edge_agent.config import PACKAGED_MODEL, CameraConfig, CenterFaceConfig, parse_config
 from edge_agent.core.crop import CropSpec
 from edge_agent.core.verdicts import FrameResult
@@ -110,7 +110,7 @@ def centerface():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    return cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+    return cv2.imread(str(ASTRONAUT_JPG))
 
 
 def test_photo_largest_face(centerface, astronaut: np.ndarray) -> None:  # type: ignore[no-untyped-def]

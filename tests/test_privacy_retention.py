@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from dashboard_support import REPO, event, jpeg, maskwatch, raw, status, topic
+from dashboard_support import event, jpeg, maskwatch, raw, status, topic
 from helpers import mosquitto
 from helpers.mosquitto import Mosquitto
 from sqlalchemy import select
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from dashboard import access_log
 from dashboard.db import make_engine, upgrade
-from dashboard.ingest import Ingester, MqttIngest, Received
+from dashboard.ingest import Ingester, MqttIngest
 from dashboard.messages import classify
 from dashboard.models import AccessLog, Event, HourlyCount, Snapshot
 from dashboard.previews import PreviewStore
@@ -75,8 +74,9 @@ def test_a_retention_run_removes_expired_files_rows_and_retained_images_and_noth
     upgrade(engine)
     snaps, live = tmp_path / "snaps", tmp_path / "live"
     ing = Ingester(engine, snaps, "maskwatch", preview_dir=live)
-    ing.process([Received(topic("event"), raw(event(eid, time=days(age).isoformat())))
-                 for eid, age in (("e40", 40), ("e10", 10), ("e1", 1))])
+    for eid, age in (("e40", 40), ("e10", 10), ("e1", 1)):  # received that long ago (retention's time basis)
+        ing.store.write([classify("maskwatch", topic("event"), raw(event(eid, time=days(age).isoformat())))],
+                        now=days(age))
     for eid, age in (("e10", 10), ("e1", 1)):  # e10's image is past 7 days, its event is not past 30
         ing.store.write([classify("maskwatch", topic("snapshot", event_id=eid), jpeg())], now=days(age))
     files = {s.event_id: snaps / s.path for s in Session(engine).scalars(select(Snapshot))}
@@ -150,23 +150,17 @@ def test_the_installed_acl_lets_the_dashboard_clear_retained_images_and_nothing_
     retained image, the dashboard's account clears it, but may not publish anything else."""
     from dashboard.broker_retention import clear_retained_images
 
-    pw = tmp_path / "passwd"
-    for i, (user, secret) in enumerate((("dash", "dash-secret"), ("agent-hq", "agent-secret"))):
-        subprocess.run(["mosquitto_passwd", "-b", *(["-c"] if i == 0 else []), str(pw), user, secret], check=True)
-    acl = tmp_path / "acl"
-    acl.write_text((REPO / "deploy/mosquitto/maskwatch.acl.in").read_text()
-                   .replace("@DASHBOARD_USER@", "dash").replace("@AGENT_USER@", "agent-hq")
-                   .replace("@PREFIX_TOPIC@", "maskwatch").replace("@SITE@", "hq"))
-    broker = Mosquitto(tmp_path / "broker", anonymous=False, extra=[f"password_file {pw}", f"acl_file {acl}"]).start()
+    # the broker as installed (tests/helpers/mosquitto.py renders deploy/install.sh's files), its own users
+    broker = Mosquitto(tmp_path / "broker", anonymous=False, site="hq", agent="pi-1").start()
+    agent, dash = broker.users["agent"], broker.users["dashboard"]
     try:
-        publish_retained(broker.port, [(topic("preview"), jpeg()), (topic("status"), raw(status()))],
-                         auth=("agent-hq", "agent-secret"))
-        publish_retained(broker.port, [(topic("status"), b"forged")], auth=("dash", "dash-secret"))  # denied
-        held = retained(broker.port, auth=("agent-hq", "agent-secret"))
+        publish_retained(broker.port, [(topic("preview"), jpeg()), (topic("status"), raw(status()))], auth=agent)
+        publish_retained(broker.port, [(topic("status"), b"forged")], auth=dash)  # denied
+        held = retained(broker.port, auth=dash)  # (agents read no camera topics back: per-agent ACLs)
         assert set(held) == {topic("preview"), topic("status")} and held[topic("status")] != b"forged"
-        assert clear_retained_images(host="127.0.0.1", port=broker.port, prefix="maskwatch", username="dash",
-                                     password="dash-secret") == 1
-        held = retained(broker.port, auth=("agent-hq", "agent-secret"))
+        assert clear_retained_images(host="127.0.0.1", port=broker.port, prefix="maskwatch", username=dash[0],
+                                     password=dash[1]) == 1
+        held = retained(broker.port, auth=dash)
         assert set(held) == {topic("status")}
     finally:
         broker.stop()

@@ -81,6 +81,7 @@ def test_events_snapshots_stats_status_and_availability(broker: Mosquitto, tmp_p
     assert sum(s["people"]["without_mask"] for s in stat_docs) == 2
     assert all(set(s["people"]) == {"with_mask", "without_mask", "mask_incorrect"} for s in stat_docs)
     assert any(s["frames"] > 0 and 2.0 <= s["fps"] <= 6.0 for s in stat_docs), stat_docs  # detect_fps 5
+    assert all(isinstance(s["queue_pending"], int) and s["dead_letters"] == 0 for s in stat_docs)
 
     status = [validate("status", m.payload) for m in col.on("/camera/cam1/status")]
     assert status[0]["state"] == "online" and status[0]["resolution"] == [800, 480]
@@ -239,6 +240,9 @@ def test_healthz_reports_cameras_mqtt_and_queue(broker: Mosquitto, tmp_path: Pat
             assert resp.status == 200
         assert body["ok"] and body["mqtt_connected"]
         assert body["cameras"]["cam1"]["state"] == "online" and body["cameras"]["cam1"]["frames"] > 0
-        assert set(body["queue"]) == {"pending", "in_flight", "bytes", "dropped_full", "dropped_age", "dropped_bytes"}
+        assert set(body["queue"]) == {"pending", "in_flight", "bytes", "dropped_full", "dropped_age", "dropped_bytes",
+                                      "dead_letters", "dead_lettered", "dead_letter_reasons", "deliveries_confirmed",
+                                      "disk_full", "memory_buffered", "dropped_disk_full"}
+        assert body["queue"]["deliveries_confirmed"] is True and body["alarms"] == []
     finally:
         rt.stop()

@@ -78,18 +78,18 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def test_no_secret_in_any_log(tmp_path: Path) -> None:
-    pw = tmp_path / "passwd"
-    for i, (user, secret) in enumerate((("agent-1", "agent MQTT password"), ("dashboard", "dashboard MQTT password"))):
-        subprocess.run(["mosquitto_passwd", "-b", *(["-c"] if i == 0 else []), str(pw), user, SECRETS[secret]],
-                       check=True, capture_output=True, timeout=30)
-    broker = Mosquitto(tmp_path / "broker", persistence=False, anonymous=False,
-                       extra=[f"password_file {pw}", "log_type all"]).start()
+    # the rendered broker (install.sh) with this test's known passwords set on its users, and every log line
+    broker = Mosquitto(tmp_path / "broker", anonymous=False, site="hq", agent="agent-1", extra=["log_type all"])
+    agent_user = broker.users["agent"][0]
+    broker.set_password(agent_user, SECRETS["agent MQTT password"])
+    broker.set_password(broker.users["dashboard"][0], SECRETS["dashboard MQTT password"])
+    broker.start()
     http_port = free_port()
     folder = tmp_path / "site"
     folder.mkdir()
     cfg = {
         "site": "hq", "agent_id": "agent-1", "log_level": "DEBUG",
-        "mqtt": {"host": "127.0.0.1", "port": broker.port, "username": "agent-1",
+        "mqtt": {"host": "127.0.0.1", "port": broker.port, "username": agent_user,
                  "password": "${MASKWATCH_MQTT_PASSWORD}", "reconnect_min_s": 1, "reconnect_max_s": 2},
         "queue": {"path": str(folder / "queue.sqlite3")},
         "agent": {"stats_interval_s": 2},

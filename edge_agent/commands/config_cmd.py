@@ -1,4 +1,5 @@
-"""``maskwatch config check|schema``: validate a config file, or print the config's JSON schema."""
+"""``maskwatch config check|schema``: validate a config file (and load its detector and classifier and run
+them once on a shipped photo), or print the config's JSON schema."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import argparse
 import json
 from pathlib import Path
 
-HELP = "validate a config file (check) or print the config JSON schema (schema)"
+HELP = "validate a config file and run its models once (check) or print the config JSON schema (schema)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["check", "schema"])
     p.add_argument("--config", type=Path, help="config file (default: $MASKWATCH_CONFIG, ./config.yaml)")
+    p.add_argument("--agent", action="store_true",
+                   help="check: as the agent service loads it (the dashboard side's secrets need not be set)")
+    p.add_argument("--no-models", action="store_true",
+                   help="check: validate only; do not load the detector and classifier or run them")
 
 
 def config_json_schema() -> dict[str, object]:
@@ -29,6 +34,19 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "schema":
         print(json.dumps(config_json_schema(), indent=2, sort_keys=True))
         return 0
-    cfg = load_config(args.config)
-    print(f"ok: site {cfg.site}, agent {cfg.agent_id}, {len(cfg.cameras)} camera(s), detector {cfg.detector.type}")
+    from edge_agent.config import agent_sections
+
+    cfg = load_config(args.config, own_sections=agent_sections if args.agent else None)
+    valid = f"site {cfg.site}, agent {cfg.agent_id}, {len(cfg.cameras)} camera(s), detector {cfg.detector.type}"
+    if args.no_models:
+        print(f"ok: {valid} (models not loaded: --no-models)")
+    else:
+        from edge_agent.config import ConfigError
+        from edge_agent.selfcheck import self_check
+
+        check = self_check(cfg)
+        if not check.faces:
+            raise ConfigError(f"detector ({cfg.detector.type}): found no face in the shipped test photo; "
+                              "check detector.score_threshold and detector.min_face_px")
+        print(f"ok: {valid}\nok: {check.summary()}")
     return 0

@@ -171,6 +171,19 @@ def find_mosquitto() -> tuple[str, str] | None:
 
 
 # ---------------------------------------------------------------- brokers (config files + argv)
+def custody_settings() -> str:
+    """The shipped broker's custody settings (queue bounds, autosave, packet size) from
+    deploy/mosquitto/maskwatch.conf.in, so that the demo's broker keeps what it acknowledged as an installed
+    one does; empty where the template is not at hand (an installed wheel)."""
+    template = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "maskwatch.conf.in"
+    keys = ("max_queued_messages", "max_queued_bytes", "autosave_on_changes", "autosave_interval", "max_packet_size")
+    try:
+        lines = template.read_text().splitlines()
+    except OSError:
+        return ""
+    return "".join(f"{line}\n" for line in lines if line.split(" ", 1)[0] in keys)
+
+
 def mosquitto_argv(d: Path, port: int, users: dict[str, str], tools: tuple[str, str]) -> list[str]:
     broker, passwd = tools
     pw, acl = d / "mosquitto.passwd", d / "mosquitto.acl"
@@ -188,7 +201,8 @@ def mosquitto_argv(d: Path, port: int, users: dict[str, str], tools: tuple[str, 
 
     conf = d / "mosquitto.conf"
     conf.write_text(
-        f"# maskwatch demo broker (generated)\nuser {getpass.getuser()}\npersistence false\nlog_dest stderr\n"
+        f"# maskwatch demo broker (generated)\nuser {getpass.getuser()}\nlog_dest stderr\n"
+        f"persistence true\npersistence_location {d}/\n{custody_settings()}"
         f"per_listener_settings false\nallow_anonymous false\npassword_file {pw}\nacl_file {acl}\n"
         f"listener {port} 127.0.0.1\n"
     )
@@ -326,6 +340,8 @@ def run(args: argparse.Namespace) -> int:
 
     config_path = data / "config.yaml"
     cfg_dict = demo_config(data, mqtt_port, args.host, port, camera, args.model_card)
+    if kind == "amqtt":  # amqtt speaks MQTT 3.1.1 only: its PUBACKs cannot say "refused" (README, docs/mqtt.md)
+        cfg_dict["mqtt"]["protocol"] = "3.1.1"
     parse_config(cfg_dict, env=env)  # fail here, before anything starts
     config_path.write_text("# maskwatch demo config (generated on each run; secrets come from the environment)\n"
                            + yaml.safe_dump(cfg_dict, sort_keys=False))
@@ -357,12 +373,13 @@ def run(args: argparse.Namespace) -> int:
                          timeout=90, alive=web.alive):
             return _failed(web, "the dashboard did not start")
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        unconfirmed = "; MQTT 3.1.1: deliveries unconfirmed, install mosquitto for MQTT 5" if kind == "amqtt" else ""
         print(
             "\nMaskWatch demo is running\n"
             f"  dashboard: http://{shown}:{port}/\n"
             f"  user:      {args.user}\n"
             f"  password:  {sec.dashboard_password}\n"
-            f"  broker:    {kind} on 127.0.0.1:{mqtt_port} (password auth, per-user ACLs)\n"
+            f"  broker:    {kind} on 127.0.0.1:{mqtt_port} (password auth, per-user ACLs{unconfirmed})\n"
             f"  camera:    {camera_note}\n"
             f"  files:     {data}/ (config.yaml, logs/, credentials.json)\n"
             + "Press Ctrl-C to stop.\n", flush=True)

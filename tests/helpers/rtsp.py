@@ -24,12 +24,14 @@ def available() -> bool:
     return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=30).returncode == 0
 
 
-def render_frames(folder: Path, seconds: float, fps: int, width: int = 640, height: int = 360) -> Path:
-    """The demo scene as numbered JPEG frames (the server loops them)."""
+def render_frames(folder: Path, seconds: float, fps: int, width: int = 640, height: int = 360,
+                  empty: bool = False) -> Path:
+    """The demo scene as numbered JPEG frames (the server loops them); ``empty``: the corridor with nobody."""
     folder.mkdir(parents=True, exist_ok=True)
     scene = DemoScene(width, height)
     for i in range(int(seconds * fps)):
-        cv2.imwrite(str(folder / f"f{i:04d}.jpg"), scene.render(i / fps), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        frame = scene.render(-1e6 if empty else i / fps)
+        cv2.imwrite(str(folder / f"f{i:04d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
     return folder
 
 

@@ -3,7 +3,7 @@
 Existing users become admins (the server default of ``role``), so an upgrade locks nobody out.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0002
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import dashboard.models
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
