@@ -35,7 +35,9 @@ def app(tmp_path):
 
 @pytest.fixture
 def ingest(app, tmp_path):
-    ing = Ingester(app.extensions["maskwatch"]["engine"], tmp_path / "snapshots", "maskwatch", name="team")
+    # historical seeds (weeks back): past the clock bounds that replace far-off agent time stamps
+    ing = Ingester(app.extensions["maskwatch"]["engine"], tmp_path / "snapshots", "maskwatch", name="team",
+                   time_bounds=False)
     return lambda msgs: ing.process([Received(t, raw(d)) for t, d in msgs])
 
 
