@@ -36,7 +36,6 @@ def test_commands_refuse_an_empty_database(cfg):
 @pytest.mark.slow
 def test_db_upgrade_create_user_token_and_purge(cfg, tmp_path):
     r = maskwatch("dashboard", "db-upgrade", "--config", str(cfg))
-
     assert r.returncode == 0 and f"database at schema {head_revision()}" in r.stdout
     assert maskwatch("dashboard", "db-upgrade", "--config", str(cfg)).returncode == 0  # idempotent
 
