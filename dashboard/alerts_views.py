@@ -91,7 +91,7 @@ def send_test():  # type: ignore[no-untyped-def]
                 "`maskwatch dashboard notify-test` sends one from the command line."), "error")
     else:
         engine = current_app.extensions["maskwatch"]["engine"]
-        enqueue_test(engine, cfg, who=current_user.name)
+        enqueue_test(engine, cfg, who=current_user.name, zones=str(current_app.config["TIMEZONE"]))
         audit.record(get_db(), current_user.name, "notifications.test", ",".join(sorted(cfg.channels)), commit=True)
         flash(ngettext("Test message queued for %(num)s channel; the ingest process sends it within a second. "
                        "Results appear below.",

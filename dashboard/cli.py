@@ -28,6 +28,8 @@ import sys
 import threading
 from pathlib import Path
 
+from dashboard.zones import SiteZones
+
 HELP = "dashboard: web server (serve), MQTT ingest (ingest), users and tokens, database upgrade, purge, erase"
 log = logging.getLogger(__name__)
 EXIT_CONFIG = 2
@@ -181,7 +183,8 @@ def _start_alerts(cfg, engine, ing, mq):  # type: ignore[no-untyped-def]
         from dashboard.notifier import Notifier, check_channels
 
         check_channels(cfg.notifications)
-        notifier = Notifier(engine, cfg.notifications, d.snapshot_dir, d.timezone, keep_days=d.retention.events_days)
+        notifier = Notifier(engine, cfg.notifications, d.snapshot_dir, SiteZones.from_config(d),
+                            keep_days=d.retention.events_days)
         ing.attach_notifier(notifier)
         notifier.start()
         log.info("notifications on: %d channel(s) %s, %d rule(s)", len(cfg.notifications.channels),
@@ -190,7 +193,8 @@ def _start_alerts(cfg, engine, ing, mq):  # type: ignore[no-untyped-def]
         from dashboard.homeassistant import HomeAssistantPublisher
 
         ha = HomeAssistantPublisher(engine, cfg.homeassistant, m.topic_prefix, d.snapshot_dir,
-                                    lambda t, p, r: mq.client.publish(t, p, qos=1, retain=r), d.timezone, cfg)
+                                    lambda t, p, r: mq.client.publish(t, p, qos=1, retain=r),
+                                    SiteZones.from_config(d), cfg)
         ing.after_commit.append(ha.after_batch)
         mq.connect_listeners.append(ha.reset)
         log.info("Home Assistant discovery on (prefix %r)", cfg.homeassistant.discovery_prefix)
@@ -214,7 +218,7 @@ def _notify_test(args, cfg) -> int:  # type: ignore[no-untyped-def]
     check_channels(cfg.notifications)
     failed = 0
     for channel, status, error in send_test_now(engine, cfg.notifications, cfg.dashboard.snapshot_dir,
-                                                args.channel):
+                                                args.channel, zones=SiteZones.from_config(cfg.dashboard)):
         print(f"{channel}: {status}{' - ' + error if error else ''}")
         failed += status != "sent"
     return 1 if failed else 0

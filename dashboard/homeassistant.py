@@ -29,9 +29,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from dashboard.models import Camera, Snapshot
-from dashboard.notify import NewEvent, site_timezone
+from dashboard.notify import NewEvent
 from dashboard.queries import camera_json
 from dashboard.statistics import today_by_camera
+from dashboard.zones import SiteZones
 from edge_agent.alerts_config import HomeAssistantConfig
 from edge_agent.core.topics import ENABLED, NOTIFICATIONS, OFF, ON, SET, STATE, STATUS, Topics
 
@@ -104,11 +105,11 @@ class HomeAssistantPublisher:
     """Keeps Home Assistant's view current; called by the ingest after each committed batch."""
 
     def __init__(self, engine: Engine, ha: HomeAssistantConfig, prefix: str, snapshot_dir: Path,
-                 publish: Publish, default_tz: str = "UTC", config: Any = None) -> None:
+                 publish: Publish, zones: SiteZones | str = "UTC", config: Any = None) -> None:
         self.engine, self.ha, self.prefix = engine, ha, prefix
         self.snapshot_dir = Path(snapshot_dir)
         self.publish = publish
-        self.default_tz = default_tz
+        self.zones = SiteZones.of_any(zones)
         self.config = config
         retention = getattr(getattr(config, "dashboard", None), "retention", None)
         days = getattr(retention, "snapshots_days", None)  # never keep an image past image retention
@@ -163,7 +164,7 @@ class HomeAssistantPublisher:
             cams = {c.id: c for c in db.scalars(select(Camera).where(Camera.id.in_(ids)))}
             by_tz: dict[str, list[int]] = {}
             for c in cams.values():
-                by_tz.setdefault(site_timezone(self.default_tz, c.site), []).append(c.id)
+                by_tz.setdefault(self.zones.of(c.site), []).append(c.id)
             for tz, cids in by_tz.items():
                 today = today_by_camera(db, tz)
                 for cid in cids:

@@ -23,6 +23,8 @@ from sqlalchemy import Engine, Table, delete, select, update
 
 from dashboard.models import Notification, NotificationAttempt, Snapshot
 from dashboard.notify import Planner
+from dashboard.notify_text import text
+from dashboard.zones import SiteZones
 from edge_agent.alerts_config import ChannelConfig, NotificationsConfig, apprise_url_problem
 from edge_agent.config import ConfigError
 
@@ -87,12 +89,12 @@ def deliver(channel: ChannelConfig, title: str, body: str, attach: Path | None, 
 class Notifier:
     """Works through the queue: digests due, then pending rows whose ``next_at`` has come."""
 
-    def __init__(self, engine: Engine, cfg: NotificationsConfig, snapshot_dir: Path, default_tz: str = "UTC",
+    def __init__(self, engine: Engine, cfg: NotificationsConfig, snapshot_dir: Path, zones: SiteZones | str = "UTC",
                  poll_s: float = 1.0, keep_days: int = 30) -> None:
         self.engine = engine
         self.cfg = cfg
         self.snapshot_dir = Path(snapshot_dir)
-        self.planner = Planner(cfg, default_tz)
+        self.planner = Planner(cfg, zones)
         self.poll_s = poll_s
         self.keep_days = keep_days
         self.counters: Counter[str] = Counter()
@@ -213,25 +215,26 @@ class Notifier:
 
 
 def enqueue_test(engine: Engine, cfg: NotificationsConfig, channels: list[str] | None = None,
-                 who: str = "maskwatch") -> list[int]:
+                 who: str = "maskwatch", zones: SiteZones | str = "UTC") -> list[int]:
     """Queue a test message on each channel (or the named ones); the notifier sends them within a second."""
     names = channels or sorted(cfg.channels)
     unknown = [n for n in names if n not in cfg.channels]
     if unknown:
         raise ConfigError(f"unknown channel {unknown[0]!r}; defined: {', '.join(sorted(cfg.channels)) or '(none)'}")
     now = datetime.now(UTC)
+    tz = SiteZones.of_any(zones).default  # a test belongs to no site: the dashboard's zone
     with engine.begin() as conn:
         return [conn.execute(NOTIFICATIONS.insert().returning(NOTIFICATIONS.c.id), {
             "kind": "test", "rule": "(test)", "channel": n, "status": "pending", "event_id": None, "camera_id": None,
-            "title": "MaskWatch test notification", "body": f"Test message requested by {who} at "
-            f"{now:%Y-%m-%d %H:%M:%S} UTC. If you read this, the channel {n!r} works.",
+            **dict(zip(("title", "body"), text(cfg.language_of(n)).test(who, n, now, tz), strict=True)),
             "created_at": now, "next_at": now, "tries": 0, "last_error": None}).scalar_one() for n in names]
 
 
 def send_test_now(engine: Engine, cfg: NotificationsConfig, snapshot_dir: Path,
-                  channels: list[str] | None = None, who: str = "maskwatch notify-test") -> list[tuple[str, str, str]]:
+                  channels: list[str] | None = None, who: str = "maskwatch notify-test",
+                  zones: SiteZones | str = "UTC") -> list[tuple[str, str, str]]:
     """Queue a test message per channel and try each once now; (channel, status, error) per channel."""
-    ids = enqueue_test(engine, cfg, channels, who)
+    ids = enqueue_test(engine, cfg, channels, who, zones)
     n = Notifier(engine, cfg, snapshot_dir)
     out = []
     for nid in ids:

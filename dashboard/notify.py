@@ -13,11 +13,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, func, select, update
 
 from dashboard.models import Camera, Notification
+from dashboard.notify_text import text
+from dashboard.zones import SiteZones
 from edge_agent.alerts_config import NotificationsConfig, RuleConfig
 from edge_agent.events import ViolationEvent
 
@@ -25,15 +26,6 @@ log = logging.getLogger(__name__)
 NOTIFICATIONS: Table = Notification.__table__  # type: ignore[assignment]
 CAMERAS: Table = Camera.__table__  # type: ignore[assignment]
 SENDING_KINDS = ("event", "digest")  # the kinds that start a cool-down
-
-
-def site_timezone(default_tz: str, site: str) -> str:
-    """The time zone of ``site`` (one place to change when sites get their own zones)."""
-    return default_tz
-
-
-def verdict_text(verdict: str) -> str:
-    return verdict.replace("_", " ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +38,8 @@ def event_link(cfg: NotificationsConfig, event_id: str) -> str | None:
     return f"{cfg.base_url.rstrip('/')}/events/{event_id}" if cfg.base_url else None
 
 
-def event_message(cfg: NotificationsConfig, e: ViolationEvent, tz: str) -> tuple[str, str]:
-    local = e.time.astimezone(ZoneInfo(tz))
-    title = f"MaskWatch: {verdict_text(e.verdict)} at {e.site}/{e.camera}"
-    body = (f"Person {verdict_text(e.verdict)} at camera {e.camera} ({e.site}) at {local:%Y-%m-%d %H:%M:%S} "
-            f"({tz}), confidence {e.confidence:.2f}.")
-    link = event_link(cfg, e.event_id)
-    return title, body + (f"\n{link}" if link else "")
+def event_message(cfg: NotificationsConfig, e: ViolationEvent, tz: str, lang: str = "en") -> tuple[str, str]:
+    return text(lang).event(e.verdict, e.site, e.camera, e.time, tz, e.confidence, event_link(cfg, e.event_id))
 
 
 def matches(rule: RuleConfig, e: ViolationEvent, tz: str) -> bool:
@@ -61,9 +48,9 @@ def matches(rule: RuleConfig, e: ViolationEvent, tz: str) -> bool:
 
 
 class Planner:
-    def __init__(self, cfg: NotificationsConfig, default_tz: str = "UTC") -> None:
+    def __init__(self, cfg: NotificationsConfig, zones: SiteZones | str = "UTC") -> None:
         self.cfg = cfg
-        self.default_tz = default_tz
+        self.zones = SiteZones.of_any(zones)
 
     def last_sent(self, conn: Connection, rule: str, camera_id: int) -> datetime | None:
         t = conn.execute(select(func.max(NOTIFICATIONS.c.created_at)).where(
@@ -83,19 +70,19 @@ class Planner:
             e = ne.event
             if ne.camera_id in muted:  # switched off (.../notifications/set): no rows, counted by the caller
                 continue
-            tz = site_timezone(self.default_tz, e.site)
+            tz = self.zones.of(e.site)
             for rule in self.cfg.rules:
                 if not matches(rule, e, tz):
                     continue
                 last = self.last_sent(conn, rule.name, ne.camera_id)
                 cooling = last is not None and now - last < timedelta(seconds=rule.cooldown_s)
                 status = "pending" if not cooling else "held" if rule.digest else "skipped"
-                title, body = event_message(self.cfg, e, tz)
-                conn.execute(NOTIFICATIONS.insert(), [{
-                    "kind": "event", "rule": rule.name, "channel": ch, "status": status, "event_id": e.event_id,
-                    "camera_id": ne.camera_id, "title": title, "body": body, "created_at": now, "next_at": now,
-                    "tries": 0, "last_error": "cool-down (no digest)" if status == "skipped" else None,
-                } for ch in rule.channels])
+                for ch in rule.channels:
+                    title, body = event_message(self.cfg, e, tz, self.cfg.language_of(ch))
+                    conn.execute(NOTIFICATIONS.insert(), {
+                        "kind": "event", "rule": rule.name, "channel": ch, "status": status, "event_id": e.event_id,
+                        "camera_id": ne.camera_id, "title": title, "body": body, "created_at": now, "next_at": now,
+                        "tries": 0, "last_error": "cool-down (no digest)" if status == "skipped" else None})
                 due += len(rule.channels) if status == "pending" else 0
         return due
 
@@ -126,10 +113,9 @@ class Planner:
                                      .where(CAMERAS.c.id == camera_id)).one()
             first = first if first.tzinfo else first.replace(tzinfo=UTC)
             minutes = max(1, round((now - first).total_seconds() / 60))
-            title = f"MaskWatch: {count} violation{'s' if count != 1 else ''} at {site}/{cam}"
-            body = f"{count} more violation{'s' if count != 1 else ''} at camera {cam} ({site}) in the last {minutes} min."
-            if self.cfg.base_url:
-                body += f"\n{self.cfg.base_url.rstrip('/')}/violations?camera={camera_id}"
+            link = f"{self.cfg.base_url.rstrip('/')}/violations?camera={camera_id}" if self.cfg.base_url else None
+            title, body = text(self.cfg.language_of(channel)).digest(count, site, cam, first, minutes,
+                                                                     self.zones.of(site), link)
             res = conn.execute(NOTIFICATIONS.insert().returning(NOTIFICATIONS.c.id), {
                 "kind": "digest", "rule": rule_name, "channel": channel, "status": "pending", "event_id": None,
                 "camera_id": camera_id, "title": title, "body": body, "created_at": now, "next_at": now,

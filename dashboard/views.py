@@ -33,6 +33,7 @@ from dashboard import access, access_log, reports, review, statistics
 from dashboard.db_session import get_db, previews
 from dashboard.models import Camera, Event, Snapshot
 from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
+from dashboard.zones import SiteZones
 from edge_agent.core.evidence import context_region
 from edge_agent.core.labels import LABELS
 
@@ -45,8 +46,8 @@ def _tz() -> str:
 
 
 def site_tz(site: str) -> str:
-    """The time zone of ``site`` (dashboard.site_timezones, else dashboard.timezone)."""
-    return str(current_app.config.get("SITE_TIMEZONES", {}).get(site) or _tz())
+    """The time zone of ``site`` (dashboard.site_timezones, else dashboard.timezone: dashboard.zones)."""
+    return SiteZones(_tz(), current_app.config.get("SITE_TIMEZONES") or {}).of(site)
 
 
 def sites() -> tuple[str, ...] | None:

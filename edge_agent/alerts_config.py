@@ -81,10 +81,15 @@ class ScheduleConfig(_Section):
 
 
 # ---------------------------------------------------------------- notifications
+NotificationLanguage = Literal["en", "id"]  # the dashboard's languages (dashboard.i18n.LANGUAGES)
+
+
 class ChannelConfig(_Section):
     url: SecretStr = Field(description="apprise URL (ntfy://, tgram://, mailtos://, gotify://, json://, ...); "
                            "put tokens and passwords in ${ENV} references. Never logged")
     attach_snapshot: bool = Field(True, description="Attach the violation's snapshot where the service takes one")
+    language: NotificationLanguage | None = Field(None, description="Language of this channel's messages "
+                                                  "(en or id); default: notifications.language")
 
     @field_validator("url")
     @classmethod
@@ -146,6 +151,8 @@ class RetryConfig(_Section):
 
 class NotificationsConfig(_Section):
     enabled: bool = Field(False, description="Send notifications from the dashboard's ingest process")
+    language: NotificationLanguage = Field("en", description="Language of the messages (title, body, e-mail "
+                                           "subject, digest, test): en (English) or id (Bahasa Indonesia)")
     base_url: str | None = Field(None, description="Dashboard address for links in messages, e.g. "
                                  "https://dashboard.example:8080 (no link if unset)")
     channels: dict[str, ChannelConfig] = Field(default_factory=dict, description="Named apprise channels")
@@ -167,6 +174,11 @@ class NotificationsConfig(_Section):
                 raise ValueError(f"rules[{i}].channels: unknown channel {missing[0]!r}; defined: "
                                  f"{', '.join(sorted(self.channels)) or '(none)'}")
         return self
+
+    def language_of(self, channel: str) -> str:
+        """The language of ``channel``'s messages (its own ``language``, else ``notifications.language``)."""
+        ch = self.channels.get(channel)
+        return (ch.language if ch is not None else None) or self.language
 
 
 # ---------------------------------------------------------------- Home Assistant

@@ -159,7 +159,7 @@ def test_a_committed_event_reaches_a_webhook_with_snapshot_and_link(tmp_path: Pa
     req = receiver.requests[0]
     assert req["path"] == "/hook"
     body = req["json"]
-    assert "without mask" in body["title"] and "hq/door" in body["title"]
+    assert "no mask" in body["title"] and "hq/door" in body["title"]
     assert "http://dash.example:8080/events/ev1" in body["message"]
     assert [a["mimetype"] for a in body["attachments"]] == ["image/jpeg"]
     (row,) = rows(ing)
@@ -191,7 +191,7 @@ def test_email_reaches_a_real_smtp_server(tmp_path: Path) -> None:
     env = got[0]
     assert env.rcpt_tos == ["security@example.com"]
     text = env.content.decode(errors="replace")
-    assert "without mask" in text and "image/jpeg" in text  # the snapshot is attached
+    assert "no mask" in text and "image/jpeg" in text  # the snapshot is attached
     assert rows(ing)[0].status == "sent"
 
 
