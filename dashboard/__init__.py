@@ -27,6 +27,7 @@ def settings_from_config(cfg: Config) -> dict[str, Any]:
         "SNAPSHOT_DIR": str(d.snapshot_dir),
         "SECRET_KEY": d.secret_key.get_secret_value() if d.secret_key else None,
         "TIMEZONE": d.timezone,
+        "SITE_TIMEZONES": dict(d.site_timezones),
         "PREVIEW_DIR": str(d.preview_dir) if d.preview_dir else None,
         "RETENTION": d.retention,
         "PRIVACY": {"mode": cfg.privacy.mode, "cameras": {c.name: cfg.privacy_mode(c) for c in cfg.cameras}},
@@ -54,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "SNAPSHOT_DIR": "var/snapshots",
     "SECRET_KEY": None,
     "TIMEZONE": "UTC",
+    "SITE_TIMEZONES": {},  # site -> IANA zone; others use TIMEZONE
     "PREVIEW_DIR": None,  # default: "live" beside SNAPSHOT_DIR (dashboard.previews.default_preview_dir)
     "RETENTION": None,  # dashboard.retention (RetentionConfig); None: its defaults
     "PRIVACY": None,  # {"mode": privacy.mode, "cameras": {name: mode}} for the privacy page
@@ -77,7 +79,19 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     ``test_config`` overrides settings (``TESTING``, ``DATABASE_URL``, ``SNAPSHOT_DIR``, ...)."""
     import os
 
-    from dashboard import account, alerts_views, api, auth, db_session, privacy_views, views, vocabulary
+    from dashboard import (
+        account,
+        admin,
+        alerts_views,
+        api,
+        auth,
+        db_session,
+        i18n,
+        privacy_views,
+        report_views,
+        views,
+        vocabulary,
+    )
     from dashboard.security import init_security
     from dashboard.throttle import trusted_proxy_middleware
 
@@ -102,9 +116,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     init_security(app)
     auth.init_app(app)
     vocabulary.init_app(app)
+    i18n.init_app(app)  # after vocabulary: translates its display names per request
     app.register_blueprint(auth.bp)
+    app.register_blueprint(i18n.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(report_views.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(alerts_views.bp)
     app.register_blueprint(privacy_views.bp)

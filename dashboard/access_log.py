@@ -5,8 +5,7 @@ the overview page refreshes every few seconds is recorded once per user and came
 Separate from the audit log of administrative changes. Bookkeeping never fails a read: an error writing the
 log is logged and counted, and the page is still served. Kept ``dashboard.retention.access_log_days``.
 
-:func:`record_action` is where privacy actions (erasure) are recorded until the team dashboard's audit log
-exists: its merge re-points this one function to the audit helper.
+:func:`record_action` records privacy actions (erasure) in the audit log (``dashboard.audit``) and here.
 """
 
 from __future__ import annotations
@@ -16,8 +15,10 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Connection, Engine, insert
 
+from dashboard.audit import record
 from dashboard.models import AccessLog
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,10 @@ LIVE = "live"
 ERASE = "erase"
 REVIEW = "review"
 EXPORT_REVIEWED = "export_reviewed"
-ACTIONS = {SNAPSHOT: "viewed a snapshot", EXPORT_CSV: "exported violations (CSV)", LIVE: "watched a live view",
-           ERASE: "erased data on request", REVIEW: "reviewed a violation",
-           EXPORT_REVIEWED: "exported reviewed face crops"}
+ACTIONS = {SNAPSHOT: _l("viewed a snapshot"), EXPORT_CSV: _l("exported violations (CSV)"),
+           LIVE: _l("watched a live view"), ERASE: _l("erased data on request"), REVIEW: _l("reviewed a violation"),
+           EXPORT_REVIEWED: _l("exported reviewed face crops")}
+AUDIT_NAMES = {ERASE: "privacy.erase", REVIEW: "event.review"}  # the action's name in the audit log
 LIVE_DEDUP_S = 300.0
 
 _recent: dict[tuple[str, str, str, str], float] = {}  # (database, user, action, target) -> last recorded
@@ -76,6 +78,12 @@ def record_view(action: str, target: str, *, dedup_s: float = 0.0) -> None:
 
 
 def record_action(bind: Engine | Connection, user: str, action: str, detail: str) -> None:
-    """An administrative privacy action (erasure). Until the audit log of issue 19 is merged this writes the
-    access log; that merge points this function at the audit helper (one place to change)."""
+    """An administrative or review action (erasure, review): in the audit log (dashboard.audit, who did what)
+    and, as the privacy record of what happened to the data, in the access log too."""
+    name = AUDIT_NAMES.get(action, f"privacy.{action}")
+    if isinstance(bind, Connection):
+        record(bind, user, name, "", detail)
+    else:
+        with bind.begin() as conn:
+            record(conn, user, name, "", detail)
     write(bind, user, action, detail)

@@ -6,22 +6,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select, text
 
+from dashboard import access, audit
 from dashboard.db_session import get_db
 from dashboard.models import Camera, IngestCounter, Notification, NotificationAttempt
 from edge_agent.alerts_config import NotificationsConfig
 from edge_agent.core.topics import OFF, ON, SWITCHES
 
 bp = Blueprint("alerts", __name__)
+# admins only (dashboard/access.py); healthz is public (access.PUBLIC_ENDPOINTS)
+access.allow("alerts.notifications", "admin")
+access.allow("alerts.switch", "admin", access.camera_site)
+access.allow("alerts.send_test", "admin")
 INGEST_STALE_S = 300  # an ingester flushes its counters every 10 s
-
-
-def require_admin() -> None:
-    """Admins only (every user is an admin until the dashboard has roles)."""
-    if getattr(current_user, "role", "admin") != "admin":
-        abort(403)
 
 
 def notifications_config() -> NotificationsConfig:
@@ -49,7 +50,6 @@ def healthz():  # type: ignore[no-untyped-def]
 
 @bp.route("/notifications")
 def notifications():  # type: ignore[no-untyped-def]
-    require_admin()
     db = get_db()
     rows = db.scalars(select(Notification).order_by(Notification.id.desc()).limit(200)).all()
     counts = dict(db.execute(select(Notification.status, func.count()).group_by(Notification.status)).all())
@@ -63,7 +63,6 @@ def notifications():  # type: ignore[no-untyped-def]
 
 @bp.route("/cameras/<int:camera_id>/switch/<name>", methods=["POST"])
 def switch(camera_id: int, name: str):  # type: ignore[no-untyped-def]
-    require_admin()
     from dashboard.switches import SwitchError, send_switch
 
     cam = get_db().get(Camera, camera_id)
@@ -72,26 +71,30 @@ def switch(camera_id: int, name: str):  # type: ignore[no-untyped-def]
         abort(404 if cam is None or name not in SWITCHES else 400)
     try:
         send_switch(current_app.config, cam.site, cam.name, name, value == ON)
-        flash(f"{name} {value} sent to {cam.label}; the agent confirms within a second.", "ok")
+        audit.record(get_db(), current_user.name, f"camera.switch.{name}", cam.label, value, commit=True)
+        flash(_("%(switch)s %(value)s sent to %(camera)s; the agent confirms within a second.", switch=name,
+                value=value, camera=cam.label), "ok")
     except SwitchError as err:
-        flash(f"Could not send the command: {err}", "error")
+        flash(_("Could not send the command: %(error)s", error=err), "error")
     return redirect(url_for("views.camera", camera_id=camera_id))
 
 
 @bp.route("/notifications/test", methods=["POST"])
 def send_test():  # type: ignore[no-untyped-def]
-    require_admin()
     from dashboard.notifier import enqueue_test
 
     cfg = notifications_config()
     if not cfg.channels:
-        flash("No notification channels are configured (notifications.channels in config.yaml).", "error")
+        flash(_("No notification channels are configured (notifications.channels in config.yaml)."), "error")
     elif not cfg.enabled:
-        flash("Notifications are off (notifications.enabled in config.yaml): nothing would send a test. "
-              "`maskwatch dashboard notify-test` sends one from the command line.", "error")
+        flash(_("Notifications are off (notifications.enabled in config.yaml): nothing would send a test. "
+                "`maskwatch dashboard notify-test` sends one from the command line."), "error")
     else:
         engine = current_app.extensions["maskwatch"]["engine"]
         enqueue_test(engine, cfg, who=current_user.name)
-        flash(f"Test message queued for {len(cfg.channels)} channel(s); the ingest process sends it within "
-              "a second. Results appear below.", "ok")
+        audit.record(get_db(), current_user.name, "notifications.test", ",".join(sorted(cfg.channels)), commit=True)
+        flash(ngettext("Test message queued for %(num)s channel; the ingest process sends it within a second. "
+                       "Results appear below.",
+                       "Test message queued for %(num)s channels; the ingest process sends it within a second. "
+                       "Results appear below.", len(cfg.channels)), "ok")
     return redirect(url_for("alerts.notifications"))

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, jsonify
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from dashboard import views
 from dashboard.db_session import get_db
 from dashboard.models import Event, IngestCounter, Snapshot
-from dashboard.queries import EventFilter, FilterError, camera_json, event_json, events_page, overview
+from dashboard.queries import camera_json, event_json, events_page, overview
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).parent / "openapi.yaml"
@@ -28,17 +28,14 @@ def _json_error(err: HTTPException):  # type: ignore[no-untyped-def]
 
 @bp.route("/cameras")
 def cameras():  # type: ignore[no-untyped-def]
-    rows = overview(get_db(), str(current_app.config["TIMEZONE"]))
-    return jsonify(items=[camera_json(r.camera, r.today, r.last_violation, r.agent_availability) for r in rows])
+    rows = overview(get_db(), views.site_tz, sites=views.sites())
+    return jsonify(items=[{**camera_json(r.camera, r.today, r.last_violation, r.agent_availability),
+                           "timezone": views.site_tz(r.camera.site)} for r in rows])
 
 
 @bp.route("/events")
 def events():  # type: ignore[no-untyped-def]
-    try:
-        f = EventFilter.from_args(request.args, str(current_app.config["TIMEZONE"]), 50)
-    except FilterError as err:
-        abort(400, description=str(err))
-    page = events_page(get_db(), f)
+    page = events_page(get_db(), views.event_filter(50))
     return jsonify(items=[event_json(e, has) for e, has in page.items], total=page.total, page=page.page,
                    per_page=page.per_page, pages=page.pages)
 
@@ -54,9 +51,10 @@ def event(event_id: str):  # type: ignore[no-untyped-def]
 
 @bp.route("/stats")
 def stats():  # type: ignore[no-untyped-def]
-    bucket, days, camera_id = views.stats_params()
-    rep = views.build_report(bucket, days, camera_id)
-    return jsonify(bucket=rep.bucket, days=days, timezone=str(current_app.config["TIMEZONE"]), labels=rep.labels,
+    bucket, days, camera_id, site = views.stats_params()
+    _, tz = views.selected_cameras(camera_id, site)
+    rep = views.build_report(bucket, days, camera_id, site)
+    return jsonify(bucket=rep.bucket, days=days, timezone=tz, labels=rep.labels,
                    series=rep.series, people=rep.people, events=rep.events, busiest_hours=rep.busiest_hours,
                    compliance=rep.total.compliance)
 

@@ -1,7 +1,9 @@
-"""Login for people (session cookie) and bearer tokens for machines; users are created with the CLI.
+"""Login for people (session cookie) and bearer tokens for machines; users are created with the CLI or on the
+admin's user page (dashboard/admin.py). Roles and sites: dashboard/access.py.
 
 Passwords are hashed with werkzeug.security (scrypt); tokens are random and only their SHA-256 is stored.
-Every view requires a login: ``init_app`` installs a ``before_request`` guard, so a new view cannot forget.
+Every view requires a login and an access rule: ``init_app`` installs a ``before_request`` guard, so a new view
+cannot forget. A disabled user can neither log in nor keep a session or use a token.
 
 Sessions are server side (``user_sessions``): the signed cookie carries a random id whose row is checked on
 every request, so logout, a password change and "log out everywhere" end a session even if its cookie was
@@ -33,6 +35,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext, ngettext
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import delete, select
@@ -41,14 +44,16 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from dashboard import access
 from dashboard.bookkeeping import Bookkeeper
 from dashboard.db_session import get_db
-from dashboard.models import ApiToken, User, UserSession
+from dashboard.models import ApiToken, User, UserSession, UserSite
 from dashboard.throttle import LoginThrottle
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-PUBLIC_ENDPOINTS = {"auth.login", "static", "alerts.healthz"}  # healthz: ok/degraded only, for probes
+PUBLIC_ENDPOINTS = access.PUBLIC_ENDPOINTS
+SITE_NAME = re.compile(r"^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "mw_"
@@ -64,26 +69,56 @@ class UserError(ValueError):
 
 
 # ------------------------------------------------------------------ user and token management (CLI)
-def create_user(db: Session, name: str, password: str | None = None, *, update: bool = False) -> str:
+def create_user(db: Session, name: str, password: str | None = None, *, update: bool = False,
+                role: str | None = None, sites: list[str] | None = None) -> str:
     """Create (or with ``update`` re-password) a user; returns the password (generated when None).
 
-    A new password ends every session of the user."""
+    A new password ends every session of the user. ``role``: viewer (the default for a new user), operator or
+    admin; ``sites``: the sites a non-admin may see (``*``: all). With ``update``, a role or sites given
+    replace the user's; those not given are kept."""
     if not USER_NAME.match(name):
-        raise UserError(f"user name {name!r}: use 1-64 letters, digits, '_', '.', '@', '-'")
+        raise UserError(gettext("user name %(name)s: use 1-64 letters, digits, '_', '.', '@', '-'", name=repr(name)))
     if password is None:
         password = secrets.token_urlsafe(15)
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
+        raise UserError(gettext("password too short: at least %(num)s characters", num=MIN_PASSWORD))
     user = db.scalar(select(User).where(User.name == name))
     if user is not None and not update:
-        raise UserError(f"user {name!r} exists (use --update to set a new password)")
+        raise UserError(gettext("user %(name)s exists (use --update to set a new password)", name=repr(name)))
     if user is None:
-        user = User(name=name, created_at=datetime.now(UTC), password_hash="")
+        user = User(name=name, created_at=datetime.now(UTC), password_hash="", role="viewer")
         db.add(user)
-    else:
+    set_password(db, user, password)
+    set_access(user, role, sites)
+    db.commit()
+    return password
+
+
+def set_access(user: User, role: str | None = None, sites: list[str] | None = None) -> None:
+    """Set a user's role and/or sites (None: unchanged); raises UserError naming the bad value."""
+    if role is not None:
+        if role not in access.ROLES:
+            raise UserError(gettext("role %(role)s: must be one of %(roles)s", role=repr(role),
+                                    roles=", ".join(access.ROLES)))
+        user.role = role
+    if sites is not None:
+        clean = sorted({s.strip() for s in sites if s.strip()})
+        for site in clean:
+            if not SITE_NAME.match(site):
+                raise UserError(gettext("site %(site)s: a site name (letters, digits, '_', '.', '-') or '*' for all "
+                                        "sites", site=repr(site)))
+        user.site_rows = [UserSite(site=site) for site in clean]
+
+
+def set_password(db: Session, user: User, password: str | None = None) -> str:
+    """A new password (generated when None); it ends every session of the user. Returns it."""
+    if password is None:
+        password = secrets.token_urlsafe(15)
+    if len(password) < MIN_PASSWORD:
+        raise UserError(gettext("password too short: at least %(num)s characters", num=MIN_PASSWORD))
+    if user.id is not None:
         end_sessions(db, user.id)
     user.password_hash = generate_password_hash(password)
-    db.commit()
     return password
 
 
@@ -146,7 +181,8 @@ def authenticate(db: Session, name: str, password: str) -> User | None:
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
-    return user if check_password_hash(user.password_hash, password) else None
+    ok = check_password_hash(user.password_hash, password)
+    return user if ok and not user.disabled else None
 
 
 # ------------------------------------------------------------------ server-side sessions
@@ -179,7 +215,8 @@ def _load_user(user_id: str) -> User | None:
         return None
     # one query per request (the live view polls several times a second per viewer)
     return get_db().scalar(select(User).join(UserSession, UserSession.user_id == User.id).where(
-        UserSession.id_sha256 == _sha256(sid), User.id == uid, UserSession.expires_at > datetime.now(UTC)))
+        UserSession.id_sha256 == _sha256(sid), User.id == uid, UserSession.expires_at > datetime.now(UTC),
+        User.disabled.is_(False)))
 
 
 def _bearer(header: str) -> str | None:
@@ -195,7 +232,7 @@ def _load_token(req) -> User | None:  # type: ignore[no-untyped-def]
     db = get_db()
     tok = db.scalar(select(ApiToken).where(ApiToken.token_sha256 == _sha256(token)))
     now = datetime.now(UTC)
-    if tok is None or (tok.expires_at is not None and tok.expires_at <= now):
+    if tok is None or (tok.expires_at is not None and tok.expires_at <= now) or tok.user.disabled:
         return None
     g.token_scope = tok.scope
     if tok.last_used is None or (now - tok.last_used).total_seconds() > 60:
@@ -235,6 +272,7 @@ def init_app(app: Flask) -> None:
             return login_manager.unauthorized()
         if g.get("token_scope") == "read" and request.method not in SAFE_METHODS:
             return jsonify(error="this token is read-only (scope 'read')"), 403
+        access.check_request()
         return None
 
 
@@ -271,7 +309,9 @@ def login():  # type: ignore[no-untyped-def]
         db = get_db()
         verdict = throttle().check(db, addr, name)
         if verdict.retry_after_s > 0:
-            flash(f"Too many failed logins; try again in {int(verdict.retry_after_s) // 60 + 1} minute(s).", "error")
+            flash(ngettext("Too many failed logins; try again in %(num)s minute.",
+                           "Too many failed logins; try again in %(num)s minutes.",
+                           int(verdict.retry_after_s) // 60 + 1), "error")
             resp = current_app.make_response((render_template("login.html", form=form), 429))
             resp.headers["Retry-After"] = str(int(verdict.retry_after_s))
             return resp
@@ -286,7 +326,7 @@ def login():  # type: ignore[no-untyped-def]
             bookkeeper().note("user", user.id, datetime.now(UTC))
             return redirect(_safe_next(request.args.get("next")))
         throttle().failed(db, addr, name)
-        flash("Wrong user name or password.", "error")
+        flash(gettext("Wrong user name or password."), "error")
         return render_template("login.html", form=form), 401
     return render_template("login.html", form=form)
 

@@ -3,7 +3,9 @@
 - serve: the web app under waitress (host/port from the config's dashboard section); needs a secret key.
 - ingest: the MQTT ingest process (shared subscription when dashboard.ingest_group is set); also purges old
   data every hour.
-- create-user NAME [--password-stdin] [--update]: prints a generated password (stdout, alone) if none given.
+- create-user NAME [--password-stdin] [--update] [--role R] [--site S]...: prints a generated password (stdout,
+  alone) if none given. Role: viewer, operator, admin (the default here; users made on the Users page default
+  to viewer); sites: what a non-admin sees.
 - delete-user NAME: removes the user and their tokens.
 - create-token USER [--name N] [--scope read|write] [--days D | --no-expiry]: prints a bearer token.
 - list-tokens [--user U]: id, user, name, scope, created, expires, last used. revoke-token ID: deletes it.
@@ -49,6 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     u.add_argument("name")
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     u.add_argument("--update", action="store_true", help="set a new password for an existing user")
+    u.add_argument("--role", choices=("viewer", "operator", "admin"),
+                   help="viewer: read-only; operator: also reviews events; admin: everything (the default for a "
+                        "new user made here: whoever runs this holds the machine already; --update keeps the role)")
+    u.add_argument("--site", action="append", dest="sites", metavar="SITE",
+                   help="a site this user may see (repeat for more; '*' for all); admins see every site")
     d = cmd("delete-user", "delete a dashboard user and their API tokens")
     d.add_argument("name")
     t = cmd("create-token", "create a bearer token for the JSON API (printed once)")
@@ -214,6 +221,7 @@ def _notify_test(args, cfg) -> int:  # type: ignore[no-untyped-def]
 
 
 def _create_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.audit import record
     from dashboard.auth import UserError, create_user
     from dashboard.db import session_factory
 
@@ -226,7 +234,11 @@ def _create_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
         password = sys.stdin.readline().rstrip("\r\n")
     try:
         with session_factory(engine)() as db:
-            pw = create_user(db, args.name, password, update=args.update)
+            role = args.role or (None if args.update else "admin")
+            pw = create_user(db, args.name, password, update=args.update, role=role, sites=args.sites)
+            record(db, "cli", "user.update" if args.update else "user.create", args.name,
+                   f"role={role or '(kept)'} sites={args.sites}",
+                   commit=True)
     except UserError as err:
         print(f"maskwatch dashboard create-user: {err}", file=sys.stderr)
         return 1
@@ -237,6 +249,7 @@ def _create_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
 
 
 def _delete_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.audit import record
     from dashboard.auth import UserError, delete_user
     from dashboard.db import session_factory
 
@@ -247,6 +260,7 @@ def _delete_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
     try:
         with session_factory(engine)() as db:
             delete_user(db, args.name)
+            record(db, "cli", "user.delete", args.name, commit=True)
     except UserError as err:
         print(f"maskwatch dashboard delete-user: {err}", file=sys.stderr)
         return 1

@@ -65,15 +65,51 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    # roles and sites (dashboard/access.py): admin | operator | viewer; existing users migrated to admin
+    role: Mapped[str] = mapped_column(String(16), default="viewer", server_default="admin")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)  # None: the browser's language
+    site_rows: Mapped[list[UserSite]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     sessions: Mapped[list[UserSession]] = relationship(cascade="all, delete-orphan")
 
     # flask-login protocol
     is_authenticated = True
-    is_active = True
     is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return not self.disabled
+
+    @property
+    def sites(self) -> list[str]:
+        """Sites this user may see; ``["*"]``: all sites."""
+        return sorted(r.site for r in self.site_rows)
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class UserSite(Base):
+    """A site a (non-admin) user may see; site ``*`` means every site."""
+
+    __tablename__ = "user_sites"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class AuditEntry(Base):
+    """Who did what, when: admin and review actions (written by dashboard/audit.py ``record``)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_time", "time"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 class ApiToken(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ class EventFilter:
     verdict: str | None = None
     page: int = 1
     per_page: int = 50
+    sites: tuple[str, ...] | None = None  # the sites the user may see (None: all); set by the view, not the URL
 
     @classmethod
     def from_args(cls, args: Mapping[str, str], tz: str, per_page: int = 50) -> EventFilter:
@@ -73,6 +74,8 @@ class EventFilter:
         )
 
     def apply(self, q: Select[Any]) -> Select[Any]:
+        if self.sites is not None:
+            q = q.where(Event.camera_id.in_(select(Camera.id).where(Camera.site.in_(self.sites))))
         if self.camera_id is not None:
             q = q.where(Event.camera_id == self.camera_id)
         if self.since is not None:
@@ -119,8 +122,12 @@ def events_for_export(db: Session, f: EventFilter, limit: int = 1_000_000) -> It
     yield from db.scalars(q.execution_options(yield_per=2000))
 
 
-def cameras(db: Session) -> list[Camera]:
-    return list(db.scalars(select(Camera).order_by(Camera.site, Camera.name)))
+def cameras(db: Session, sites: tuple[str, ...] | None = None) -> list[Camera]:
+    """Cameras, by site and name; ``sites``: only those sites (None: all)."""
+    q = select(Camera).order_by(Camera.site, Camera.name)
+    if sites is not None:
+        q = q.where(Camera.site.in_(sites))
+    return list(db.scalars(q))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +138,15 @@ class CameraSummary:
     agent_availability: str | None
 
 
-def overview(db: Session, tz: str, now: datetime | None = None) -> list[CameraSummary]:
-    cams = cameras(db)
-    today = today_by_camera(db, tz, now)
+def overview(db: Session, tz: str | Callable[[str], str], now: datetime | None = None,
+             sites: tuple[str, ...] | None = None) -> list[CameraSummary]:
+    """Per camera: today's tally (the local day of the camera's site: ``tz`` is a zone or site -> zone)."""
+    cams = cameras(db, sites)
+    zone_of = tz if callable(tz) else (lambda _site: tz)
+    today: dict[int, Tally] = {}
+    for zone in sorted({zone_of(c.site) for c in cams}):
+        in_zone = {c.id for c in cams if zone_of(c.site) == zone}
+        today.update((cid, t) for cid, t in today_by_camera(db, zone, now).items() if cid in in_zone)
     agents = {(a.site, a.name): a.availability for a in db.scalars(select(Agent))}
     out = []
     for c in cams:

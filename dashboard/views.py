@@ -6,6 +6,7 @@ import csv
 import io
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -23,10 +25,11 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from dashboard import access_log, review, statistics
+from dashboard import access, access_log, reports, review, statistics
 from dashboard.db_session import get_db, previews
 from dashboard.models import Camera, Event, Snapshot
 from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
@@ -41,14 +44,26 @@ def _tz() -> str:
     return str(current_app.config["TIMEZONE"])
 
 
+def site_tz(site: str) -> str:
+    """The time zone of ``site`` (dashboard.site_timezones, else dashboard.timezone)."""
+    return str(current_app.config.get("SITE_TIMEZONES", {}).get(site) or _tz())
+
+
+def sites() -> tuple[str, ...] | None:
+    """The sites the current user may see (None: all); set by dashboard.access before each request (computed
+    here where it was not, e.g. on a public page: an anonymous user sees no site)."""
+    return g.visible_sites if "visible_sites" in g else access.visible_sites()
+
+
 @bp.app_template_filter("local")
-def _local(t: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    return "" if t is None else t.astimezone(ZoneInfo(_tz())).strftime(fmt)
+def _local(t: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S", tz: str | None = None) -> str:
+    """Machine-readable local time (form values, ISO-like labels); pages show times with ``when``."""
+    return "" if t is None else t.astimezone(ZoneInfo(tz or _tz())).strftime(fmt)
 
 
-@bp.app_template_filter("pct")
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.0f}%"
+@bp.app_context_processor
+def _zones():  # type: ignore[no-untyped-def]
+    return {"site_tz": site_tz}
 
 
 def _camera_or_404(camera_id: int) -> Camera:
@@ -60,9 +75,9 @@ def _camera_or_404(camera_id: int) -> Camera:
 
 @bp.route("/", endpoint="overview")
 def overview_page():  # type: ignore[no-untyped-def]
-    rows = overview(get_db(), _tz())
+    rows = overview(get_db(), site_tz, sites=sites())
     live = {r.camera.id for r in rows if previews().version(r.camera.site, r.camera.name) is not None}
-    return render_template("overview.html", rows=rows, live=live, tz=_tz())
+    return render_template("overview.html", rows=rows, live=live)
 
 
 @bp.route("/cameras/<int:camera_id>")
@@ -117,33 +132,47 @@ def _camera_names(camera_id: int) -> tuple[str, str]:
     return cam.site, cam.name
 
 
-def _filter() -> EventFilter:
+def event_filter(per_page: int) -> EventFilter:
+    """The URL's filter, limited to the sites the user may see (times without an offset: the camera's site's
+    zone when one camera is chosen, else the dashboard's)."""
+    tz = _tz()
+    cam = request.args.get("camera", "").strip()
+    if cam.isdigit():
+        c = get_db().get(Camera, int(cam))
+        tz = site_tz(c.site) if c is not None else tz
     try:
-        return EventFilter.from_args(request.args, _tz(), int(current_app.config["PER_PAGE"]))
+        f = EventFilter.from_args(request.args, tz, per_page)
     except FilterError as err:
         abort(400, description=str(err))
+    return replace(f, sites=sites())
+
+
+def _filter() -> EventFilter:
+    return event_filter(int(current_app.config["PER_PAGE"]))
 
 
 @bp.route("/violations")
 def violations():  # type: ignore[no-untyped-def]
     f = _filter()
-    return render_template("violations.html", page=events_page(get_db(), f), f=f, cameras=cameras(get_db()))
+    return render_template("violations.html", page=events_page(get_db(), f), f=f, cameras=cameras(get_db(), sites()))
 
 
 @bp.route("/violations.csv")
 def violations_csv():  # type: ignore[no-untyped-def]
     f = _filter()
     db = get_db()
-    tz = ZoneInfo(_tz())
+    zones: dict[str, ZoneInfo] = {}
     access_log.record_view(access_log.EXPORT_CSV, "violations.csv?" + request.query_string.decode("ascii", "replace"))
 
     def rows() -> Iterator[str]:
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["event_id", "time_utc", "time_local", "site", "camera", "agent", "verdict", "confidence",
-                    "track_id", "votes", "box", "frame_w", "frame_h"])
+        w.writerow(["event_id", "time_utc", "time_local", "timezone", "site", "camera", "agent", "verdict",
+                    "confidence", "track_id", "votes", "box", "frame_w", "frame_h"])
         for e in events_for_export(db, f):
-            w.writerow([e.event_id, e.time.isoformat(), e.time.astimezone(tz).isoformat(), e.camera.site,
+            site = e.camera.site
+            zone = zones.get(site) or zones.setdefault(site, ZoneInfo(site_tz(site)))
+            w.writerow([e.event_id, e.time.isoformat(), e.time.astimezone(zone).isoformat(), zone.key, site,
                         e.camera.name, e.agent, e.verdict, f"{e.confidence:.3f}", e.track_id, e.votes, e.box,
                         e.frame_w, e.frame_h])
             if buf.tell() > 64_000:
@@ -175,7 +204,7 @@ def event(event_id: str):  # type: ignore[no-untyped-def]
 
 @bp.route("/events/<event_id>/review", methods=["POST"])
 def review_event(event_id: str):  # type: ignore[no-untyped-def]
-    """Confirm / false positive / relabel. Any logged-in user for now (roles: issue 19 gates it to operators)."""
+    """Confirm / false positive / relabel: operators and admins (dashboard/access.py); recorded in the audit log."""
     db = get_db()
     e = db.scalar(select(Event).where(Event.event_id == event_id))
     if e is None:
@@ -185,7 +214,7 @@ def review_event(event_id: str):  # type: ignore[no-untyped-def]
                             request.form.get("label") or None)
     except review.ReviewError as err:
         abort(400, description=str(err))
-    flash("Review saved.", "ok")
+    flash(_("Review saved."), "ok")
     return redirect(url_for("views.event", event_id=event_id))
 
 
@@ -204,7 +233,7 @@ def snapshot(event_id: str):  # type: ignore[no-untyped-def]
     return resp
 
 
-def stats_params() -> tuple[str, int, int | None]:
+def stats_params() -> tuple[str, int, int | None, str | None]:
     bucket = request.args.get("bucket", "hour")
     if bucket not in statistics.BUCKETS:
         abort(400, description=f"bucket must be one of {', '.join(statistics.BUCKETS)}")
@@ -216,27 +245,45 @@ def stats_params() -> tuple[str, int, int | None]:
         camera_id = int(cam) if cam else None
     except ValueError:
         abort(400, description="camera must be a camera id")
-    return bucket, days, camera_id
+    site = request.args.get("site") or None
+    return bucket, days, camera_id, site
 
 
-def build_report(bucket: str, days: int, camera_id: int | None) -> statistics.Report:
-    db = get_db()
-    cams = cameras(db)
+def selected_cameras(camera_id: int | None, site: str | None) -> tuple[list[Camera], str]:
+    """The cameras a statistics request covers (only sites the user may see; 404 for anything else) and the
+    time zone it is bucketed in: the one site's zone, or the dashboard's when sites in several zones mix."""
+    cams = cameras(get_db(), sites())
     if camera_id is not None:
         cams = [c for c in cams if c.id == camera_id]
-        if not cams:
-            abort(404)
-    now = datetime.now(UTC)
-    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    raw = request.args.get("reviews") == "ignore"  # the agents' counts, without the operators' corrections
-    return statistics.report(db, _tz(), bucket, end - timedelta(days=days), end, cams, apply_reviews=not raw)
+    if site is not None:
+        cams = [c for c in cams if c.site == site]
+    if (camera_id is not None or site is not None) and not cams:
+        abort(404)
+    zones = {site_tz(c.site) for c in cams}
+    return cams, zones.pop() if len(zones) == 1 else _tz()
+
+
+def build_report(bucket: str, days: int, camera_id: int | None, site: str | None = None) -> statistics.Report:
+    cams, tz = selected_cameras(camera_id, site)
+    end = reports.hour_end(datetime.now(UTC))
+    return statistics.report(get_db(), tz, bucket, end - timedelta(days=days), end, cams,
+                             apply_reviews=request.args.get("reviews") != "ignore")
 
 
 @bp.route("/statistics")
 def stats_page():  # type: ignore[no-untyped-def]
-    bucket, days, camera_id = stats_params()
-    rep = build_report(bucket, days, camera_id)
+    bucket, days, camera_id, site = stats_params()
+    cams, tz = selected_cameras(camera_id, site)
+    end = reports.hour_end(datetime.now(UTC))
+    span = timedelta(days=days)
+    rep = statistics.report(get_db(), tz, bucket, end - span, end, cams)
+    prev = statistics.report(get_db(), tz, bucket, end - 2 * span, end - span, cams)
+    heat = reports.heatmap(get_db(), tz, end - span, end, cams)
     data = {"labels": rep.labels, "series": rep.series, "people": rep.people, "events": rep.events,
-            "busiest_hours": rep.busiest_hours}
-    return render_template("statistics.html", rep=rep, data=data, bucket=bucket, days=days, camera_id=camera_id,
-                           cameras=cameras(get_db()), ranges=RANGES, tz=_tz())
+            "busiest_hours": rep.busiest_hours,
+            # the sites' lines of the previous period, bucket by bucket, drawn faintly under this period's
+            "previous": {k: v for k, v in prev.series.items() if k.startswith("site ") and any(x is not None for x in v)}}
+    all_cams = cameras(get_db(), sites())
+    return render_template("statistics.html", rep=rep, prev=prev, heat=heat, data=data, bucket=bucket, days=days,
+                           camera_id=camera_id, site=site, cameras=all_cams,
+                           site_names=sorted({c.site for c in all_cams}), ranges=RANGES, tz=tz)

@@ -562,12 +562,23 @@ camera_entries() {
   fi
 }
 
+# system_timezone: this machine's IANA zone (the dashboard's proposed time zone), UTC if it cannot be told
+system_timezone() {
+  local tz=""
+  if command -v timedatectl >/dev/null 2>&1; then tz="$(timedatectl show -p Timezone --value 2>/dev/null || true)"; fi
+  if [ -z "$tz" ] && [ -r /etc/timezone ]; then tz="$(head -n 1 /etc/timezone)"; fi
+  if [ -z "$tz" ] && [ -L /etc/localtime ]; then tz="$(readlink /etc/localtime | sed -n 's|.*/zoneinfo/||p')"; fi
+  if [[ ! "$tz" =~ ^[A-Za-z0-9_+/-]+$ ]]; then tz="UTC"; fi
+  printf '%s' "$tz"
+}
+
 install_config() {
   local cameras
   cameras="$(camera_entries)"
   make_dir "$ETC" 0755
   render "$DEPLOY_DIR/config.yaml.in" "VENV=$VENV" "ETC=$ETC" "STATE=$STATE" "WEB_STATE=$WEB_STATE" "SITE=$SITE" \
     "AGENT_ID=$AGENT_ID" "CAMERAS=$cameras" "DASHBOARD_BIND=$DASHBOARD_BIND" "DASHBOARD_PORT=$DASHBOARD_PORT" \
+    "TIMEZONE=${TIMEZONE:-$(system_timezone)}" \
     | write_file "$CONFIG.dist" 0644
   if [ -e "$CONFIG" ]; then
     echo "kept $CONFIG (compare with $CONFIG.dist after upgrades)"

@@ -28,11 +28,21 @@ COMMANDS: dict[str, str] = {
 EXIT_CONFIG = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names (its first word), or None (no command, ``--help``, ``--version``)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that subcommand's module is imported (the others get a bare entry):
+    ``maskwatch agent`` must not import the dashboard's Flask stack (~23 MB of RSS) or the demo's modules."""
     parser = argparse.ArgumentParser(prog="maskwatch", description="MaskWatch mask-compliance monitor")
     parser.add_argument("--version", action="version", version=f"maskwatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name)
+            continue
         try:
             module = importlib.import_module(module_name)
         except ImportError as err:  # an optional part not installed (e.g. the [train] extra)
@@ -54,7 +64,7 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(chosen_command(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     missing = getattr(args, "_missing", None)
     if missing is not None:

@@ -380,6 +380,10 @@ class DashboardConfig(_Section):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     retention_days: int | None = Field(None, ge=1, description="Deprecated: sets retention.events_days")
     timezone: str = Field("UTC", description="IANA time zone for the dashboard's days and hours (e.g. Europe/Berlin)")
+    site_timezones: dict[str, str] = Field(
+        default_factory=dict,
+        description="Time zone per site (site name -> IANA zone, e.g. {jakarta: Asia/Jakarta}); a site not "
+                    "listed uses dashboard.timezone")
     ingest_group: str | None = Field(None, description="MQTT v5 shared subscription group ($share/<group>/...)")
     mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
     mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
@@ -403,6 +407,16 @@ class DashboardConfig(_Section):
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r}; use an IANA name such as UTC or Europe/Berlin") from None
+        return v
+
+    @field_validator("site_timezones")
+    @classmethod
+    def _site_tz(cls, v: dict[str, str]) -> dict[str, str]:
+        for site, zone in v.items():
+            try:
+                cls._tz(zone)
+            except ValueError as err:
+                raise ValueError(f"site {site!r}: {err}") from None
         return v
 
 

@@ -27,6 +27,7 @@ from edge_agent.core.labels import VIOLATIONS
 from edge_agent.core.topics import ENABLED, PREVIEW, SET, STATE, STATS, STATUS, Topics
 from edge_agent.core.verdicts import Decision, FrameResult
 from edge_agent.events import CameraStats, CameraStatus, ViolationEvent, dump
+from edge_agent.memory import Trimmer
 from edge_agent.mqtt_client import MqttLink, OutboxSender
 from edge_agent.outbox import Outbox
 from edge_agent.privacy import Privacy, ViolatorTracks
@@ -511,6 +512,7 @@ class Runtime:
                 self._start_health()
             self.watchdog.notify("READY=1")
             last_purge = time.monotonic()
+            trimmer = Trimmer()  # freed frames and decoder buffers back to the system (edge_agent/memory.py)
             while not self._stop.wait(0.25):
                 now = time.monotonic()
                 if self._reload.is_set():
@@ -520,6 +522,7 @@ class Runtime:
                 for r in self.runners:
                     r.worker.check_stalled(now)
                 self.watchdog.tick(self.runners, now)
+                trimmer.tick(now)
                 if self.outbox.memory.disk_full:
                     self.outbox.write_buffered()  # space may be back: write what waits in memory
                 if now - last_purge > PURGE_EVERY_S:

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Set up a development machine: Debian packages (when root or with sudo) and the project's virtualenv.
-# Usage: scripts/setup.sh [EXTRAS]   (default extras: dashboard,broker,postgres,train,dev)
+# Usage: scripts/setup.sh [EXTRAS]   (default extras: dashboard,broker,postgres,train,onnxruntime,dev)
 # Idempotent: packages and the venv that are already present are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS="${1:-dashboard,broker,postgres,train,dev}"
+EXTRAS="${1:-dashboard,broker,postgres,train,onnxruntime,dev}"
 
 APT_PACKAGES=(
   mosquitto mosquitto-clients                          # real MQTT broker for tests and the demo

@@ -86,9 +86,10 @@ def make_app(tmp_path: Path, **settings: Any):  # type: ignore[no-untyped-def]
     return app
 
 
-def add_user(app, name: str = "manager", password: str | None = "correct horse battery") -> str:  # type: ignore[no-untyped-def]
+def add_user(app, name: str = "manager", password: str | None = "correct horse battery", role: str = "admin",  # type: ignore[no-untyped-def]
+             sites: list[str] | None = None) -> str:
     with session_factory(app.extensions["maskwatch"]["engine"])() as db:
-        return create_user(db, name, password)
+        return create_user(db, name, password, role=role, sites=sites)
 
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')

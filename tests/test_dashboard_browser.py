@@ -50,7 +50,8 @@ def stack(tmp_path):
                        snapshot_dir=tmp_path / "snaps", mqtt_port=broker.port, http_port=http_port)
     env = {**os.environ, "MASKWATCH_SECRET_KEY": uuid.uuid4().hex * 2}
     assert maskwatch("dashboard", "db-upgrade", "--config", str(cfg)).returncode == 0
-    r = maskwatch("dashboard", "create-user", "manager", "--password-stdin", "--config", str(cfg), input=PASSWORD)
+    r = maskwatch("dashboard", "create-user", "manager", "--password-stdin", "--role", "admin", "--config", str(cfg),
+                  input=PASSWORD)
     assert r.returncode == 0, r.stderr
     procs = [subprocess.Popen([sys.executable, "-m", "edge_agent", "dashboard", action, "--config", str(cfg)],
                               cwd=REPO, env=env, stdout=open(tmp_path / f"{action}.log", "w"),  # noqa: SIM115

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.db import head_revision, make_engine
 from dashboard.ingest import Ingester, Received
+from dashboard.messages import classify
 from dashboard.models import Event, User
 
 SECRET = {"MASKWATCH_SECRET_KEY": "k" * 64}
@@ -35,7 +36,6 @@ def test_commands_refuse_an_empty_database(cfg):
 @pytest.mark.slow
 def test_db_upgrade_create_user_token_and_purge(cfg, tmp_path):
     r = maskwatch("dashboard", "db-upgrade", "--config", str(cfg))
-
     assert r.returncode == 0 and f"database at schema {head_revision()}" in r.stdout
     assert maskwatch("dashboard", "db-upgrade", "--config", str(cfg)).returncode == 0  # idempotent
 
@@ -65,9 +65,11 @@ def test_db_upgrade_create_user_token_and_purge(cfg, tmp_path):
     assert set(users) == {"alice", "bob"}
     assert generated not in users["alice"].password_hash and users["alice"].password_hash.startswith("scrypt:")
 
-    old = (datetime.now(UTC) - timedelta(days=8)).isoformat()
-    Ingester(engine, tmp_path / "snaps", "maskwatch").process(
-        [Received(topic("event"), raw(event("old", time=old))), Received(topic("event"), raw(event("new")))])
+    # an event received 8 days ago (retention counts from the receive time, issue 13) and one received now
+    old = datetime.now(UTC) - timedelta(days=8)
+    ingester = Ingester(engine, tmp_path / "snaps", "maskwatch")
+    ingester.store.write([classify("maskwatch", topic("event"), raw(event("old", time=old.isoformat())))], now=old)
+    ingester.process([Received(topic("event"), raw(event("new")))])
     r = maskwatch("dashboard", "purge", "--config", str(cfg))
     assert r.returncode == 0 and "1 events and 0 stats samples (7 days)" in r.stdout, r.stdout
     with Session(engine) as db:

@@ -1,9 +1,12 @@
 // MaskWatch pages: refresh live tiles, poll the latest violations, draw snapshot boxes. No inline scripts (CSP).
 (function () {
   "use strict";
-  // Label ids, violation set and display names: edge_agent/core/labels.py, rendered by base.html.
+  // strings in the page's language, rendered by the server (dashboard/i18n.py JS_STRINGS); label ids and
+  // display names (translated): edge_agent/core/labels.py via dashboard/vocabulary.py, rendered by base.html
+  const T = JSON.parse((document.getElementById("i18n-strings") || {}).textContent || "{}");
   const vocabEl = document.getElementById("maskwatch-vocab");
   const LABELS = vocabEl ? JSON.parse(vocabEl.textContent).names : {};
+  const LANG = document.documentElement.lang || undefined;
 
   // Live images: poll the latest frame with If-None-Match (an unchanged frame is a tiny 304), quickly while
   // frames change (up to maxFps), backing off to maxDelay while they do not and when the tab is hidden.
@@ -50,9 +53,10 @@
   if (list && list.dataset.api) {
     const seen = new Set();
     let first = true;
-    const tz = document.body.dataset.tz || undefined;  // the dashboard's time zone, as the server renders
+    // the camera's site's zone (camera page) or the dashboard's, as the server renders; the page's language
+    const tz = list.dataset.tz || document.body.dataset.tz || undefined;
     const fmt = function (iso) {
-      try { return new Date(iso).toLocaleString(undefined, { timeZone: tz }); }
+      try { return new Date(iso).toLocaleString(LANG, { timeZone: tz, timeZoneName: "short" }); }
       catch (e) { return new Date(iso).toLocaleString(); }
     };
     const render = function (items) {
@@ -78,7 +82,7 @@
       if (!items.length) {
         const li = document.createElement("li");
         li.className = "muted";
-        li.textContent = "No violations yet.";
+        li.textContent = T.no_violations_yet;
         list.append(li);
       }
       first = false;

@@ -22,7 +22,10 @@ def run(args: argparse.Namespace) -> int:
     from edge_agent.classifier import ModelError
     from edge_agent.config import agent_sections, find_config, load_config
     from edge_agent.detectors.base import DetectorError
+    from edge_agent.memory import tune_malloc
     from edge_agent.runtime import Runtime
+
+    tune_malloc()  # frame-sized blocks unmapped when freed (edge_agent/memory.py)
 
     path = find_config(args.config)
     config = load_config(path, own_sections=agent_sections)  # the dashboard's secrets are not ours

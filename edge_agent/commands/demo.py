@@ -362,7 +362,7 @@ def run(args: argparse.Namespace) -> int:
         step_log = logs / "setup.log"
         if _run_step(mw + ["dashboard", "db-upgrade", *cfg], env, step_log) != 0:
             return _failed(Child("setup", [], step_log), "database setup failed")
-        user_cmd = mw + ["dashboard", "create-user", args.user, "--password-stdin", *cfg]
+        user_cmd = mw + ["dashboard", "create-user", args.user, "--password-stdin", "--role", "admin", *cfg]
         if _run_step(user_cmd, env, step_log, sec.dashboard_password + "\n") != 0 and \
                 _run_step(user_cmd + ["--update"], env, step_log, sec.dashboard_password + "\n") != 0:
             return _failed(Child("setup", [], step_log), "could not create the dashboard user")
