@@ -8,8 +8,16 @@
   the same builder as the dashboard's ingest).
 - :class:`OutboxSender` hands stored messages to paho in order while connected and deletes each one when
   its PUBACK arrives with a success code; a PUBACK with a failure reason code (MQTT 5: not authorised, quota
-  exceeded, payload too large, ...) moves it to the outbox's dead letters, counted and logged once per cause. paho calls ``on_publish`` while holding its own lock, so the callback only queues
-  the message id; the sender thread does all outbox bookkeeping (no lock-order deadlock, no ack race).
+  exceeded, payload too large, ...) moves it to the outbox's dead letters, counted and logged once per cause.
+  paho calls ``on_publish`` while holding its own lock, so the callback only queues the message id; the sender
+  thread does all outbox bookkeeping (no lock-order deadlock, no ack race).
+- "No matching subscribers" (MQTT 5 reason code 0x10, a success code): for the kinds that must reach the
+  dashboard (:data:`edge_agent.core.topics.CUSTODY_KINDS`: events, snapshots, face crops and their revisions)
+  nobody has taken custody, so the message stays queued in its place and is sent again, one probe at a time
+  with the reconnect back-off, until a subscriber takes it (counted ``no_subscriber_retries``; logged once when
+  the agent starts waiting, once when a subscriber is back). Best-effort kinds (previews, stats, status) are
+  deleted as before. mosquitto answers 0x10 when no session subscribes, e.g. before the first ingest started or
+  after a restart of mosquitto 2.0.11, which does not restore shared subscriptions.
 """
 
 from __future__ import annotations
@@ -25,16 +33,20 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 from edge_agent.config import MQTTConfig
-from edge_agent.core.topics import Topics
+from edge_agent.core.topics import Topics, needs_custody
 from edge_agent.mqtt_connection import ConnectionLog, build_client
 from edge_agent.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 ONLINE, OFFLINE, STOPPED = "online", "offline", "stopped"
+#: what :class:`AckListener` gets for a PUBACK with reason code 0x10 (a success code that matched no subscriber)
+NO_SUBSCRIBERS = "No matching subscribers"
+NO_MATCHING_SUBSCRIBERS_RC = 0x10
 
 MessageHandler = Callable[[str, bytes], None]
-#: ``(mid, failure)``: failure is None for a PUBACK that confirms delivery, else the broker's reason
+#: ``(mid, failure)``: failure is None for a PUBACK that confirms delivery, :data:`NO_SUBSCRIBERS` for one that
+#: confirms receipt by the broker but matched no subscriber, else the broker's failure reason
 AckListener = Callable[[int, "str | None"], None]
 
 
@@ -114,6 +126,8 @@ class MqttLink:
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any = None) -> None:
         failure = str(rc) if rc is not None and getattr(rc, "is_failure", False) else None
+        if failure is None and getattr(rc, "value", 0) == NO_MATCHING_SUBSCRIBERS_RC:
+            failure = NO_SUBSCRIBERS
         for fn in self._ack_listeners:
             fn(mid, failure)
 
@@ -164,6 +178,10 @@ class OutboxSender:
         self.published = 0
         self.rejected = 0
         self.dead_lettered = 0
+        #: no subscriber matched a custody message: probe with one message at a time after ``_retry_at``
+        self.waiting_for_subscriber = False
+        self._retry_at = 0.0
+        self._retry_delay = 0.0
         self._events: queue.Queue[tuple[int, str | None] | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -204,10 +222,38 @@ class OutboxSender:
                 self._ack(*item)
 
     def _ack(self, mid: int, failure: str | None) -> None:
+        if failure == NO_SUBSCRIBERS:
+            topic = self.outbox.topic_in_flight(mid)
+            if topic is not None and needs_custody(self.link.topics.prefix, topic):
+                if self.outbox.unsend(mid):
+                    self._no_subscriber(topic)
+                return
+            failure = None  # best effort: the broker received it, nobody wanted it
         if failure is None:
-            self.outbox.ack(mid)
+            topic = self.outbox.topic_in_flight(mid) if self.waiting_for_subscriber else None
+            if self.outbox.ack(mid) and topic is not None and needs_custody(self.link.topics.prefix, topic):
+                self._subscriber_back()
         elif self.outbox.dead_letter(mid, failure):
             self.dead_lettered += 1
+
+    def _no_subscriber(self, topic: str) -> None:
+        cfg = self.link.cfg
+        if not self.waiting_for_subscriber:
+            self.waiting_for_subscriber = True
+            self._retry_delay = cfg.reconnect_min_s
+            log.warning("the broker has no subscriber for %r (MQTT reason 0x10, no dashboard ingest subscribed): "
+                        "events, snapshots and face crops stay queued (%d messages) and are sent again with "
+                        "back-off %.0f-%.0f s until a subscriber takes them", topic, self.outbox.pending(),
+                        cfg.reconnect_min_s, cfg.reconnect_max_s)
+        if time.monotonic() >= self._retry_at:  # one back-off step per probe, not per message of the window
+            self._retry_at = time.monotonic() + self._retry_delay
+            self._retry_delay = min(self._retry_delay * 2, cfg.reconnect_max_s)
+
+    def _subscriber_back(self) -> None:
+        self.waiting_for_subscriber = False
+        self._retry_at = 0.0
+        log.warning("a subscriber took custody again: sending the %d queued messages (%d resent after 'no matching "
+                    "subscribers' so far)", self.outbox.pending(), self.outbox.counter("no_subscriber_retries"))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -232,7 +278,12 @@ class OutboxSender:
             log.exception("outbox sender failed; retrying")
 
     def _send(self) -> None:
-        room = self.window - self.outbox.in_flight()
+        window = self.window
+        if self.waiting_for_subscriber:
+            if time.monotonic() < self._retry_at:
+                return
+            window = 1  # a probe: the oldest message only, until a subscriber takes one
+        room = window - self.outbox.in_flight()
         if room <= 0:
             return
         for msg in self.outbox.take(room):

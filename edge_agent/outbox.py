@@ -370,6 +370,26 @@ class Outbox:
             self._db.execute("DELETE FROM dead_letter WHERE id <= ?", (rows[-1][0] if rows else 0,))
             return len(rows)
 
+    def topic_in_flight(self, mid: int) -> str | None:
+        """The topic of the message handed over under MQTT id ``mid`` (None for an id we do not track)."""
+        with self._lock:
+            row = self._in_flight.get(mid)
+            if row is None:
+                return None
+            found = self._db.execute("SELECT topic FROM outbox WHERE id = ?", (row,)).fetchone()
+            return str(found[0]) if found else None
+
+    def unsend(self, mid: int) -> bool:
+        """The broker acknowledged ``mid`` but no subscriber took it: keep the message queued, in its place,
+        to be handed over again (counted ``no_subscriber_retries``). False for an id we do not track."""
+        with self._lock:
+            row = self._in_flight.pop(mid, None)
+            if row is None:
+                return False
+            self._sent.discard(row)
+            self._count("no_subscriber_retries", 1)
+            return True
+
     def forget_in_flight(self) -> None:
         """The MQTT client was replaced (its in-memory queue is gone): hand everything over again."""
         with self._lock:

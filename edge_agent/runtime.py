@@ -472,6 +472,7 @@ class Runtime:
                                 "dropped_frames": r.worker.frames.dropped, "detection": r.detection_enabled,
                                 "analysis_alive": now - r.heartbeat < 10.0} for r in self.runners}
         q = self.outbox.stats()
+        waiting = bool(self.sender and self.sender.waiting_for_subscriber)
         body = {"cameras": cams, "mqtt_connected": bool(self.link and self.link.connected.is_set()),
                 "queue": {"pending": q.pending, "in_flight": q.in_flight, "bytes": q.bytes,
                           "dropped_full": q.dropped_full, "dropped_age": q.dropped_age,
@@ -480,9 +481,12 @@ class Runtime:
                           "dead_letter_reasons": self.outbox.dead_letter_reasons(),
                           "deliveries_confirmed": bool(self.link and self.link.confirmed),
                           "disk_full": q.disk_full, "memory_buffered": q.memory_buffered,
-                          "dropped_disk_full": q.dropped_disk_full},
+                          "dropped_disk_full": q.dropped_disk_full,
+                          "no_subscriber_retries": self.outbox.counter("no_subscriber_retries"),
+                          "waiting_for_subscriber": waiting},
                 "alarms": [name for name, on in (("disk_full", q.disk_full), ("dead_letters", q.dead_letters > 0),
-                                                 ("dropped_disk_full", q.dropped_disk_full > 0)) if on]}
+                                                 ("dropped_disk_full", q.dropped_disk_full > 0),
+                                                 ("no_subscriber", waiting)) if on]}
         return all(c["analysis_alive"] for c in cams.values()), body
 
     def _start_health(self) -> None:

@@ -10,7 +10,7 @@ from edge_agent.core.labels import (
     UnknownLabelError,
     canonical_label,
 )
-from edge_agent.core.topics import ParsedTopic, Topics, check_name, parse_topic
+from edge_agent.core.topics import ParsedTopic, Topics, check_name, needs_custody, parse_topic
 
 
 @pytest.mark.parametrize(
@@ -91,3 +91,14 @@ def test_topic_kind_checked():
         Topics("maskwatch", "hq").camera("door", "snapshot")
     with pytest.raises(ValueError, match="prefix"):
         Topics("maskwatch/", "hq")
+
+
+def test_only_events_snapshots_and_face_crops_need_custody() -> None:
+    t = Topics("maskwatch", "hq")
+    assert needs_custody("maskwatch", t.camera("door", "event"))
+    assert needs_custody("maskwatch", t.snapshot("door", "e1"))
+    assert needs_custody("maskwatch", t.snapshot("door", "e1", revision=2))
+    assert needs_custody("maskwatch", t.face("door", "e1"))
+    for best_effort in (t.camera("door", "preview"), t.camera("door", "stats"), t.camera("door", "status"),
+                        t.available("pi-1"), "other/hq/camera/door/event", "maskwatch/hq/camera/door/event/x/y/z"):
+        assert not needs_custody("maskwatch", best_effort), best_effort

@@ -7,7 +7,9 @@ Each test counts events published vs stored vs counted as refused:
 - an ingest stalled behind a write-locked database while an agent drains 1,500 events: all 1,500 stored;
 - the broker SIGKILLed after acknowledging 50 events while the ingest was away: all 50 stored after restart;
 - an agent whose site the ACL does not grant: 0 deleted as delivered, 50 dead-lettered and counted;
-- an agent publishing another agent's availability: refused by the broker, nothing stored.
+- an agent publishing another agent's availability: refused by the broker, nothing stored;
+- an agent publishing while no ingest has ever subscribed (PUBACK "no matching subscribers"): its events stay
+  queued and are delivered once an ingest subscribes; best-effort previews are not kept.
 """
 
 from __future__ import annotations
@@ -175,6 +177,7 @@ def test_an_agent_cannot_speak_for_another(tmp_path: Path, broker: Mosquitto) ->
 def test_a_message_over_the_broker_size_limit_is_dead_lettered(tmp_path: Path, broker: Mosquitto) -> None:
     """max_packet_size (8 MiB in the shipped config, announced in the CONNACK): kept as a dead letter, counted,
     and the connection survives (sending it would make the broker drop the connection, again and again)."""
+    ingest = start_ingest(tmp_path, broker)  # the small event's custodian
     box, link, sender = agent_link(tmp_path, broker)
     topics = Topics("maskwatch", SITE)
     box.put(topics.snapshot("door", "big"), b"\xff\xd8" + b"\0" * (9 * 2**20), qos=1)
@@ -187,6 +190,39 @@ def test_a_message_over_the_broker_size_limit_is_dead_lettered(tmp_path: Path, b
         assert sum(reasons.values()) == 1 and box.stats().acked == 1, reasons
         assert any("large" in r.lower() for r in reasons), reasons
         assert link.connects == 1, "the connection was dropped over the oversize message"
+    finally:
+        sender.stop()
+        link.stop()
+        ingest.stop()
+
+
+def test_with_no_subscriber_events_stay_queued_until_an_ingest_subscribes(tmp_path: Path, broker: Mosquitto) -> None:
+    """A fresh install whose dashboard ingest has never run (or a broker that lost the ingest's subscription,
+    e.g. mosquitto 2.0.11's shared subscriptions after a restart): mosquitto PUBACKs every publish with MQTT 5
+    reason code 0x10 "No matching subscribers". Events are not in anyone's custody then: they stay in the
+    agent's outbox, counted, and arrive once an ingest subscribes. Previews (best effort) are not kept."""
+    box, link, sender = agent_link(tmp_path, broker)
+    topics = Topics("maskwatch", SITE)
+    box.put(topics.camera("door", "preview"), b"\xff\xd8preview", qos=1)
+    ids = queue_events(box, 50)
+    sender.start()
+    link.start()
+    try:
+        wait_for(lambda: sender.waiting_for_subscriber, 30, what="'no matching subscribers' seen")
+        wait_for(lambda: box.pending() == 50, 30, what="the best-effort preview deleted")
+        time.sleep(3)  # at least one retry (back-off 1-2 s) finds no subscriber either
+        assert box.pending() == 50, "an event was deleted although no subscriber took it"
+        assert box.stats().dead_letters == 0
+        retries = box.counter("no_subscriber_retries")
+        assert retries >= 50, retries
+        ingest = start_ingest(tmp_path, broker)
+        try:
+            wait_for(lambda: box.pending() == 0, 60, what="the events PUBACKed once an ingest subscribed")
+            assert not sender.waiting_for_subscriber
+            wait_for(lambda: len(stored(ingest)) >= 50, 60, what="the 50 events in the dashboard")
+            assert stored(ingest) == set(ids)
+        finally:
+            ingest.stop()
     finally:
         sender.stop()
         link.stop()

@@ -2,11 +2,20 @@
 subscription (``dashboard.ingest_group``) into one PostgreSQL database, the rendered mosquitto restarted in
 the middle of the agent's drain: every event stored exactly once.
 
-Expected to fail on Debian bookworm's mosquitto 2.0.11: it does not restore shared subscriptions from its
-persistence store, so what the agents publish between the broker's restart and the workers' re-subscription
-(they reconnect at the same moment) has no subscriber and is dropped - measured: about 100 of 1,000. A
-single ingest (a plain persistent subscription, the installed default) loses nothing across the same restart
-(tests/test_faults_custody.py). docs/mqtt.md says so; the test stays to show when a broker fixes it.
+Still expected to fail now and then on Debian bookworm's mosquitto 2.0.11, which does not restore shared
+subscriptions from its persistence store. Two losses were seen:
+
+- what the agent published between the broker's restart and the workers' re-subscription matched no
+  subscriber: 100 of 1,000 on the old agent. mosquitto PUBACKs those with MQTT 5 reason code 0x10 "No matching
+  subscribers"; the agent now keeps such events queued and re-sends them (``no_subscriber_retries``), so this
+  loss is gone in the runs where it was measured (3 and 59 re-sent, 0 lost);
+- a few events (2-3 of 1,000, contiguous, in about 1 run in 4 with the new agent and in every one of 3 runs with
+  the old one) that the broker acknowledged with success and never delivered to a worker: they were in the
+  broker's custody, not the agent's, and the agent cannot see it. One run with the new agent lost 100, before
+  the test printed which events and how many re-sends: not explained. Causes not identified.
+
+A single ingest (a plain persistent subscription, the installed default) loses nothing across the same
+restart (tests/test_faults_custody.py). docs/mqtt.md says so; the test stays to show when a broker fixes it.
 """
 
 from __future__ import annotations
@@ -41,8 +50,9 @@ pytestmark = [
 N = 1000
 
 
-@pytest.mark.xfail(reason="mosquitto 2.0.11 does not restore shared subscriptions after a restart "
-                          "(docs/mqtt.md, Scale-out)", strict=False)
+@pytest.mark.xfail(reason="mosquitto 2.0.11 does not restore shared subscriptions after a restart; a few events it "
+                          "acknowledged are still lost now and then (docs/mqtt.md, Scale-out)", strict=False)
+
 def test_two_ingest_workers_share_the_load_into_postgresql_across_a_broker_restart(tmp_path: Path) -> None:
     pg = PostgresCluster(Path(tempfile.mkdtemp(prefix="mw-pg-")), free_port()).start()
     broker = Mosquitto(tmp_path / "broker", anonymous=False, site="hq", agent="pi-1").start()
@@ -83,7 +93,10 @@ def test_two_ingest_workers_share_the_load_into_postgresql_across_a_broker_resta
             wait_for(lambda: len(set(stored())) >= N, 30, what="every event in PostgreSQL")
         time.sleep(2)
         got = stored()
-        print(f"scale-out: {len(set(got))} of {N} events stored ({len(got) - len(set(got))} twice)")
+        missing = [i for i, eid in enumerate(ids) if eid not in set(got)]
+        print(f"scale-out: {len(set(got))} of {N} events stored ({len(got) - len(set(got))} twice); "
+              f"resent after 'no matching subscribers': {box.counter('no_subscriber_retries')}; "
+              f"missing: {missing[:1]}..{missing[-1:]} ({len(missing)})")
         assert box.stats().dead_letters == 0
         assert len(got) == len(set(got)), "an event stored twice"
         assert set(got) == set(ids), f"{N - len(set(got))} of {N} events lost across the broker restart"

@@ -194,6 +194,7 @@ def test_a_message_paho_refuses_is_dropped_and_counted(broker: Mosquitto, tmp_pa
     outbox = Outbox(tmp_path / "q.sqlite3")
     outbox.put("bad/+/topic", b"x")  # wildcards are not allowed in a publish topic
     outbox.put("maskwatch/s1/camera/c1/event", b"ok")
+    col = Collector(broker.port, "maskwatch/s1/camera/#", persistent=False).start()  # an event needs a taker
     link = MqttLink(mqtt_cfg(broker.port), "s1", "a1")
     sender = OutboxSender(outbox, link)
     sender.start()
@@ -204,6 +205,7 @@ def test_a_message_paho_refuses_is_dropped_and_counted(broker: Mosquitto, tmp_pa
     finally:
         sender.stop()
         link.stop()
+        col.stop()
 
 
 def test_credentials_and_tls_from_config(tmp_path: Path) -> None:

@@ -64,6 +64,9 @@ PREVIEW = Kind.PREVIEW
 FACE = Kind.FACE
 CAMERA_KINDS = (EVENT, SNAPSHOT, STATS, STATUS, PREVIEW, FACE)
 PER_EVENT = (SNAPSHOT, FACE)  # kinds with an event id (and an optional revision) as further levels
+#: kinds that must reach the dashboard: an agent keeps them queued until a subscriber has taken custody (their
+#: revisions are further levels of the same topics)
+CUSTODY_KINDS = (EVENT, SNAPSHOT, FACE)
 ENABLED = "enabled"
 NOTIFICATIONS = "notifications"
 SWITCHES = (ENABLED, NOTIFICATIONS)
@@ -188,3 +191,10 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
     except ValueError:
         return None
     return None
+
+
+def needs_custody(prefix: str, topic: str) -> bool:
+    """Whether a message to ``topic`` must reach the dashboard (:data:`CUSTODY_KINDS`), so that a broker's
+    "no matching subscribers" acknowledgement does not count as delivered."""
+    parsed = parse_topic(prefix, topic)
+    return parsed is not None and parsed.kind in CUSTODY_KINDS
