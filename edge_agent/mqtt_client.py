@@ -27,6 +27,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -35,7 +36,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from edge_agent.config import MQTTConfig
 from edge_agent.core.topics import Topics, needs_custody
 from edge_agent.mqtt_connection import ConnectionLog, build_client
-from edge_agent.outbox import Outbox
+from edge_agent.outbox import Outbox, OutMessage
 
 log = logging.getLogger(__name__)
 
@@ -245,9 +246,7 @@ class OutboxSender:
                         "events, snapshots and face crops stay queued (%d messages) and are sent again with "
                         "back-off %.0f-%.0f s until a subscriber takes them", topic, self.outbox.pending(),
                         cfg.reconnect_min_s, cfg.reconnect_max_s)
-        if time.monotonic() >= self._retry_at:  # one back-off step per probe, not per message of the window
-            self._retry_at = time.monotonic() + self._retry_delay
-            self._retry_delay = min(self._retry_delay * 2, cfg.reconnect_max_s)
+            self._retry_at = time.monotonic() + self._retry_delay  # the first probe (see _send)
 
     def _subscriber_back(self) -> None:
         self.waiting_for_subscriber = False
@@ -278,15 +277,24 @@ class OutboxSender:
             log.exception("outbox sender failed; retrying")
 
     def _send(self) -> None:
-        window = self.window
-        if self.waiting_for_subscriber:
-            if time.monotonic() < self._retry_at:
-                return
-            window = 1  # a probe: the oldest message only, until a subscriber takes one
-        room = window - self.outbox.in_flight()
+        room = self.window - self.outbox.in_flight()
         if room <= 0:
             return
-        for msg in self.outbox.take(room):
+        if not self.waiting_for_subscriber:
+            self._publish(self.outbox.take(room))
+            return
+        # Waiting for a subscriber: custody messages stay queued in their place and one of them is sent as a
+        # probe per back-off step; everything else (status, availability, stats, previews) keeps flowing, so
+        # a camera going offline is still reported at once.
+        custody = partial(needs_custody, self.link.topics.prefix)
+        self._publish(self.outbox.take(room, skip=custody))
+        if time.monotonic() >= self._retry_at:
+            self._retry_at = time.monotonic() + self._retry_delay
+            self._retry_delay = min(self._retry_delay * 2, self.link.cfg.reconnect_max_s)
+            self._publish(self.outbox.take(1, skip=lambda topic: not custody(topic)))
+
+    def _publish(self, messages: list[OutMessage]) -> None:
+        for msg in messages:
             limit = self.link.max_packet
             if limit and packet_size(msg.topic, msg.payload) > limit:
                 # the broker would drop the connection, and the reconnect would send it again, forever

@@ -284,8 +284,11 @@ class Outbox:
             return len(ids)
 
     # ------------------------------------------------------------ sending
-    def take(self, limit: int) -> list[OutMessage]:
-        """Up to ``limit`` stored messages not yet handed over in this process, oldest first."""
+    def take(self, limit: int, skip: Callable[[str], bool] | None = None) -> list[OutMessage]:
+        """Up to ``limit`` stored messages not yet handed over in this process, oldest first; with ``skip``,
+        messages whose topic it accepts are passed over (they stay queued in their place)."""
+        if skip is not None:
+            return self._take_unskipped(limit, skip)
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, topic, payload, qos, retain, created FROM outbox ORDER BY id LIMIT ?",
@@ -293,6 +296,21 @@ class Outbox:
             ).fetchall()
             out = [OutMessage(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows if r[0] not in self._sent]
             return out[:limit]
+
+    def _take_unskipped(self, limit: int, skip: Callable[[str], bool]) -> list[OutMessage]:
+        with self._lock:
+            ids: list[int] = []
+            for row_id, topic in self._db.execute("SELECT id, topic FROM outbox ORDER BY id"):
+                if row_id not in self._sent and not skip(topic):
+                    ids.append(row_id)
+                    if len(ids) >= limit:
+                        break
+            if not ids:
+                return []
+            rows = self._db.execute(
+                f"SELECT id, topic, payload, qos, retain, created FROM outbox WHERE id IN ({','.join('?' * len(ids))})"
+                " ORDER BY id", ids).fetchall()
+            return [OutMessage(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows]
 
     def mark_sent(self, row_id: int, mid: int) -> None:
         """The client accepted the message under MQTT id ``mid``; wait for its acknowledgement."""

@@ -263,3 +263,28 @@ def test_connection_loss_and_recovery_are_logged_once_each_with_the_backlog(
     finally:
         link.stop()
         b.stop()
+
+
+def test_status_keeps_flowing_while_events_wait_for_a_subscriber(broker: Mosquitto, tmp_path: Path) -> None:
+    """Events that no subscriber took (PUBACK 0x10) stay queued, but must not hold up what is queued behind
+    them: a camera going offline is reported at once, not after the events' back-off (found by the RTSP fault
+    tests, whose subscriber listens to status only)."""
+    outbox = Outbox(tmp_path / "q.sqlite3")
+    for i in range(20):
+        outbox.put("maskwatch/s1/camera/c1/event", b"event %d" % i)
+    col = Collector(broker.port, "maskwatch/s1/camera/c1/status", persistent=False).start()
+    link = MqttLink(mqtt_cfg(broker.port, reconnect_min_s=30, reconnect_max_s=60), "s1", "a1")
+    sender = OutboxSender(outbox, link)
+    sender.start()
+    link.start()
+    try:
+        wait_for(lambda: sender.waiting_for_subscriber, 10, what="the events found no subscriber")
+        outbox.put("maskwatch/s1/camera/c1/status", b'{"state": "offline"}', retain=True)
+        sender.wake()
+        wait_for(lambda: col.messages, 5, what="the status behind the waiting events")
+        assert col.messages[0].payload == b'{"state": "offline"}'
+        assert outbox.pending() == 20, "the events stay queued until a subscriber takes them"
+    finally:
+        sender.stop()
+        link.stop()
+        col.stop()
