@@ -25,12 +25,11 @@ def run(args: argparse.Namespace) -> int:
     from edge_agent.memory import tune_malloc
     from edge_agent.runtime import Runtime
 
-    tune_malloc()  # frame-sized blocks unmapped when freed (edge_agent/memory.py)
-
     path = find_config(args.config)
     config = load_config(path, own_sections=agent_sections)  # the dashboard's secrets are not ours
     level = args.log_level or config.log_level
     logging.getLogger().setLevel(level)
+    tune_malloc()  # frame-sized blocks unmapped when freed (edge_agent/memory.py); logs at the chosen level
     if not config.cameras:
         logging.getLogger(__name__).warning("no cameras configured: only availability will be published")
     try:
