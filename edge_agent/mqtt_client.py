@@ -287,7 +287,7 @@ class OutboxSender:
         # probe per back-off step; everything else (status, availability, stats, previews) keeps flowing, so
         # a camera going offline is still reported at once.
         custody = partial(needs_custody, self.link.topics.prefix)
-        self._publish(self.outbox.take(room, skip=custody))
+        self._publish(self.outbox.take(room, skip=custody, resume=True))
         if time.monotonic() >= self._retry_at:
             self._retry_at = time.monotonic() + self._retry_delay
             self._retry_delay = min(self._retry_delay * 2, self.link.cfg.reconnect_max_s)

@@ -132,6 +132,7 @@ class Outbox:
         self._lock = threading.RLock()
         self._in_flight: dict[int, int] = {}  # MQTT message id -> row id, within this process
         self._sent: set[int] = set()  # row ids handed to the client and not yet acknowledged
+        self._resume_after = 0  # take(resume=True): every row up to this id is skipped or handed over
         self._acked = 0
         rows, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
         self._rows, self._bytes = int(rows), int(size)
@@ -284,11 +285,13 @@ class Outbox:
             return len(ids)
 
     # ------------------------------------------------------------ sending
-    def take(self, limit: int, skip: Callable[[str], bool] | None = None) -> list[OutMessage]:
+    def take(self, limit: int, skip: Callable[[str], bool] | None = None, *, resume: bool = False) -> list[OutMessage]:
         """Up to ``limit`` stored messages not yet handed over in this process, oldest first; with ``skip``,
-        messages whose topic it accepts are passed over (they stay queued in their place)."""
+        messages whose topic it accepts are passed over (they stay queued in their place). ``resume`` (always
+        with the same ``skip``) starts after the rows earlier calls passed over, so a long queue of skipped
+        messages is not read again on every call."""
         if skip is not None:
-            return self._take_unskipped(limit, skip)
+            return self._take_unskipped(limit, skip, resume)
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, topic, payload, qos, retain, created FROM outbox ORDER BY id LIMIT ?",
@@ -297,14 +300,21 @@ class Outbox:
             out = [OutMessage(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5]) for r in rows if r[0] not in self._sent]
             return out[:limit]
 
-    def _take_unskipped(self, limit: int, skip: Callable[[str], bool]) -> list[OutMessage]:
+    def _take_unskipped(self, limit: int, skip: Callable[[str], bool], resume: bool) -> list[OutMessage]:
         with self._lock:
             ids: list[int] = []
-            for row_id, topic in self._db.execute("SELECT id, topic FROM outbox ORDER BY id"):
-                if row_id not in self._sent and not skip(topic):
-                    ids.append(row_id)
-                    if len(ids) >= limit:
-                        break
+            start = self._resume_after if resume else 0
+            passed = start  # the last row of the unbroken run of skipped or handed-over rows from the start
+            for row_id, topic in self._db.execute("SELECT id, topic FROM outbox WHERE id > ? ORDER BY id", (start,)):
+                if row_id in self._sent or skip(topic):
+                    if not ids:
+                        passed = row_id
+                    continue
+                ids.append(row_id)
+                if len(ids) >= limit:
+                    break
+            if resume:
+                self._resume_after = passed
             if not ids:
                 return []
             rows = self._db.execute(
@@ -411,6 +421,7 @@ class Outbox:
     def forget_in_flight(self) -> None:
         """The MQTT client was replaced (its in-memory queue is gone): hand everything over again."""
         with self._lock:
+            self._resume_after = 0
             self._in_flight.clear()
             self._sent.clear()
 

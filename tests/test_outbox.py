@@ -306,3 +306,23 @@ def test_damaged_copies_are_capped(tmp_path: Path) -> None:
 
 def json_payload(i: int) -> bytes:
     return (f'{{"event_id": "{i:06d}", "pad": "' + "x" * 900 + '"}').encode()
+
+
+def test_take_with_resume_reads_skipped_rows_once_and_still_finds_new_ones(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "q.sqlite3")
+    for i in range(5):
+        outbox.put("m/s/camera/c/event", b"e%d" % i)
+    outbox.put("m/s/camera/c/status", b"s0")
+    seen: list[str] = []
+
+    def skip(topic: str) -> bool:
+        seen.append(topic)
+        return topic.endswith("/event")
+
+    assert [m.payload for m in outbox.take(10, skip=skip, resume=True)] == [b"s0"]
+    assert len(seen) == 6
+    seen.clear()
+    outbox.put("m/s/camera/c/status", b"s1")
+    assert [m.payload for m in outbox.take(10, skip=skip, resume=True)] == [b"s0", b"s1"]  # s0 not sent yet
+    assert len(seen) == 2, "the five events passed over before are not read again"
+    assert [m.payload for m in outbox.take(1, skip=lambda t: not t.endswith("/event"))] == [b"e0"]
