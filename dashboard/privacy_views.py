@@ -16,8 +16,9 @@ from dashboard.db_session import get_db
 from dashboard.erasure import Erasure, ErasureError, erase, parse_time
 from dashboard.models import AccessLog
 from dashboard.queries import cameras
+from dashboard.settings import RetentionConfig
 from dashboard.views import site_tz
-from edge_agent.config import PRIVACY_MODES, RetentionConfig
+from edge_agent.config import PRIVACY_MODES
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 access.allow("privacy.settings", "viewer")
