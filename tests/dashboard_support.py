@@ -22,7 +22,7 @@ from dashboard import create_app
 from dashboard.auth import create_user
 from dashboard.db import session_factory, upgrade
 from dashboard.settings import Settings, parse_settings
-from edge_agent.events import CameraStats, CameraStatus, ViolationEvent, dump
+from edge_agent.events import CameraStats, CameraStatus, ViolationEvent
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "maskwatch"
@@ -32,17 +32,25 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-#: valid payloads, built by the agent's models (a field they add or change fails here first); the builders below
-#: override fields on their JSON, also with invalid values for the rejection tests
+#: valid payloads, built by the agent's models (a field they add or change fails here first), with the keys set
+#: here (optional ones left out, so dropping a key makes a message invalid); the builders below override fields
+#: on their JSON, also with invalid values for the rejection tests
 _T = datetime(2026, 1, 1, tzinfo=UTC)
-EVENT = json.loads(dump(ViolationEvent(
-    site="hq", agent="pi-1", camera="door", time=_T, event_id="e1", track_id=3, verdict="without_mask",
-    confidence=0.9, box=(100, 60, 220, 200), frame_size=(640, 480), votes=3)))
-STATS = json.loads(dump(CameraStats(
-    site="hq", agent="pi-1", camera="door", time=_T, interval_s=60, people={"with_mask": 8, "without_mask": 2},
-    frames=300, fps=5.0, inference_ms=21.5, dropped_frames=0)))
-STATUS = json.loads(dump(CameraStatus(site="hq", agent="pi-1", camera="door", time=_T, state="online",
-                                      resolution=(640, 480))))
+
+
+def _json(payload: ViolationEvent | CameraStats | CameraStatus) -> dict[str, Any]:
+    return payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+EVENT = _json(ViolationEvent(
+    schema="maskwatch.violation/1", site="hq", agent="pi-1", camera="door", time=_T, event_id="e1", track_id=3,
+    verdict="without_mask", confidence=0.9, box=(100, 60, 220, 200), frame_size=(640, 480), votes=3))
+STATS = _json(CameraStats(
+    schema="maskwatch.stats/1", site="hq", agent="pi-1", camera="door", time=_T, interval_s=60,
+    people={"with_mask": 8, "without_mask": 2, "mask_incorrect": 0}, frames=300, fps=5.0, inference_ms=21.5,
+    dropped_frames=0))
+STATUS = _json(CameraStatus(schema="maskwatch.camera_status/1", site="hq", agent="pi-1", camera="door", time=_T,
+                            state="online", reason=None, resolution=(640, 480)))
 
 
 def event(event_id: str = "e1", camera: str = "door", site: str = "hq", **kw: Any) -> dict[str, Any]:
