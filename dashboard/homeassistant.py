@@ -49,8 +49,8 @@ from edge_agent.core.topics import (
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes | str, bool], None]  # (topic, payload, retain)
-AVAILABLE_TEMPLATE = "{{ 'online' if value == 'online' else 'offline' }}"
-STATUS_TEMPLATE = "{{ 'online' if value_json.state == 'online' else 'offline' }}"
+AVAILABLE_TEMPLATE = f"{{{{ '{ONLINE}' if value == '{ONLINE}' else '{OFFLINE}' }}}}"  # the values are core's
+STATUS_TEMPLATE = f"{{{{ '{ONLINE}' if value_json.state == '{ONLINE}' else '{OFFLINE}' }}}}"
 COUNTS = (("people", "People today", "mdi:account-group"), ("with_mask", "With mask today", "mdi:face-mask"),
           ("without_mask", "Without mask today", "mdi:face-man"),
           ("mask_incorrect", "Mask worn incorrectly today", "mdi:face-mask-outline"),

@@ -46,10 +46,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from edge_agent.config import agent_sections
 
-    if args.agent:  # what the agent reads; the dashboard side's sections pass through
-        cfg = load_config(args.config, own_sections=agent_sections)
-    else:
-        cfg = load_config(args.config, model=full_model())
+    # every section, also with --agent (then only the dashboard side's ${VAR}s may be unset)
+    cfg = load_config(args.config, own_sections=agent_sections if args.agent else None, model=full_model())
     valid = f"site {cfg.site}, agent {cfg.agent_id}, {len(cfg.cameras)} camera(s), detector {cfg.detector.type}"
     if args.no_models:
         print(f"ok: {valid} (models not loaded: --no-models)")
