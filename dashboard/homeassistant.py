@@ -28,12 +28,12 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from dashboard.alerts_settings import HomeAssistantConfig
 from dashboard.models import Camera, Snapshot
 from dashboard.notify import NewEvent
 from dashboard.queries import camera_json
 from dashboard.statistics import today_by_camera
 from dashboard.zones import SiteZones
-from edge_agent.alerts_config import HomeAssistantConfig
 from edge_agent.core.topics import (
     ENABLED,
     NOTIFICATIONS,

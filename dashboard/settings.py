@@ -13,24 +13,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from edge_agent.alerts_config import HomeAssistantConfig, NotificationsConfig
+from dashboard.alerts_settings import HomeAssistantConfig, NotificationsConfig
 from edge_agent.config import (
     DASHBOARD_SECTIONS,
     Config,
     DashboardSection,
+    Section,
     check_timezone,
     load_config,
     parse_config,
 )
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class DashboardSecurityConfig(_Section):
+class DashboardSecurityConfig(Section):
     """Login throttle, sessions, reverse proxies and cookies of the web dashboard (docs/deploy.md)."""
 
     trusted_proxies: list[str] = Field(default_factory=list, description=(
@@ -69,7 +66,7 @@ class DashboardSecurityConfig(_Section):
         return v
 
 
-class RetentionConfig(_Section):
+class RetentionConfig(Section):
     """How long the dashboard keeps each kind of data (days); enforced on disk, in the database and on the
     broker by every retention run (hourly in the ingest, or ``maskwatch dashboard purge``)."""
 

@@ -38,6 +38,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
+Section = _Section  # the base of every section; the dashboard's (dashboard/settings.py) build on it too
+
+
 # ---------------------------------------------------------------- MQTT
 class TLSConfig(_Section):
     enabled: bool = Field(False, description="Connect with TLS")

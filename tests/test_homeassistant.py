@@ -26,8 +26,8 @@ from helpers.mqtt_collector import Collector
 from helpers.net import wait_for
 from helpers.stack import IngestProcess, write_dashboard_config
 
+from dashboard.alerts_settings import HomeAssistantConfig
 from dashboard.homeassistant import discovery
-from edge_agent.alerts_config import HomeAssistantConfig
 from edge_agent.core.topics import Topics
 
 HA_PYTHON = Path(os.environ.get("MASKWATCH_HA_VENV", "/tmp/ha-venv")) / "bin" / "python"

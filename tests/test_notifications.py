@@ -17,12 +17,13 @@ from dashboard_support import PREFIX, event, jpeg, maskwatch, raw, topic, write_
 from helpers.net import free_port, wait_for
 from sqlalchemy import select
 
+from dashboard.alerts_settings import NotificationsConfig
 from dashboard.db import make_engine, upgrade
 from dashboard.ingest import Ingester, Received
 from dashboard.models import Notification, NotificationAttempt
 from dashboard.notifier import Notifier, scrub, send_test_now
 from dashboard.settings import parse_settings
-from edge_agent.alerts_config import NotificationsConfig, ScheduleConfig
+from edge_agent.alerts_config import ScheduleConfig
 from edge_agent.config import ConfigError
 
 
