@@ -19,6 +19,7 @@ from dashboard_support import REPO, maskwatch, write_config
 from helpers import mosquitto as mq
 from helpers.agent import RuntimeThread, agent_config
 from helpers.net import free_port, port_open, wait_for
+
 from tests.agent.test_agent_alerts import camera, fake_pipeline
 from tests.dashboard.test_notifications import Receiver
 

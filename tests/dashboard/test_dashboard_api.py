@@ -9,11 +9,11 @@ import jsonschema
 import pytest
 import yaml
 from dashboard_support import add_user, login, make_app
-from tests.dashboard.test_dashboard_web import seed
 
 from dashboard.auth import create_token
 from dashboard.db import session_factory
 from dashboard.ingest import Ingester
+from tests.dashboard.test_dashboard_web import seed
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "dashboard" / "openapi.yaml").read_text())
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from dashboard_support import event, raw, status, topic
+
 from tests.dashboard.test_dashboard_browser import ARTIFACTS, PASSWORD, seed, stack, wait_js  # noqa: F401 - stack is a fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from dashboard_support import PREFIX, event, jpeg, raw, topic
 from helpers.net import wait_for
-from tests.dashboard.test_notifications import Receiver, rows
 
 from dashboard.db import make_engine, upgrade
 from dashboard.ingest import Ingester, Received
@@ -19,6 +18,7 @@ from dashboard.notifier import Notifier, send_test_now
 from dashboard.notify_text import text
 from dashboard.zones import SiteZones
 from edge_agent.config import ConfigError, parse_config
+from tests.dashboard.test_notifications import Receiver, rows
 
 ZONES = SiteZones("UTC", {"jkt": "Asia/Jakarta"})  # hq: not listed, dashboard.timezone (UTC)
 

@@ -9,12 +9,12 @@ import pytest
 from dashboard_support import add_user, csrf_from, event, jpeg, login, make_app, maskwatch, raw, stats, topic
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from tests.dashboard.test_dashboard_db import postgres  # noqa: F401 - the throw-away PostgreSQL cluster
 
 from dashboard import access_log
 from dashboard.erasure import ErasureError, erase
 from dashboard.ingest import Ingester, Received
 from dashboard.models import AccessLog, Event, HourlyCount, Snapshot
+from tests.dashboard.test_dashboard_db import postgres  # noqa: F401 - the throw-away PostgreSQL cluster
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
