@@ -35,13 +35,6 @@ def camera(name: str = "cam1", **kw: object) -> dict[str, object]:
     return {"name": name, "source": {"type": "demo", "fps": 10, "width": 800, "height": 480}, "detect_fps": 5, **kw}
 
 
-@pytest.fixture
-def broker(tmp_path: Path):  # type: ignore[no-untyped-def]
-    b = Mosquitto(tmp_path / "broker").start()
-    yield b
-    b.stop()
-
-
 def test_the_health_endpoint_is_on_by_default_on_loopback() -> None:
     agent = parse_config({}).agent
     assert agent.health_port == 9101 and agent.health_host == "127.0.0.1"

@@ -36,13 +36,6 @@ needs_model = pytest.mark.skipif(not PACKAGED_MODEL.is_file(), reason=f"no class
 
 
 @pytest.fixture
-def broker(tmp_path: Path):
-    b = Mosquitto(tmp_path / "broker").start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
 def notify_socket(tmp_path: Path):
     path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.assets import ASTRONAUT_JPG
 from edge_agent.config import BlazeFaceConfig, CenterFaceConfig, FakeDetectorConfig, parse_config
 from edge_agent.core.detections import Faces, iou_matrix
 from edge_agent.detectors import REGISTRY, Detector, DetectorError, create_detector
@@ -49,11 +48,6 @@ def test_both_centerface_runtimes_give_the_same_faces() -> None:
         assert len(a) == len(b) >= 1
         np.testing.assert_allclose(a.xyxy, b.xyxy, atol=0.05)
         np.testing.assert_allclose(a.score, b.score, atol=1e-3)
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return cv2.imread(str(ASTRONAUT_JPG))
 
 
 def test_is_a_detector(detector: Detector) -> None:

@@ -8,16 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.assets import ASTRONAUT_JPG
 from edge_agent.config import CenterFaceConfig, LowLightConfig
 from edge_agent.detectors import create_detector
 from edge_agent.lowlight import LowLight, gain_for, mean_grey
 from edge_agent.sources.walks import darken
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return cv2.imread(str(ASTRONAUT_JPG))  # shipped with the agent: scikit-image is no longer installed
 
 
 @pytest.mark.parametrize(("mean", "target", "expected"), [(110.0, 110.0, 1.0), (200.0, 110.0, 1.0),

@@ -28,13 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 AVAIL = "maskwatch/s1/agent/a1/available"
 
 
-@pytest.fixture
-def broker(tmp_path: Path):
-    b = Mosquitto(tmp_path / "broker").start()
-    yield b
-    b.stop()
-
-
 def mqtt_cfg(port: int, **kw: object) -> MQTTConfig:
     return MQTTConfig.model_validate({"host": "127.0.0.1", "port": port, "reconnect_min_s": 1,
                                       "reconnect_max_s": 2, "keepalive_s": 5, **kw})

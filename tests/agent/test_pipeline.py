@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.assets import ASTRONAUT_JPG
 from edge_agent.config import PACKAGED_MODEL, CameraConfig, CenterFaceConfig, parse_config
 from edge_agent.core.crop import CropSpec
 from edge_agent.core.verdicts import FrameResult
@@ -106,11 +105,6 @@ def test_empty_frame_gives_empty_result() -> None:
 @pytest.fixture(scope="module")
 def centerface():  # type: ignore[no-untyped-def]
     return create_detector(CenterFaceConfig(type="centerface"))
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    return cv2.imread(str(ASTRONAUT_JPG))
 
 
 def test_photo_largest_face(centerface, astronaut: np.ndarray) -> None:  # type: ignore[no-untyped-def]

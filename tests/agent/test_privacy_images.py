@@ -125,13 +125,6 @@ def run_agent(tmp_path: Path, broker: Mosquitto, **extra: object):  # noqa: ANN2
     return col, original, boxes, labels, rt
 
 
-@pytest.fixture
-def broker(tmp_path: Path):
-    b = Mosquitto(tmp_path / "broker").start()
-    yield b
-    b.stop()
-
-
 MIDDLE_ONLY = [[0.4, 0.0], [0.65, 0.0], [0.65, 1.0], [0.4, 1.0]]
 
 

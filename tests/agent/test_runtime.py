@@ -33,13 +33,6 @@ def fake_pipeline(label: str = "without_mask"):
     return factory
 
 
-@pytest.fixture
-def broker(tmp_path: Path):
-    b = Mosquitto(tmp_path / "broker").start()
-    yield b
-    b.stop()
-
-
 def demo_camera(name: str = "cam1", **kw: object) -> dict[str, object]:
     return {"name": name, "source": {"type": "demo", "fps": 10, "width": 800, "height": 480}, "detect_fps": 5, **kw}
 

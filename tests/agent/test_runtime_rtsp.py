@@ -28,28 +28,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not rtsp.available():
-        pytest.skip("GStreamer RTSP server not installed (apt install gir1.2-gst-rtsp-server-1.0 "
-                    "gstreamer1.0-plugins-{base,good,bad,ugly} python3-gi)")
-    return rtsp.render_frames(tmp_path_factory.mktemp("rtsp") / "frames", seconds=4, fps=10)
-
-
-@pytest.fixture
-def broker(tmp_path: Path):
-    b = Mosquitto(tmp_path / "broker").start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def server(frames: Path):
-    s = rtsp.RtspServer(frames, fps=10).start()
-    yield s
-    s.stop()
-
-
 def pipeline(config: Config, camera: CameraConfig) -> FramePipeline:
     return FramePipeline(config, camera, classifier=FakeClassifier())  # type: ignore[arg-type]
 

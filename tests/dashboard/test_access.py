@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from dashboard_support import add_user, event, jpeg, login, make_app, raw, stats, topic
+from dashboard_support import add_user, event, jpeg, login, raw, stats, topic
 from sqlalchemy import select
 
 from dashboard import access
@@ -21,9 +21,8 @@ PASSWORD = "correct horse battery"
 ENDS_SESSION = {"auth.logout", "account.logout_everywhere", "account.password"}
 
 
-@pytest.fixture
-def app(tmp_path: Path):
-    app = make_app(tmp_path, WTF_CSRF_ENABLED=False)
+def seed(app, tmp_path: Path) -> None:  # noqa: ANN001
+    """Two sites' event, snapshot and stats (and the branch's preview); boss (admin), operator and viewer (hq)."""
     ing = Ingester(app.extensions["maskwatch"]["engine"], tmp_path / "snapshots", "maskwatch", name="acc")
     ing.process([Received(topic("event"), raw(event("hq-ev-1"))),
                  Received(topic("snapshot", event_id="hq-ev-1"), jpeg()),
@@ -36,7 +35,9 @@ def app(tmp_path: Path):
     add_user(app, "boss", PASSWORD, role="admin")
     for role in ("operator", "viewer"):
         add_user(app, role, PASSWORD, role=role, sites=["hq"])
-    return app
+
+
+pytestmark = pytest.mark.app(WTF_CSRF_ENABLED=False, manager=False, seed=seed)
 
 
 def ids(app) -> dict[str, int]:  # noqa: ANN001

@@ -19,9 +19,9 @@ from dashboard_support import REPO, maskwatch, write_config
 from helpers import mosquitto as mq
 from helpers.agent import RuntimeThread, agent_config
 from helpers.net import free_port, port_open, wait_for
+from helpers.webhook import Receiver
 
 from tests.agent.test_agent_alerts import camera, fake_pipeline
-from tests.dashboard.test_notifications import Receiver
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

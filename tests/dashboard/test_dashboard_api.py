@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from dashboard_support import add_user, login, make_app
+from dashboard_support import login
 
 from dashboard.auth import create_token
 from dashboard.db import session_factory
@@ -32,12 +32,11 @@ def check_response(path, status, body):
     jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
 
 
-@pytest.fixture
-def app(tmp_path):
-    app = make_app(tmp_path)
-    add_user(app)
+def seed_events(app, tmp_path) -> None:  # noqa: ANN001
     seed(Ingester(app.extensions["maskwatch"]["engine"], tmp_path / "snapshots", "maskwatch", name="t"))
-    return app
+
+
+pytestmark = pytest.mark.app(seed=seed_events)
 
 
 @pytest.fixture

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from dashboard_support import PostgresCluster, event, jpeg, pg_binaries, raw, stats, status, topic
-from helpers.net import free_port
+from dashboard_support import event, jpeg, raw, stats, status, topic
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -40,21 +36,6 @@ def test_sqlite_uses_wal(tmp_path):
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    if pg_binaries() is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed: apt-get install postgresql")
-    work = Path(tempfile.mkdtemp(prefix="mw-pg-"))
-    cluster = PostgresCluster(work, free_port())
-    try:
-        cluster.start()
-    except Exception as err:  # noqa: BLE001
-        cluster.stop()
-        pytest.fail(f"could not start PostgreSQL: {err}; log: {(work / 'log').read_text()[-1500:] if (work / 'log').exists() else ''}")
-    yield cluster
-    cluster.stop()
 
 
 @pytest.mark.integration

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from dashboard_support import add_user, csrf_from, event, login, make_app, raw, stats, topic
+from dashboard_support import add_user, csrf_from, event, login, raw, stats, topic
 from sqlalchemy import select
 
 from dashboard import reports
@@ -26,11 +26,11 @@ def sessions(app):  # noqa: ANN001, ANN201
     return session_factory(app.extensions["maskwatch"]["engine"])
 
 
-@pytest.fixture
-def app(tmp_path):
-    app = make_app(tmp_path, SITE_TIMEZONES={"jkt": "Asia/Jakarta"}, TIMEZONE="UTC")
+def add_boss(app, tmp_path) -> None:  # noqa: ANN001
     add_user(app, "boss", PASSWORD, role="admin")
-    return app
+
+
+pytestmark = pytest.mark.app(SITE_TIMEZONES={"jkt": "Asia/Jakarta"}, TIMEZONE="UTC", manager=False, seed=add_boss)
 
 
 @pytest.fixture

@@ -9,32 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dashboard_support import add_user, csrf_from, event, jpeg, login, make_app, raw, stats, status, topic
+from dashboard_support import add_user, csrf_from, event, jpeg, login, raw, stats, status, topic
 
 from dashboard import create_app
-from dashboard.ingest import Ingester, Received
+from dashboard.ingest import Received
 from edge_agent.config import ConfigError, parse_config
 
 PKG = Path(__file__).resolve().parents[2] / "dashboard"
-
-
-@pytest.fixture
-def app(tmp_path):
-    app = make_app(tmp_path)
-    add_user(app)
-    return app
-
-
-@pytest.fixture
-def ingester(app, tmp_path):
-    return Ingester(app.extensions["maskwatch"]["engine"], tmp_path / "snapshots", "maskwatch", name="t")
-
-
-@pytest.fixture
-def client(app):
-    c = app.test_client()
-    assert login(c).status_code == 302
-    return c
 
 
 def seed(ingester, n=120):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from babel.messages import checkers
 from babel.messages.pofile import read_po
-from dashboard_support import REPO, add_user, csrf_from, login, make_app, raw, stats, topic
+from dashboard_support import REPO, csrf_from, login, raw, stats, topic
 
 from dashboard import i18n
 from dashboard.ingest import Ingester, Received
@@ -124,14 +124,13 @@ def test_no_template_shows_text_that_is_not_marked_for_translation(template: Pat
     assert not found, f"{template.name}: wrap in {{{{ _('...') }}}} and translate: {found}"
 
 
-@pytest.fixture
-def app(tmp_path):
-    app = make_app(tmp_path)
-    add_user(app)
+def seed_people(app, tmp_path) -> None:  # noqa: ANN001
     ing = Ingester(app.extensions["maskwatch"]["engine"], tmp_path / "snapshots", "maskwatch", name="i18n")
     ing.process([Received(topic("stats"), raw(stats(people={"with_mask": 1234, "without_mask": 0,
                                                              "mask_incorrect": 0})))])
-    return app
+
+
+pytestmark = pytest.mark.app(seed=seed_people)
 
 
 def test_the_browser_language_then_the_users_choice(app) -> None:

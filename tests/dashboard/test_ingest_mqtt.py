@@ -17,7 +17,6 @@ from helpers.net import wait_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dashboard.db import make_engine, upgrade
 from dashboard.ingest import Ingester, MqttIngest, Received
 from dashboard.models import Agent, Camera, Event, IngestCounter, Snapshot
 
@@ -25,13 +24,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not mq.available(), reason="mosquitto not installed (apt-get install mosquitto)"),
 ]
-
-
-@pytest.fixture
-def broker(tmp_path):
-    b = mq.Mosquitto(tmp_path / "broker", persistence=False).start()
-    yield b
-    b.stop()
 
 
 class Publisher:
@@ -54,13 +46,6 @@ def pub(broker):
     p = Publisher(broker.port)
     yield p
     p.close()
-
-
-@pytest.fixture
-def engine(tmp_path):
-    e = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    upgrade(e)
-    return e
 
 
 def count(engine, model) -> int:

@@ -10,19 +10,12 @@ from dashboard_support import event, jpeg, raw, topic
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dashboard.db import make_engine, upgrade
-from dashboard.ingest import Ingester, Received
+from dashboard.ingest import Received
 from dashboard.models import Event, FaceCrop, HourlyCount, Snapshot
 from dashboard.retention import purge
 
 SNAP0, SNAP1, SNAP2 = jpeg((0, 0, 200)), jpeg((0, 200, 0)), jpeg((200, 0, 0))
-
-
-@pytest.fixture
-def ingester(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    upgrade(engine)
-    return Ingester(engine, tmp_path / "snaps", "maskwatch", name="test")
+pytestmark = pytest.mark.ingester(bare=True, snapshots="snaps", name="test")
 
 
 def rows(ingester, model):

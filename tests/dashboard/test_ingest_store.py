@@ -16,14 +16,8 @@ from dashboard.retention import purge
 from dashboard.rollup import rebuild_hourly
 
 JPEG = jpeg()
-
-
-@pytest.fixture
-def ingester(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    upgrade(engine)
-    # these tests replay fixed historic times to test storage; the time bounds are tested with `bounded`
-    return Ingester(engine, tmp_path / "snaps", "maskwatch", name="test", time_bounds=False)
+# these tests replay fixed historic times to test storage; the time bounds are tested with `bounded`
+pytestmark = pytest.mark.ingester(bare=True, snapshots="snaps", name="test", time_bounds=False)
 
 
 @pytest.fixture

@@ -5,16 +5,15 @@ errors that name the key without echoing secrets, and ``maskwatch dashboard noti
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dashboard_support import PREFIX, event, jpeg, maskwatch, raw, topic, write_config
 from helpers.net import free_port, wait_for
+from helpers.webhook import Receiver
 from sqlalchemy import select
 
 from dashboard.db import make_engine, upgrade
@@ -23,47 +22,6 @@ from dashboard.models import Notification, NotificationAttempt
 from dashboard.notifier import Notifier, scrub, send_test_now
 from edge_agent.alerts_config import NotificationsConfig, ScheduleConfig
 from edge_agent.config import ConfigError, parse_config
-
-
-# ------------------------------------------------------------------ receivers
-class Receiver:
-    """A real HTTP server on loopback that records what apprise's json:// plugin POSTs."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.times: list[float] = []
-        self.status = status
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.times.append(time.monotonic())
-                outer.requests.append({"path": self.path, "json": json.loads(body)})
-                self.send_response(outer.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str = "hook") -> str:
-        return f"json://127.0.0.1:{self.port}/{path}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def ncfg(url: str, **rule: Any) -> NotificationsConfig:

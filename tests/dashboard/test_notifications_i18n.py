@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from dashboard_support import PREFIX, event, jpeg, raw, topic
 from helpers.net import wait_for
+from helpers.webhook import Receiver
 
 from dashboard.db import make_engine, upgrade
 from dashboard.ingest import Ingester, Received
@@ -18,16 +19,9 @@ from dashboard.notifier import Notifier, send_test_now
 from dashboard.notify_text import text
 from dashboard.zones import SiteZones
 from edge_agent.config import ConfigError, parse_config
-from tests.dashboard.test_notifications import Receiver, rows
+from tests.dashboard.test_notifications import rows
 
 ZONES = SiteZones("UTC", {"jkt": "Asia/Jakarta"})  # hq: not listed, dashboard.timezone (UTC)
-
-
-@pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def ncfg(url: str, language: str | None = "id", channel_language: str | None = None, **rule: Any) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dashboard_support import add_user, csrf_from, event, jpeg, login, make_app, maskwatch, raw, stats, topic
+from dashboard_support import add_user, csrf_from, event, jpeg, login, maskwatch, raw, stats, topic
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -14,33 +14,9 @@ from dashboard import access_log
 from dashboard.erasure import ErasureError, erase
 from dashboard.ingest import Ingester, Received
 from dashboard.models import AccessLog, Event, HourlyCount, Snapshot
-from tests.dashboard.test_dashboard_db import postgres  # noqa: F401 - the throw-away PostgreSQL cluster
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def app(tmp_path):
-    app = make_app(tmp_path)
-    add_user(app)
-    return app
-
-
-@pytest.fixture
-def engine(app):
-    return app.extensions["maskwatch"]["engine"]
-
-
-@pytest.fixture
-def ingester(engine, tmp_path):
-    return Ingester(engine, tmp_path / "snapshots", "maskwatch", name="t")
-
-
-@pytest.fixture
-def client(app):
-    c = app.test_client()
-    assert login(c).status_code == 302
-    return c
+pytestmark = pytest.mark.engine(app=True)  # the tests read the app's own database
 
 
 def entries(engine) -> list[tuple[str, str, str]]:

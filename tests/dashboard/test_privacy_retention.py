@@ -9,7 +9,6 @@ import os
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -29,13 +28,6 @@ from dashboard.previews import PreviewStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120),
               pytest.mark.skipif(not mosquitto.available(), reason="mosquitto is not installed")]
-
-
-@pytest.fixture
-def broker(tmp_path: Path):
-    b = Mosquitto(tmp_path / "broker").start()
-    yield b
-    b.stop()
 
 
 def publish_retained(port: int, items: list[tuple[str, bytes]], auth: tuple[str, str] | None = None) -> None:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.mosquitto import read_env
+from helpers.net import free_port
 
 from edge_agent.config import parse_config, read_config_file
 from edge_agent.core.topics import Topics
@@ -40,26 +42,11 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run_installer(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     out = subprocess.run([str(INSTALL), "--root", str(root), *args], capture_output=True, text=True,
                          timeout=timeout, check=False)
     assert out.returncode == 0, f"install.sh failed:\n{out.stdout}\n{out.stderr}"
     return out
-
-
-def read_env(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key] = value
-    return env
 
 
 def merged_env(etc: Path) -> dict[str, str]:
@@ -226,7 +213,7 @@ def test_installed_units_pass_systemd_analyze(installed: Installed) -> None:
 
 # ---------------------------------------------------------------- the broker it configured
 @pytest.fixture(scope="module")
-def broker(installed: Installed) -> Iterator[int]:
+def installed_broker(installed: Installed) -> Iterator[int]:
     conf = installed.root / "etc" / "mosquitto" / "mosquitto.conf"
     proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -312,9 +299,9 @@ class Client:
 
 
 @pytest.fixture
-def dashboard_client(installed: Installed, broker: int) -> Iterator[Client]:
+def dashboard_client(installed: Installed, installed_broker: int) -> Iterator[Client]:
     env = installed.env
-    c = Client(broker, env["MASKWATCH_DASHBOARD_MQTT_USER"], env["MASKWATCH_DASHBOARD_MQTT_PASSWORD"])
+    c = Client(installed_broker, env["MASKWATCH_DASHBOARD_MQTT_USER"], env["MASKWATCH_DASHBOARD_MQTT_PASSWORD"])
     assert c.ok, f"dashboard user refused: {c.reason}"
     c.subscribe("maskwatch/#")
     yield c
@@ -323,8 +310,8 @@ def dashboard_client(installed: Installed, broker: int) -> Iterator[Client]:
 
 @pytest.mark.parametrize("creds", [None, ("agent-lobby-door-1", "wrong-password"), ("nobody", "x")],
                          ids=["anonymous", "wrong-password", "unknown-user"])
-def test_broker_refuses_unauthenticated_clients(broker: int, creds: tuple[str, str] | None) -> None:
-    c = Client(broker, *(creds or (None, None)))
+def test_broker_refuses_unauthenticated_clients(installed_broker: int, creds: tuple[str, str] | None) -> None:
+    c = Client(installed_broker, *(creds or (None, None)))
     try:
         assert not c.ok
         assert c.reason is not None and "authori" in c.reason.lower(), c.reason

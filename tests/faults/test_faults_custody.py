@@ -31,20 +31,13 @@ from edge_agent.core.topics import Topics
 from edge_agent.mqtt_client import MqttLink, OutboxSender
 from edge_agent.outbox import Outbox
 
+SITE, AGENT = "hq", "pi-1"
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.fault,
     pytest.mark.skipif(not mosquitto.available(), reason="mosquitto is not installed (apt install mosquitto)"),
+    pytest.mark.broker(anonymous=False, site=SITE, agent=AGENT),  # the shipped users and ACLs only
 ]
-
-SITE, AGENT = "hq", "pi-1"
-
-
-@pytest.fixture
-def broker(tmp_path: Path):
-    b = Mosquitto(tmp_path / "broker", anonymous=False, site=SITE, agent=AGENT).start()
-    yield b
-    b.stop()
 
 
 def start_ingest(tmp_path: Path, broker: Mosquitto) -> IngestProcess:

@@ -40,13 +40,6 @@ pytestmark = [
 
 
 @pytest.fixture
-def broker(tmp_path: Path):
-    b = mq.Mosquitto(tmp_path / "broker", persistence=False).start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
 def pub(broker):
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
     c.connect("127.0.0.1", broker.port)

@@ -34,13 +34,6 @@ OUTAGE_S = 30.0
 
 
 @pytest.fixture
-def broker(tmp_path: Path):
-    b = Mosquitto(tmp_path / "broker", persistence=True).start()  # sessions survive its restart
-    yield b
-    b.stop()
-
-
-@pytest.fixture
 def ingest(tmp_path: Path, broker: Mosquitto):
     p = IngestProcess(write_dashboard_config(tmp_path / "dash", broker.port)).start()
     wait_for(lambda: "subscribed (" in p.output(), 60, what="ingest subscribed")

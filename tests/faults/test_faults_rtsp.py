@@ -27,6 +27,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.fault,
     pytest.mark.timeout(120),
+    pytest.mark.frames(seconds=2),
     pytest.mark.skipif(not mosquitto.available(), reason="mosquitto is not installed (apt install mosquitto)"),
 ]
 
@@ -34,28 +35,6 @@ READ_TIMEOUT_S = 2.0
 AWAY_S = 12.0  # long enough for a doubling back-off (1, 2, 4, 8 s) to overshoot the return
 BACK_WITHIN_S = 5.0
 SLACK_S = 1.0  # status path (runtime loop tick 0.25 s, outbox, MQTT) and scheduling on a busy machine
-
-
-@pytest.fixture(scope="module")
-def frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not rtsp.available():
-        pytest.skip("GStreamer RTSP server not installed (apt install gir1.2-gst-rtsp-server-1.0 "
-                    "gstreamer1.0-plugins-{base,good,bad,ugly} python3-gi)")
-    return rtsp.render_frames(tmp_path_factory.mktemp("rtsp") / "frames", seconds=2, fps=10)
-
-
-@pytest.fixture
-def broker(tmp_path: Path):
-    b = Mosquitto(tmp_path / "broker", persistence=False).start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def server(frames: Path):
-    s = rtsp.RtspServer(frames, fps=10).start()
-    yield s
-    s.stop()
 
 
 def pipeline(config: Config, camera: CameraConfig) -> FramePipeline:

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 import pytest
-from dashboard_support import add_user, csrf_from, event, jpeg, login, make_app, raw, topic
+from dashboard_support import csrf_from, event, jpeg, raw, topic
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -33,27 +33,15 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 SECRET_FILE_TEXT = "root-only secret: do not serve"
 
 
-@pytest.fixture
-def app(tmp_path: Path):
-    app = make_app(tmp_path)
-    add_user(app)
-    return app
-
-
-@pytest.fixture
-def seeded(app, tmp_path: Path):
+def seed(app, tmp_path: Path) -> None:  # noqa: ANN001
+    """Five events, e0's snapshot, and a secret file next to the snapshot folder (for traversal attempts)."""
     ing = Ingester(app.extensions["maskwatch"]["engine"], tmp_path / "snapshots", "maskwatch", name="sec")
     ing.process([Received(topic("event"), raw(event(f"e{i}"))) for i in range(5)]
                 + [Received(topic("snapshot", event_id="e0"), jpeg())])
     (tmp_path / "secret.txt").write_text(SECRET_FILE_TEXT)
-    return app
 
 
-@pytest.fixture
-def client(seeded):
-    c = seeded.test_client()
-    assert login(c).status_code == 302
-    return c
+pytestmark = pytest.mark.app(seed=seed)
 
 
 def concrete(rule) -> str:  # noqa: ANN001
@@ -77,15 +65,15 @@ def refused(resp, method: str = "GET") -> bool:  # noqa: ANN001
     return resp.status_code == 302 and resp.location.startswith("/login")
 
 
-def test_the_route_list_is_not_empty_and_includes_pages_and_api(seeded) -> None:
-    endpoints = {e for e, _, _ in all_routes(seeded)}
+def test_the_route_list_is_not_empty_and_includes_pages_and_api(app) -> None:
+    endpoints = {e for e, _, _ in all_routes(app)}
     assert len(endpoints) >= 10
     assert any(e.startswith("api.") for e in endpoints) and "views.snapshot" in endpoints
 
 
-def test_every_route_and_method_refuses_unauthenticated_requests(seeded) -> None:
-    c = seeded.test_client()
-    for endpoint, method, url in all_routes(seeded):
+def test_every_route_and_method_refuses_unauthenticated_requests(app) -> None:
+    c = app.test_client()
+    for endpoint, method, url in all_routes(app):
         r = c.open(url, method=method)
         assert refused(r, method), f"{method} {url} ({endpoint}) answered {r.status_code} without authentication"
         assert b"e0" not in r.data or r.status_code == 302
@@ -93,31 +81,31 @@ def test_every_route_and_method_refuses_unauthenticated_requests(seeded) -> None
 
 @pytest.mark.parametrize("header", ["Bearer ", "Bearer not-a-token", "Bearer ' OR '1'='1", "Basic bWFuYWdlcjp4",
                                     "bearer x" * 200])
-def test_wrong_bearer_tokens_are_refused_everywhere(seeded, header: str) -> None:
-    c = seeded.test_client()
-    for endpoint, method, url in all_routes(seeded):
+def test_wrong_bearer_tokens_are_refused_everywhere(app, header: str) -> None:
+    c = app.test_client()
+    for endpoint, method, url in all_routes(app):
         r = c.open(url, method=method, headers={"Authorization": header})
         assert refused(r, method), f"{method} {url} ({endpoint}) answered {r.status_code} to {header[:30]!r}"
 
 
-def test_a_real_token_works_and_an_altered_one_does_not(seeded) -> None:
-    with session_factory(seeded.extensions["maskwatch"]["engine"])() as db:
+def test_a_real_token_works_and_an_altered_one_does_not(app) -> None:
+    with session_factory(app.extensions["maskwatch"]["engine"])() as db:
         token = create_token(db, "manager", "sec-test")
-    c = seeded.test_client()
+    c = app.test_client()
     auth = {"Authorization": f"Bearer {token}"}
     assert c.get("/api/v1/events", headers=auth).status_code == 200
     altered = {"Authorization": f"Bearer {token[:-2]}{'AA' if not token.endswith('AA') else 'BB'}"}
     assert refused(c.get("/api/v1/events", headers=altered))
 
 
-def test_forged_session_cookie_is_refused(seeded) -> None:
-    c = seeded.test_client()
+def test_forged_session_cookie_is_refused(app) -> None:
+    c = app.test_client()
     c.set_cookie("session", "eyJfdXNlcl9pZCI6IjEifQ.ZZZZZZ.forged-signature")
     assert refused(c.get("/"))
 
 
-def test_state_changing_routes_need_a_csrf_token(seeded, client) -> None:
-    unsafe = [(e, m, u) for e, m, u in all_routes(seeded) if m in UNSAFE] + [("auth.login", "POST", "/login")]
+def test_state_changing_routes_need_a_csrf_token(app, client) -> None:
+    unsafe = [(e, m, u) for e, m, u in all_routes(app) if m in UNSAFE] + [("auth.login", "POST", "/login")]
     assert unsafe, "at least login and logout change state"
     for endpoint, method, url in unsafe:
         for data in ({}, {"csrf_token": "forged"}, {"csrf_token": ""}):
@@ -141,8 +129,8 @@ def counts(app) -> tuple[int, int]:  # noqa: ANN001
 
 @pytest.mark.parametrize("path", ["/violations", "/violations.csv", "/api/v1/events", "/statistics",
                                   "/api/v1/stats"])
-def test_sql_injection_in_filters_fails_safely(seeded, client, path: str) -> None:
-    before = counts(seeded)
+def test_sql_injection_in_filters_fails_safely(app, client, path: str) -> None:
+    before = counts(app)
     for name in FILTERS + ["bucket", "days"]:
         for value in INJECTIONS:
             r = client.get(path, query_string={name: value})
@@ -151,15 +139,15 @@ def test_sql_injection_in_filters_fails_safely(seeded, client, path: str) -> Non
             assert "scrypt:" not in body and "Traceback" not in body  # no password hash, no stack trace
             if r.status_code == 200 and name in ("camera", "verdict"):
                 assert "e3" not in body or value in ("-1",), f"{path}?{name}={value!r} widened the filter"
-    assert counts(seeded) == before, "the database changed"
+    assert counts(app) == before, "the database changed"
 
 
 @pytest.mark.parametrize("event_id", ["' OR '1'='1", "e0' --", "e0; DROP TABLE events", "%", "_0"])
-def test_sql_injection_in_event_ids_fails_safely(seeded, client, event_id: str) -> None:
+def test_sql_injection_in_event_ids_fails_safely(app, client, event_id: str) -> None:
     for path in (f"/events/{event_id}", f"/api/v1/events/{event_id}", f"/snapshots/{event_id}.jpg"):
         r = client.get(path)
         assert r.status_code == 404, f"{path} -> {r.status_code}"
-    assert counts(seeded) == (5, 1)
+    assert counts(app) == (5, 1)
 
 
 @pytest.mark.parametrize("url", ["/snapshots/../secret.txt", "/snapshots/..%2Fsecret.txt", "/snapshots/%2e%2e/secret.txt",
@@ -174,9 +162,9 @@ def test_path_traversal_in_snapshot_urls_serves_nothing_outside(client, url: str
 
 @pytest.mark.parametrize("stored", ["../secret.txt", "/etc/passwd", "hq/door/../../../secret.txt",
                                     "hq/../../secret.txt"])
-def test_a_stored_snapshot_path_outside_the_folder_is_not_served(seeded, client, tmp_path: Path, stored: str) -> None:
+def test_a_stored_snapshot_path_outside_the_folder_is_not_served(app, client, tmp_path: Path, stored: str) -> None:
     """Defence in depth: even a tampered database row cannot make the dashboard read another file."""
-    with Session(seeded.extensions["maskwatch"]["engine"]) as db:
+    with Session(app.extensions["maskwatch"]["engine"]) as db:
         db.execute(update(Snapshot).where(Snapshot.event_id == "e0").values(path=stored))
         db.commit()
     r = client.get("/snapshots/e0.jpg")
@@ -184,6 +172,7 @@ def test_a_stored_snapshot_path_outside_the_folder_is_not_served(seeded, client,
     assert SECRET_FILE_TEXT.encode() not in r.data and b"root:" not in r.data
 
 
+@pytest.mark.app(seed=None)  # an empty snapshot folder
 @pytest.mark.parametrize("event_id", ["..", "../../evil", "..%2F..%2Fevil", "a/../../b", ".hidden", "x" * 300])
 def test_snapshot_topics_with_traversal_are_rejected_by_the_ingest(app, tmp_path: Path, event_id: str) -> None:
     snaps = tmp_path / "snapshots"
