@@ -9,18 +9,36 @@ options. Ports come from ``helpers.net.free_port``; broker configs from ``helper
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import paho.mqtt.client as mqtt
 import pytest
-from dashboard_support import PostgresCluster, add_user, login, make_app, pg_binaries
+from dashboard_support import (
+    REPO,
+    PostgresCluster,
+    add_user,
+    login,
+    make_app,
+    maskwatch,
+    pg_binaries,
+    write_config,
+)
 from helpers import rtsp
+from helpers.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, playwright
 from helpers.mosquitto import Mosquitto
-from helpers.net import free_port
+from helpers.mqtt_publisher import Publisher
+from helpers.net import free_port, port_open, wait_for
 from helpers.webhook import Receiver
 
 from edge_agent.assets import ASTRONAUT_JPG
@@ -43,6 +61,15 @@ def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mosquitto
     b = Mosquitto(tmp_path / "broker", **options(request, "broker")).start()
     yield b
     b.stop()
+
+
+@pytest.fixture
+def pub(broker: Mosquitto) -> Iterator[Publisher]:
+    """A publisher connected to ``broker``: ``pub.send(topic, payload, qos=1, retain=False)`` or ``pub(topic,
+    payload)``; each call returns once the broker has the message."""
+    p = Publisher(broker.port)
+    yield p
+    p.close()
 
 
 # ---------------------------------------------------------------- dashboard
@@ -124,6 +151,56 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()
+
+
+@pytest.fixture
+def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The real dashboard stack for the browser tests: mosquitto, `maskwatch dashboard ingest` and `serve`
+    (waitress) as processes, the admin "manager" (helpers.browser.PASSWORD) and a headless Chromium. Yields
+    url, send(topic, payload, retain=False), browser and tmp; the processes' logs go to test-artifacts/."""
+    sync_playwright = playwright()
+    broker = Mosquitto(tmp_path / "broker", persistence=False).start()
+    http_port = free_port()
+    cfg = write_config(tmp_path / "config.yaml", db_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                       snapshot_dir=tmp_path / "snaps", mqtt_port=broker.port, http_port=http_port)
+    env = {**os.environ, "MASKWATCH_SECRET_KEY": uuid.uuid4().hex * 2}
+    assert maskwatch("dashboard", "db-upgrade", "--config", str(cfg)).returncode == 0
+    r = maskwatch("dashboard", "create-user", "manager", "--password-stdin", "--role", "admin", "--config", str(cfg),
+                  input=PASSWORD)
+    assert r.returncode == 0, r.stderr
+    procs = [subprocess.Popen([sys.executable, "-m", "edge_agent", "dashboard", action, "--config", str(cfg)],
+                              cwd=REPO, env=env, stdout=open(tmp_path / f"{action}.log", "w"),  # noqa: SIM115
+                              stderr=subprocess.STDOUT) for action in ("ingest", "serve")]
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="browser-pub", protocol=mqtt.MQTTv5)
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    try:
+        wait_for(lambda: port_open(http_port), 30, what="the dashboard server")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+        def send(t: str, payload: bytes, retain: bool = False) -> None:
+            pub.publish(t, payload, qos=1, retain=retain).wait_for_publish(10)
+
+        yield {"url": f"http://127.0.0.1:{http_port}", "send": send, "browser": browser, "tmp": tmp_path}
+    finally:
+        browser.close()
+        pw.stop()
+        pub.disconnect()
+        pub.loop_stop()
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        broker.stop()
+        for action in ("ingest", "serve"):
+            log = tmp_path / f"{action}.log"
+            if log.exists():
+                shutil.copy(log, ARTIFACTS / f"{action}.log")
 
 
 # ---------------------------------------------------------------- cameras and images

@@ -4,88 +4,16 @@ appear, sees the statistics charts render, and checks the phone layout. Screensh
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import cv2
 import numpy as np
-import paho.mqtt.client as mqtt
 import pytest
-from dashboard_support import REPO, event, jpeg, maskwatch, raw, stats, status, topic, write_config
-from helpers import mosquitto as mq
-from helpers.net import free_port, port_open, wait_for
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = REPO / "test-artifacts" / "dashboard"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-PASSWORD = "browser test password"
+from dashboard_support import event, jpeg, raw, stats, status, topic
+from helpers.browser import ARTIFACTS, PASSWORD
+from helpers.net import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright not installed (pip install playwright)")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium not installed (apt-get install chromium)")
-    if not mq.available():
-        pytest.skip("mosquitto not installed")
-    return sync_playwright
-
-
-@pytest.fixture
-def stack(tmp_path):
-    sync_playwright = _playwright()
-    broker = mq.Mosquitto(tmp_path / "broker", persistence=False).start()
-    http_port = free_port()
-    cfg = write_config(tmp_path / "config.yaml", db_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-                       snapshot_dir=tmp_path / "snaps", mqtt_port=broker.port, http_port=http_port)
-    env = {**os.environ, "MASKWATCH_SECRET_KEY": uuid.uuid4().hex * 2}
-    assert maskwatch("dashboard", "db-upgrade", "--config", str(cfg)).returncode == 0
-    r = maskwatch("dashboard", "create-user", "manager", "--password-stdin", "--role", "admin", "--config", str(cfg),
-                  input=PASSWORD)
-    assert r.returncode == 0, r.stderr
-    procs = [subprocess.Popen([sys.executable, "-m", "edge_agent", "dashboard", action, "--config", str(cfg)],
-                              cwd=REPO, env=env, stdout=open(tmp_path / f"{action}.log", "w"),  # noqa: SIM115
-                              stderr=subprocess.STDOUT) for action in ("ingest", "serve")]
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="browser-pub", protocol=mqtt.MQTTv5)
-    pub.connect("127.0.0.1", broker.port)
-    pub.loop_start()
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-    try:
-        wait_for(lambda: port_open(http_port), 30, what="the dashboard server")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-        def send(t: str, payload: bytes, retain: bool = False) -> None:
-            pub.publish(t, payload, qos=1, retain=retain).wait_for_publish(10)
-
-        yield {"url": f"http://127.0.0.1:{http_port}", "send": send, "browser": browser, "tmp": tmp_path}
-    finally:
-        browser.close()
-        pw.stop()
-        pub.disconnect()
-        pub.loop_stop()
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        broker.stop()
-        for action in ("ingest", "serve"):
-            log = tmp_path / f"{action}.log"
-            if log.exists():
-                shutil.copy(log, ARTIFACTS / f"{action}.log")
 
 
 def wait_js(page, expr: str, timeout: float = 15, what: str = "") -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from dashboard_support import event, raw, status, topic
+from helpers.browser import ARTIFACTS, PASSWORD
 
-from tests.dashboard.test_dashboard_browser import ARTIFACTS, PASSWORD, seed, stack, wait_js  # noqa: F401 - stack is a fixture
+from tests.dashboard.test_dashboard_browser import seed, wait_js
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SHOTS = ARTIFACTS / "i18n"

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -24,28 +23,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not mq.available(), reason="mosquitto not installed (apt-get install mosquitto)"),
 ]
-
-
-class Publisher:
-    def __init__(self, port: int) -> None:
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}",
-                                  protocol=mqtt.MQTTv5)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-
-    def send(self, t: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        self.client.publish(t, payload, qos=qos, retain=retain).wait_for_publish(10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@pytest.fixture
-def pub(broker):
-    p = Publisher(broker.port)
-    yield p
-    p.close()
 
 
 def count(engine, model) -> int:

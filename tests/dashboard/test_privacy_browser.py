@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from dashboard_support import event, jpeg, raw, topic
+from helpers.browser import ARTIFACTS, PASSWORD
 from helpers.net import wait_for
-
-from tests.dashboard.test_dashboard_browser import ARTIFACTS, PASSWORD, stack  # noqa: F401 - the shared real-stack fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -53,7 +53,7 @@ def read_env(path: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def tls_stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tls")
     root = tmp / "root"
     https, http = free_port(), free_port()
@@ -108,18 +108,18 @@ def client(address: str) -> requests.Session:
     return s
 
 
-def login(stack, address: str, password: str = PASSWORD) -> requests.Response:  # noqa: ANN001
+def login(tls_stack, address: str, password: str = PASSWORD) -> requests.Response:  # noqa: ANN001
     s = client(address)
-    page = s.get(stack["url"] + "/login", verify=stack["ca"], timeout=30)
+    page = s.get(tls_stack["url"] + "/login", verify=tls_stack["ca"], timeout=30)
     # a browser sends the Referer (Referrer-Policy same-origin); Flask-WTF checks it on HTTPS
-    return s.post(stack["url"] + "/login", data={"username": "admin", "password": password,
+    return s.post(tls_stack["url"] + "/login", data={"username": "admin", "password": password,
                                                   "csrf_token": csrf_from(page.text)},
-                  headers={"Referer": stack["url"] + "/login"}, verify=stack["ca"], allow_redirects=False,
+                  headers={"Referer": tls_stack["url"] + "/login"}, verify=tls_stack["ca"], allow_redirects=False,
                   timeout=30)
 
 
-def test_the_files_the_installer_wrote(stack) -> None:
-    root = stack["root"]
+def test_the_files_the_installer_wrote(tls_stack) -> None:
+    root = tls_stack["root"]
     key = root / "etc/maskwatch/tls/dashboard.key"
     assert key.stat().st_mode & 0o777 == 0o600
     site = (root / "etc/nginx/sites-enabled/maskwatch-dashboard").read_text()
@@ -127,16 +127,16 @@ def test_the_files_the_installer_wrote(stack) -> None:
     assert read_env(root / "etc/maskwatch/dashboard.env")["MASKWATCH_TRUSTED_PROXIES"] == "127.0.0.1"
 
 
-def test_https_login_sets_a_secure_cookie(stack) -> None:
-    r = login(stack, "127.0.0.2")
+def test_https_login_sets_a_secure_cookie(tls_stack) -> None:
+    r = login(tls_stack, "127.0.0.2")
     assert r.status_code == 302
     cookie = next(c for c in r.raw.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "Secure" in cookie and "HttpOnly" in cookie
     assert r.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_behind_the_proxy_a_stranger_cannot_lock_the_user_out(stack) -> None:
-    codes = [login(stack, "127.0.0.3", "wrong password!").status_code for _ in range(21)]
+def test_behind_the_proxy_a_stranger_cannot_lock_the_user_out(tls_stack) -> None:
+    codes = [login(tls_stack, "127.0.0.3", "wrong password!").status_code for _ in range(21)]
     assert codes[0] == 401 and codes[-1] == 429
-    assert login(stack, "127.0.0.3").status_code == 429  # the stranger's own address is banned
-    assert login(stack, "127.0.0.4").status_code == 302  # everyone else still gets in
+    assert login(tls_stack, "127.0.0.3").status_code == 429  # the stranger's own address is banned
+    assert login(tls_stack, "127.0.0.4").status_code == 302  # everyone else still gets in

@@ -18,7 +18,6 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-import paho.mqtt.client as mqtt
 import pytest
 from dashboard_support import event, jpeg, raw, topic
 from helpers import mosquitto as mq
@@ -37,16 +36,6 @@ pytestmark = [
     pytest.mark.timeout(90),
     pytest.mark.skipif(not mq.available(), reason="mosquitto not installed (apt-get install mosquitto)"),
 ]
-
-
-@pytest.fixture
-def pub(broker):
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
-    c.connect("127.0.0.1", broker.port)
-    c.loop_start()
-    yield lambda t, p: c.publish(t, p, qos=1).wait_for_publish(10)
-    c.disconnect()
-    c.loop_stop()
 
 
 def engine_with_busy_timeout(db: Path, ms: int):  # noqa: ANN201
