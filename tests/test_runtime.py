@@ -204,11 +204,11 @@ def test_a_pipeline_that_raises_is_counted_and_the_camera_keeps_going(broker: Mo
     class Flaky(FramePipeline):
         calls = 0
 
-        def process(self, frame_bgr, capture_time):  # noqa: ANN001, ANN201
+        def process(self, frame):  # noqa: ANN001, ANN201
             Flaky.calls += 1
             if Flaky.calls % 2:
                 raise ValueError("corrupt frame")
-            return super().process(frame_bgr, capture_time)
+            return super().process(frame)
 
     def factory(config: Config, camera: CameraConfig) -> FramePipeline:
         return Flaky(config, camera, classifier=FakeClassifier())  # type: ignore[arg-type]

@@ -145,6 +145,22 @@ def all_sites_filter(prefix: str) -> str:
     return f"{prefix}/#"
 
 
+#: the retained kinds the dashboard stores: brokers do not deliver retained messages to a shared subscription,
+#: so ingest subscribes to these without the share as well
+INGEST_RETAINED = (STATUS, AVAILABLE)
+
+
+def kind_filter(prefix: str, kind: Kind) -> str:
+    """Every site's topics of one kind (a subscription filter); per-event kinds include their revisions."""
+    if kind == AVAILABLE:
+        return f"{prefix}/+/agent/+/{AVAILABLE}"
+    if kind in PER_EVENT:
+        return f"{prefix}/+/camera/+/{kind}/#"
+    if kind in CAMERA_KINDS:
+        return f"{prefix}/+/camera/+/{kind}"
+    raise ValueError(f"kind {kind!r} has no filter of its own; one of {', '.join((AVAILABLE, *CAMERA_KINDS))}")
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedTopic:
     site: str

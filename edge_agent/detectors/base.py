@@ -9,8 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.core.detections import Faces
-
-Image = npt.NDArray[np.uint8]
+from edge_agent.core.frames import Image
 
 
 class DetectorError(Exception):

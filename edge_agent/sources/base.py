@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
+from edge_agent.core.frames import Frame, Image
 
-Image = npt.NDArray[np.uint8]
+__all__ = ["Backoff", "EndOfStream", "Frame", "FrameSource", "Image", "SourceError"]
 
 
 class SourceError(Exception):
@@ -17,20 +15,6 @@ class SourceError(Exception):
 
 class EndOfStream(SourceError):
     """A non-looping file reached its end: the worker stops instead of retrying."""
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One captured frame: BGR pixels, capture time (UNIX seconds, taken at grab) and a sequence number."""
-
-    image: Image
-    time: float
-    seq: int
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """Width, height in pixels."""
-        return int(self.image.shape[1]), int(self.image.shape[0])
 
 
 class FrameSource(Protocol):

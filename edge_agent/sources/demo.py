@@ -14,8 +14,9 @@ import numpy as np
 
 from edge_agent.assets import ASTRONAUT_JPG, GRACE_HOPPER_JPG
 from edge_agent.config import CameraConfig, DemoSource
+from edge_agent.core.frames import Frame, Image
 from edge_agent.core.labels import MASK_INCORRECT, WITH_MASK, WITHOUT_MASK
-from edge_agent.sources.base import Frame, Image, SourceError
+from edge_agent.sources.base import SourceError
 
 KINDS = (WITHOUT_MASK, WITH_MASK, MASK_INCORRECT)
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edge_agent.core import topics
 from edge_agent.sources.base import Backoff, EndOfStream, Frame, FrameSource, SourceError
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 class CameraState:
     """online / offline with the reason; resolution of the last frame (width, height)."""
 
-    state: str
+    state: topics.CameraState
     reason: str | None = None
     resolution: tuple[int, int] | None = None
 
