@@ -209,6 +209,18 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
     return None
 
 
+def topic_kind(topic: str) -> Kind | None:
+    """The kind of one of our topics whatever its prefix (``None`` for any other topic): what a store that
+    does not know the prefix (the agent's outbox) keeps beside each message. The first prefix, shortest
+    first, under which :func:`parse_topic` reads the topic decides."""
+    parts = topic.split("/")
+    for cut in range(1, len(parts) - 3):
+        parsed = parse_topic("/".join(parts[:cut]), topic)
+        if parsed is not None:
+            return parsed.kind
+    return None
+
+
 def needs_custody(prefix: str, topic: str) -> bool:
     """Whether a message to ``topic`` must reach the dashboard (:data:`CUSTODY_KINDS`), so that a broker's
     "no matching subscribers" acknowledgement does not count as delivered."""
