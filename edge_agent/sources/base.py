@@ -18,7 +18,21 @@ class EndOfStream(SourceError):
 
 
 class FrameSource(Protocol):
-    """A camera: ``open`` then ``read`` until a ``SourceError``; ``close`` is safe to call at any time."""
+    """A camera: ``open`` then ``read`` until a ``SourceError``; ``close`` is safe to call at any time.
+
+    Everything the capture worker uses is stated here; a source that subclasses this protocol inherits the
+    defaults of ``what`` and ``paced_by_consumer``."""
+
+    @property
+    def what(self) -> str:
+        """How errors and logs name the source (an RTSP URL without its password, a device, a file)."""
+        return "source"
+
+    @property
+    def paced_by_consumer(self) -> bool:
+        """True when the source is not live (a file read as fast as possible): the worker then waits for
+        analysis to take each frame instead of replacing it."""
+        return False
 
     def open(self) -> None: ...
 
