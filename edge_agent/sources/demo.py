@@ -13,10 +13,11 @@ import cv2
 import numpy as np
 
 from edge_agent.assets import ASTRONAUT_JPG, GRACE_HOPPER_JPG
-from edge_agent.config import CameraConfig, DemoSource
+from edge_agent.config import CameraConfig
 from edge_agent.core.frames import Frame, Image
 from edge_agent.core.labels import MASK_INCORRECT, WITH_MASK, WITHOUT_MASK
 from edge_agent.sources.base import FrameSource, SourceError
+from edge_agent.sources.configs import DemoSource
 
 KINDS = (WITHOUT_MASK, WITH_MASK, MASK_INCORRECT)
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import cv2
 
-from edge_agent.config import CameraConfig, FileSource
+from edge_agent.config import CameraConfig
 from edge_agent.sources.base import EndOfStream, Frame, FrameSource, SourceError
+from edge_agent.sources.configs import FileSource
 from edge_agent.sources.opencv import open_capture
 
 DEFAULT_FPS = 25.0

@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 
 import cv2
 
-from edge_agent.config import CameraConfig, RTSPSource
+from edge_agent.config import CameraConfig
 from edge_agent.sources.base import Frame, FrameSource, SourceError
+from edge_agent.sources.configs import RTSPSource
 from edge_agent.sources.opencv import describe, open_capture, read_frame
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import cv2
 
-from edge_agent.config import CameraConfig, USBSource
+from edge_agent.config import CameraConfig
 from edge_agent.sources.base import Frame, FrameSource, SourceError
+from edge_agent.sources.configs import USBSource
 from edge_agent.sources.opencv import open_capture, read_frame
 
 
