@@ -2,7 +2,7 @@
 
 Explicit registry ``{type: (ConfigModel, factory)}``, keyed by each config model's own ``type`` (the models
 are in edge_agent/detectors/configs.py; the schema's ``detector`` union is built from this registry); every
-kind passes the same contract tests (tests/test_detectors.py). Heavy imports happen in the factories, on
+kind passes the same contract tests (tests/agent/test_detectors.py). Heavy imports happen in the factories, on
 first use, so that the config schema imports this package without OpenCV.
 """
 
