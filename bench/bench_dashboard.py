@@ -39,6 +39,7 @@ from dashboard.ingest import Ingester, Received  # noqa: E402
 from dashboard.rollup import rebuild_hourly  # noqa: E402
 from dashboard.settings import parse_settings  # noqa: E402
 from dashboard.store import CAMERAS, EVENTS, SAMPLES  # noqa: E402
+from edge_agent.config import MQTTConfig  # noqa: E402
 
 CAMERAS_N = 10
 DAYS = 30
@@ -82,8 +83,8 @@ def bench_ingest_mqtt(workdir: Path, n: int) -> dict[str, float] | None:
     broker = Mosquitto(workdir / "broker", persistence=False).start()
     engine = make_engine(f"sqlite:///{workdir / 'mqtt.sqlite3'}")
     upgrade(engine)
-    ing = MqttIngest(Ingester(engine, workdir / "snaps2", "maskwatch", name="bench-mqtt"), "127.0.0.1",
-                     broker.port, client_id="bench-ingest")
+    ing = MqttIngest(Ingester(engine, workdir / "snaps2", "maskwatch", name="bench-mqtt"),
+                     MQTTConfig(host="127.0.0.1", port=broker.port), client_id="bench-ingest")
     ing.start()
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-pub", protocol=mqtt.MQTTv5)
     pub.max_inflight_messages_set(1000)

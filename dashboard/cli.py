@@ -159,10 +159,8 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
                                    else f"maskwatch-dashboard-{host}")
     ing = Ingester(engine, d.snapshot_dir, m.topic_prefix, name=client_id, preview_dir=d.preview_dir)
     mq = MqttIngest(
-        ing, m.host, m.port, username=d.mqtt_username,
-        password=d.mqtt_password.get_secret_value() if d.mqtt_password else None,
-        group=d.ingest_group, keepalive=m.keepalive_s, tls=m.tls, retention=d.retention,
-        client_id=client_id, protocol=m.protocol,
+        ing, m, username=d.mqtt_username, password=d.mqtt_password.get_secret_value() if d.mqtt_password else None,
+        group=d.ingest_group, retention=d.retention, client_id=client_id,
     )
     log.info("ingest %s: broker %s:%d, prefix %r, group %s, database %s", client_id, m.host, m.port,
              m.topic_prefix, d.ingest_group or "(none)", engine.url.render_as_string(hide_password=True))
@@ -356,8 +354,8 @@ def _purge(args, cfg) -> int:  # type: ignore[no-untyped-def]
         return rc
     out = purge(engine, d.snapshot_dir, d.retention, previews=PreviewStore(d.preview_dir or default_preview_dir(d.snapshot_dir)))
     out["retained_images"] = clear_retained_images(
-        host=m.host, port=m.port, prefix=m.topic_prefix, username=d.mqtt_username,
-        password=d.mqtt_password.get_secret_value() if d.mqtt_password else None, tls=m.tls)
+        m, prefix=m.topic_prefix, username=d.mqtt_username,
+        password=d.mqtt_password.get_secret_value() if d.mqtt_password else None)
     r = d.retention
     print(f"purged {out['snapshots']} snapshots (older than {r.snapshots_days} days), {out['events']} events and "
           f"{out['stat_samples']} stats samples ({r.events_days} days), {out['hourly_counts']} hourly counts "
