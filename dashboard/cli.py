@@ -224,50 +224,39 @@ def _notify_test(args, cfg) -> int:  # type: ignore[no-untyped-def]
 
 def _create_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
     from dashboard.audit import record
-    from dashboard.auth import UserError, create_user
-    from dashboard.db import session_factory
+    from dashboard.auth import create_user
 
-    engine = _engine(cfg)
-    rc = _ready(engine, False)
+    role = args.role or (None if args.update else "admin")
+    made: list[tuple[str | None, str]] = []  # (password given on stdin, the password set)
+
+    def create(db) -> None:  # type: ignore[no-untyped-def]
+        password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+        made.append((password, create_user(db, args.name, password, update=args.update, role=role, sites=args.sites)))
+        record(db, "cli", "user.update" if args.update else "user.create", args.name,
+               f"role={role or '(kept)'} sites={args.sites}", commit=True)
+
+    rc = _with_db(args, cfg, "create-user", create)
     if rc:
         return rc
-    password = None
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        with session_factory(engine)() as db:
-            role = args.role or (None if args.update else "admin")
-            pw = create_user(db, args.name, password, update=args.update, role=role, sites=args.sites)
-            record(db, "cli", "user.update" if args.update else "user.create", args.name,
-                   f"role={role or '(kept)'} sites={args.sites}",
-                   commit=True)
-    except UserError as err:
-        print(f"maskwatch dashboard create-user: {err}", file=sys.stderr)
-        return 1
     print(f"user {args.name!r} {'updated' if args.update else 'created'}", file=sys.stderr)
-    if password is None:
+    given, pw = made[0]
+    if given is None:
         print(pw)  # stdout: the generated password alone, for scripts
     return 0
 
 
 def _delete_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
     from dashboard.audit import record
-    from dashboard.auth import UserError, delete_user
-    from dashboard.db import session_factory
+    from dashboard.auth import delete_user
 
-    engine = _engine(cfg)
-    rc = _ready(engine, False)
-    if rc:
-        return rc
-    try:
-        with session_factory(engine)() as db:
-            delete_user(db, args.name)
-            record(db, "cli", "user.delete", args.name, commit=True)
-    except UserError as err:
-        print(f"maskwatch dashboard delete-user: {err}", file=sys.stderr)
-        return 1
-    print(f"user {args.name!r} deleted", file=sys.stderr)
-    return 0
+    def delete(db) -> None:  # type: ignore[no-untyped-def]
+        delete_user(db, args.name)
+        record(db, "cli", "user.delete", args.name, commit=True)
+
+    rc = _with_db(args, cfg, "delete-user", delete)
+    if not rc:
+        print(f"user {args.name!r} deleted", file=sys.stderr)
+    return rc
 
 
 def _with_db(args, cfg, what: str, fn) -> int:  # type: ignore[no-untyped-def]
