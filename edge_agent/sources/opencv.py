@@ -1,4 +1,5 @@
-"""Shared OpenCV VideoCapture plumbing: open with timeouts, grab + timestamp + retrieve."""
+"""Shared OpenCV VideoCapture plumbing: open with timeouts, grab + timestamp + retrieve, and the capture
+sources' common read/close (:class:`CaptureSource`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import cv2
 
-from edge_agent.sources.base import Frame, SourceError
+from edge_agent.sources.base import Frame, FrameSource, SourceError
 
 _ENV_LOCK = threading.Lock()
 _FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
@@ -84,3 +85,22 @@ def describe(target: int | str) -> str:
         scheme, rest = target.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return str(target)
+
+
+class CaptureSource(FrameSource):
+    """A camera read through one ``cv2.VideoCapture`` (USB, RTSP): a subclass opens ``self._cap`` in
+    ``open()`` and names itself in ``what``; reading and closing are the same for all."""
+
+    _cap: Any = None
+    _seq: int = 0
+
+    def read(self) -> Frame:
+        if self._cap is None:
+            raise SourceError(f"{self.what} is not open")
+        self._seq += 1
+        return read_frame(self._cap, self._seq, self.what)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None

@@ -7,24 +7,20 @@ times out (``read_timeout_s``) raises SourceError and the worker reconnects.
 from __future__ import annotations
 
 import socket
-from typing import Any
 from urllib.parse import urlsplit
 
 import cv2
 
 from edge_agent.config import CameraConfig
-from edge_agent.sources.base import Frame, FrameSource, SourceError
 from edge_agent.sources.configs import RTSPSource
-from edge_agent.sources.opencv import describe, open_capture, read_frame
+from edge_agent.sources.opencv import CaptureSource, describe, open_capture
 
 
-class RtspCamera(FrameSource):
+class RtspCamera(CaptureSource):
     def __init__(self, source: RTSPSource, camera: CameraConfig) -> None:
         self.url = source.url
         self.transport = source.transport
         self.camera = camera
-        self._cap: Any = None
-        self._seq = 0
 
     @property
     def what(self) -> str:
@@ -37,17 +33,6 @@ class RtspCamera(FrameSource):
             # to read the codec parameters and keeps a reconnect within 5 s of the stream's return
             ffmpeg_options=f"rtsp_transport;{self.transport}|analyzeduration;1000000|probesize;500000",
         )
-
-    def read(self) -> Frame:
-        if self._cap is None:
-            raise SourceError(f"{self.what} is not open")
-        self._seq += 1
-        return read_frame(self._cap, self._seq, self.what)
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
 
 def rtsp_probe(url: str, timeout_s: float = 0.5) -> bool:
