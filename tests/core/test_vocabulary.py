@@ -156,3 +156,16 @@ def test_availability_values_come_from_the_core(tmp_path, availability, badge):
     assert login(client).status_code == 302
     page = client.get("/").get_data(as_text=True)
     assert re.search(rf'<span class="badge {"ok" if badge == "online" else "bad"}"[^>]*>{badge}</span>', page), page
+
+
+def test_one_name_pattern_for_topics_dashboard_sites_and_the_installer():
+    """The installer (bash, which cannot import it) states the core's NAME_PATTERN once; the dashboard's site
+    restriction is that pattern or "*"."""
+    from dashboard.auth import SITE_NAME
+
+    install = (REPO / "deploy/install.sh").read_text()
+    assert re.findall(r"^NAME_RE='(.*)'$", install, re.M) == [NAME_PATTERN]
+    assert "[A-Za-z0-9][A-Za-z0-9_.-]" not in install.replace(f"NAME_RE='{NAME_PATTERN}'", "")
+    for name, ok in [("*", True), ("hq", True), ("a.b-c_1", True), ("x" * 64, True), ("x" * 65, False),
+                     ("-hq", False), ("h q", False), ("hq/1", False), ("**", False)]:
+        assert bool(SITE_NAME.match(name)) is ok, name
