@@ -178,6 +178,8 @@ class CameraRunner:
             inference_ms=round(self._infer_ms / self._frames, 3) if self._frames else 0.0,
             dropped_frames=self.worker.frames.take_dropped(),
             queue_pending=self.out.outbox.pending(), dead_letters=self.out.outbox.dead_letters(),
+            no_subscriber_retries=self.out.outbox.counter("no_subscriber_retries"),
+            waiting_for_subscriber=bool(self.out.sender and self.out.sender.waiting_for_subscriber),
         )
         self.last_fps, self.last_infer_ms = stats.fps, stats.inference_ms
         self.dropped_total += stats.dropped_frames
