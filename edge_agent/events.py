@@ -81,6 +81,9 @@ class CameraStats(_Payload):
                                               "to send again (a persistent count)")
     waiting_for_subscriber: bool | None = Field(None, description="True while the agent holds its events back "
                                                 "because no subscriber (ingest) takes them")
+    clock_jumps: int | None = Field(None, ge=0, description="Wall-clock jumps the agent saw since it started "
+                                    "(its wall clock against its monotonic clock, e.g. NTP after a boot without RTC)")
+    clock_last_jump_s: float | None = Field(None, description="The latest wall-clock jump, seconds (+ forward)")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -86,6 +86,13 @@ class AgentCollector(Collector):
                                   "(malformed topic or payload)", value=getattr(sender, "rejected", 0))
         yield CounterMetricFamily("maskwatch_messages_published", "Messages handed to the broker",
                                   value=getattr(sender, "published", 0))
+        clock = rt.clock.state()
+        yield CounterMetricFamily("maskwatch_clock_jumps", "Wall-clock jumps seen (wall vs monotonic clock)",
+                                  value=clock.jumps)
+        yield GaugeMetricFamily("maskwatch_clock_last_jump_seconds", "The latest wall-clock jump (+ forward)",
+                                value=clock.last_jump_s or 0.0)
+        yield GaugeMetricFamily("maskwatch_clock_offset_seconds", "Wall clock minus monotonic clock, relative to "
+                                "the agent's start: every jump and drift since", value=clock.total_s)
         link = rt.link
         yield GaugeMetricFamily("maskwatch_mqtt_connected", "1 while connected to the broker",
                                 value=1.0 if link is not None and link.connected.is_set() else 0.0)
