@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dashboard_support import event, raw
+from dashboard_support import event, raw, status
 from helpers import mosquitto
 from helpers.mosquitto import Mosquitto
 from helpers.net import wait_for
@@ -214,6 +214,38 @@ def test_an_agent_cannot_speak_for_another(tmp_path: Path, broker: Mosquitto) ->
     agents = {r[0] for r in query(ingest.db, "SELECT name FROM agents")}
     ingest.stop()
     assert "a2" not in agents and AGENT in agents
+
+
+def test_an_agent_added_with_its_cameras_cannot_publish_for_another_camera(tmp_path: Path, broker: Mosquitto) -> None:
+    """``install.sh add-agent --cameras lobby``: agent a2 may publish camera lobby only; its events and status
+    for camera door (the installed agent's) are refused by the broker (dead-lettered on a2), never stored. A
+    re-run of add-agent without --cameras keeps the restriction."""
+    broker.add_agent(SITE, "a2", cameras=["lobby"])
+    broker.add_agent(SITE, "a2")  # a re-run: must not widen it
+    fragment = next((broker.etc / "maskwatch-agents.d").glob("agent-hq-a2.acl")).read_text()
+    assert "# cameras: lobby" in fragment and "camera/#" not in fragment, fragment
+    ingest = start_ingest(tmp_path, broker)
+    box, link, sender = agent_link(tmp_path, broker, creds=f"{SITE}/a2", agent="a2")
+    topics = Topics("maskwatch", SITE)
+    box.put(topics.camera("lobby", "event"), raw(event("own", camera="lobby", site=SITE, agent="a2")), qos=1)
+    box.put(topics.camera("door", "event"), raw(event("forged", camera="door", site=SITE, agent="a2")), qos=1)
+    box.put(topics.camera("door", "status"), raw(status(camera="door", state="offline", agent="a2")), qos=1,
+            retain=True)
+    sender.start()
+    link.start()
+    try:
+        wait_for(lambda: box.pending() == 0, 30, what="PUBACKs")
+        assert box.dead_letter_reasons() == {"Not authorized": 2}
+    finally:
+        sender.stop()
+        link.stop()
+    try:
+        wait_for(lambda: "own" in stored(ingest), 30, what="a2's own camera's event")
+        time.sleep(1)
+        assert stored(ingest) == {"own"}
+        assert query(ingest.db, "SELECT state FROM cameras WHERE name = 'door'") in ([], [("unknown",)])
+    finally:
+        ingest.stop()
 
 
 def test_a_message_over_the_broker_size_limit_is_dead_lettered(tmp_path: Path, broker: Mosquitto) -> None:

@@ -243,8 +243,10 @@ def test_healthz_reports_cameras_mqtt_and_queue(broker: Mosquitto, tmp_path: Pat
         assert set(body["queue"]) == {"pending", "in_flight", "bytes", "dropped_full", "dropped_age", "dropped_bytes",
                                       "dead_letters", "dead_lettered", "dead_letter_reasons", "deliveries_confirmed",
                                       "disk_full", "memory_buffered", "dropped_disk_full", "no_subscriber_retries",
-                                      "waiting_for_subscriber"}
+                                      "waiting_for_subscriber", "resent_unconfirmed"}
         assert body["queue"]["deliveries_confirmed"] is True and body["alarms"] == []
         assert body["queue"]["no_subscriber_retries"] == 0 and body["queue"]["waiting_for_subscriber"] is False
+        assert body["clock"] == {"jumps": 0, "last_jump_s": None, "offset_s": body["clock"]["offset_s"]}
+        assert abs(body["clock"]["offset_s"]) < 2.0
     finally:
         rt.stop()
