@@ -97,7 +97,8 @@ def test_two_ingest_workers_store_every_event_once_in_postgresql_across_a_broker
         got = stored()
         missing = [i for i, eid in enumerate(ids) if eid not in set(got)]
         print(f"scale-out: {len(set(got))} of {N} events stored ({len(got) - len(set(got))} twice); "
-              f"resent after 'no matching subscribers': {box.counter('no_subscriber_retries')}; "
+              f"resent after 'no matching subscribers': {box.counter('no_subscriber_retries')}, unconfirmed at the "
+              f"restart: {box.counter('resent_unconfirmed')}; "
               f"missing: {missing[:1]}..{missing[-1:]} ({len(missing)})")
         assert box.stats().dead_letters == 0
         assert len(got) == len(set(got)), "an event stored twice"
