@@ -2,7 +2,7 @@
 
 Why not an MQTT shared subscription: on Debian bookworm's mosquitto 2.0.11 a ``$share/...`` subscription is
 not restored from the broker's store after a restart, and messages it had acknowledged to the agent with
-success were lost (tests/test_faults_scaleout.py measured 3-100 of 1,000 events in about 3 runs of 14;
+success were lost (tests/faults/test_faults_scaleout.py measured 3-100 of 1,000 events in about 3 runs of 14;
 mosquitto issue #2662 describes in-flight shared messages being dropped). So every worker keeps its own
 *plain* persistent subscription to everything: the broker restores it after a restart and queues every
 message for every worker while it is away. Each worker then stores only its partition, chosen by a stable
