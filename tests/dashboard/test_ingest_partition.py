@@ -13,7 +13,8 @@ from dashboard.db import make_engine, upgrade
 from dashboard.ingest import Ingester, Received
 from dashboard.ingest_partition import Partition
 from dashboard.models import Event, Snapshot
-from edge_agent.config import ConfigError, parse_config
+from dashboard.settings import parse_settings
+from edge_agent.config import ConfigError
 
 
 def test_every_topic_belongs_to_exactly_one_worker_and_a_camera_keeps_its_worker() -> None:
@@ -41,7 +42,7 @@ def test_a_bad_partition_is_refused(spec: str, error: str) -> None:
 ])
 def test_the_config_names_a_bad_partition(dashboard: dict[str, str], error: str) -> None:
     with pytest.raises(ConfigError, match=error):
-        parse_config({"dashboard": dashboard})
+        parse_settings({"dashboard": dashboard})
 
 
 def test_a_worker_stores_its_partition_and_counts_what_it_skips(tmp_path) -> None:  # type: ignore[no-untyped-def]
