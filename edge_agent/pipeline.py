@@ -70,8 +70,7 @@ class FaceAnalyzer:
         else:
             faces = self.detector.detect(det_input)
         if (aw, ah) != (w, h) and len(faces):
-            xyxy = faces.xyxy * np.array([w / aw, h / ah, w / aw, h / ah], np.float32)
-            faces = Faces(xyxy, faces.score)
+            faces = faces.scaled(w / aw, h / ah)
         self.outside_roi = ()
         if self.roi is not None and len(faces):
             inside = self.roi.contains(faces.xyxy, w, h)

@@ -16,13 +16,16 @@ class Faces:
     """``xyxy (n, 4)`` pixel boxes in the original frame, ``score (n,)`` detector confidence.
 
     After classification ``class_id (n,)`` (index into the model's labels, -1 = not classified) and
-    ``class_score (n,)`` (probability of that class) are filled in.
+    ``class_score (n,)`` (probability of that class) are filled in. ``landmarks (n, 5, 2)``, where the
+    detector gives them: frame pixels (x, y) of the two eyes, the nose tip and the two mouth corners
+    (``None`` when it does not).
     """
 
     xyxy: F32
     score: F32
     class_id: I32 = field(default_factory=lambda: np.empty(0, np.int32))
     class_score: F32 = field(default_factory=lambda: np.empty(0, np.float32))
+    landmarks: F32 | None = None
 
     def __post_init__(self) -> None:
         n = len(self.xyxy)
@@ -40,6 +43,13 @@ class Faces:
             raise ValueError(f"class_id and class_score must have shape ({n},)")
         object.__setattr__(self, "class_id", cid)
         object.__setattr__(self, "class_score", cs)
+        if self.landmarks is not None:
+            lm = np.asarray(self.landmarks, dtype=np.float32)
+            if lm.size == 0 and n == 0:
+                lm = lm.reshape(0, 5, 2)
+            if lm.shape != (n, 5, 2):
+                raise ValueError(f"landmarks must have shape ({n}, 5, 2), got {lm.shape}")
+            object.__setattr__(self, "landmarks", lm)
 
     @classmethod
     def empty(cls) -> Faces:
@@ -49,7 +59,8 @@ class Faces:
         return len(self.xyxy)
 
     def __getitem__(self, mask: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Faces:
-        return Faces(self.xyxy[mask], self.score[mask], self.class_id[mask], self.class_score[mask])
+        return Faces(self.xyxy[mask], self.score[mask], self.class_id[mask], self.class_score[mask],
+                     None if self.landmarks is None else self.landmarks[mask])
 
     @property
     def width(self) -> F32:
@@ -62,7 +73,13 @@ class Faces:
         return out
 
     def with_classes(self, class_id: npt.ArrayLike, class_score: npt.ArrayLike) -> Faces:
-        return Faces(self.xyxy, self.score, np.asarray(class_id), np.asarray(class_score))
+        return Faces(self.xyxy, self.score, np.asarray(class_id), np.asarray(class_score), self.landmarks)
+
+    def scaled(self, sx: float, sy: float) -> Faces:
+        """The same faces with boxes (and landmarks) scaled by ``sx`` horizontally, ``sy`` vertically."""
+        lm = None if self.landmarks is None else self.landmarks * np.array([sx, sy], np.float32)
+        return Faces(self.xyxy * np.array([sx, sy, sx, sy], np.float32), self.score, self.class_id,
+                     self.class_score, lm)
 
 
 def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> F32:
