@@ -6,10 +6,9 @@ its mean grey level is under ``dark_below``: an edge-preserving denoise (``cv2.b
 colour sigma 20) so that the gain does not amplify sensor noise, then a linear gain that brings the mean to
 ``target``; and the detector's score threshold for that frame is multiplied by ``score_factor`` (dark faces
 score lower). With ``raw_pass`` the detector also looks at the dark frame as it is (same lowered threshold)
-and the two passes are merged (``merge``): a face both passes found scores higher than one either found
-alone, then non-maximum suppression. The denoise that helps faded faces blurs the few that were already
-clear; the merged passes gained on each of three darkening recipes, where every single tone curve or
-denoise strength tried won on one recipe and lost on another (docs/evaluation.md).
+and the two passes are merged by non-maximum suppression (``merge``): the denoise that helps faded faces
+blurs the few that were already clear, and the union gained on each of three darkening recipes, where every
+single tone curve or denoise strength tried won on one recipe and lost on another (docs/evaluation.md).
 Bright frames pass untouched, so daylight results cannot change. The mean is measured on every 4th pixel of
 every 4th row.
 """
@@ -21,12 +20,11 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.config import LowLightConfig
-from edge_agent.core.detections import Faces, iou_matrix
+from edge_agent.core.detections import Faces
 from edge_agent.detectors.base import finish
 
 Image = npt.NDArray[np.uint8]
 MAX_GAIN = 8.0  # a nearly black frame is noise, not faces
-AGREE_IOU = 0.5  # boxes of the two passes of a dark frame this close are one face found twice
 
 
 def mean_grey(bgr: Image) -> float:
@@ -74,22 +72,12 @@ class LowLight:
         return self.apply(bgr, g), True
 
 
-def merge(a: Faces, b: Faces, width: int, height: int, nms_iou: float, agree_iou: float = AGREE_IOU) -> Faces:
-    """The faces of two detector passes over one frame as one set. A face both passes found (boxes overlapping
-    by ``agree_iou`` or more) is more likely a face than one either found alone, so the better-scored box of
-    the pair scores as two independent findings would, ``1 - (1 - a)(1 - b)``; then, where boxes overlap by more than ``nms_iou``,
-    the higher score is kept (landmarks follow their box)."""
+def merge(a: Faces, b: Faces, width: int, height: int, nms_iou: float) -> Faces:
+    """The faces of two detector passes over one frame as one set: where boxes of the two overlap by more
+    than ``nms_iou`` the higher score is kept (landmarks follow their box)."""
     if not len(b):
         return a
     if not len(a):
         return b
-    sa, sb = a.score.copy(), b.score.copy()
-    iou = iou_matrix(a.xyxy, b.xyxy)
-    j = iou.argmax(axis=1)
-    i = np.flatnonzero(iou[np.arange(len(a)), j] >= agree_iou)
-    fused = 1.0 - (1.0 - a.score[i]) * (1.0 - b.score[j[i]])
-    a_wins = a.score[i] >= b.score[j[i]]  # the better-scored box of the pair carries the fused score
-    sa[i[a_wins]] = fused[a_wins]
-    sb[j[i[~a_wins]]] = fused[~a_wins]
     lm = None if a.landmarks is None or b.landmarks is None else np.concatenate([a.landmarks, b.landmarks])
-    return finish(np.concatenate([a.xyxy, b.xyxy]), np.concatenate([sa, sb]), width, height, 0, nms_iou, lm)
+    return finish(np.concatenate([a.xyxy, b.xyxy]), np.concatenate([a.score, b.score]), width, height, 0, nms_iou, lm)
