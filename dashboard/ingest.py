@@ -39,8 +39,8 @@ from dashboard.notifier import Notifier
 from dashboard.notify import NewEvent
 from dashboard.previews import PreviewStore, default_preview_dir
 from dashboard.retention import purge
+from dashboard.settings import RetentionConfig
 from dashboard.store import Store
-from edge_agent.config import RetentionConfig
 
 log = logging.getLogger(__name__)
 COUNTERS = IngestCounter.__table__

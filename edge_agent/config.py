@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from edge_agent.alerts_config import HomeAssistantConfig, NotificationsConfig, ScheduleConfig
+from edge_agent.alerts_config import ScheduleConfig
 from edge_agent.core.topics import check_name
 
 DEFAULT_CONFIG_PATHS = (Path("config.yaml"), Path("/etc/maskwatch/config.yaml"))
@@ -36,6 +36,9 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+Section = _Section  # the base of every section; the dashboard's (dashboard/settings.py) build on it too
 
 
 # ---------------------------------------------------------------- MQTT
@@ -318,109 +321,33 @@ class AgentConfig(_Section):
     health_host: str = Field("127.0.0.1", description="Address of the health endpoint (loopback: local probes)")
 
 
-# ---------------------------------------------------------------- dashboard and trainer
-class DashboardSecurityConfig(_Section):
-    """Login throttle, sessions, reverse proxies and cookies of the web dashboard (docs/deploy.md)."""
+# ---------------------------------------------------------------- the dashboard side's sections, trainer
+class OtherServiceSection(_Section):
+    """A section only the dashboard side reads (``DASHBOARD_ONLY_SECTIONS``): the agent passes it through, and the
+    dashboard validates it with its own models (dashboard/settings.py); ``maskwatch config check`` validates both."""
 
-    trusted_proxies: list[str] = Field(default_factory=list, description=(
-        "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For/-Proto are believed; "
-        "empty: the headers are ignored"))
-    login_max_failures: int = Field(5, ge=1, description=(
-        "Failed logins from one address for one user name before that pair must wait"))
-    login_max_failures_per_address: int = Field(20, ge=1, description=(
-        "Failed logins from one address (any names) before the address is banned"))
-    login_window_minutes: float = Field(15.0, gt=0, description="Failures count this long; a ban lasts this long")
-    session_lifetime_h: float = Field(12.0, gt=0, le=24 * 90, description="A login lasts this long")
-    cookie_secure: Literal["auto", "always", "never"] = Field("auto", description=(
-        "Secure cookies: auto = when the request came over HTTPS (directly or from a trusted proxy)"))
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _from_env(cls, v: Any) -> Any:
-        """``${MASKWATCH_TRUSTED_PROXIES}`` gives a comma-separated string, or nothing."""
-        if v is None:
-            return []
-        if isinstance(v, str):
-            return [p.strip() for p in v.split(",") if p.strip()]
-        return v
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, v: list[str]) -> list[str]:
-        import ipaddress
-
-        for n in v:
-            try:
-                ipaddress.ip_network(n, strict=False)
-            except ValueError:
-                raise ValueError(f"trusted_proxies: {n!r} is not an IP address or network (e.g. 127.0.0.1, "
-                                 "10.0.0.0/8)") from None
-        return v
+    model_config = ConfigDict(extra="allow")
 
 
-class RetentionConfig(_Section):
-    """How long the dashboard keeps each kind of data (days); enforced on disk, in the database and on the
-    broker by every retention run (hourly in the ingest, or ``maskwatch dashboard purge``)."""
+def check_timezone(v: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    snapshots_days: int = Field(7, ge=1, description="Violation snapshot JPEGs (files and rows)")
-    review_crops_days: int = Field(7, ge=1, description="Face crops kept for review / retraining")
-    events_days: int = Field(30, ge=1, description="Violation events (no image) and raw stats samples")
-    statistics_days: int = Field(1825, ge=1, description="Hourly counts (no image, no person): the statistics pages")
-    access_log_days: int = Field(90, ge=1, description="Access log: who viewed or downloaded what")
-    preview_max_age_s: int = Field(300, ge=10, description="A camera's latest preview frame is deleted when no "
-                                   "newer one came for this long")
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}; use an IANA name such as UTC or Europe/Berlin") from None
+    return v
 
 
-class DashboardConfig(_Section):
-    database_url: str = Field("sqlite:///var/dashboard.sqlite3", description="SQLAlchemy URL; SQLite or PostgreSQL")
-    snapshot_dir: Path = Field(Path("var/snapshots"), description="Where snapshot JPEGs are stored")
-    preview_dir: Path | None = Field(None, description="The latest preview frame per camera (one file each, "
-                                     "replaced in place); keep it out of backups (the installer uses /var/cache). "
-                                     "Default: 'live' beside snapshot_dir")
-    secret_key: SecretStr | None = Field(None, description="Flask secret key; use ${MASKWATCH_SECRET_KEY}")
-    host: str = Field("127.0.0.1", description="Listen address")
-    port: int = Field(8080, ge=1, le=65535)
-    retention: RetentionConfig = Field(default_factory=RetentionConfig)
-    retention_days: int | None = Field(None, ge=1, description="Deprecated: sets retention.events_days")
+class DashboardSection(OtherServiceSection):
+    """The ``dashboard`` section as the agent reads it: only the site's clock, for the cameras' schedules."""
+
     timezone: str = Field("UTC", description="IANA time zone for the dashboard's days and hours (e.g. Europe/Berlin)")
-    site_timezones: dict[str, str] = Field(
-        default_factory=dict,
-        description="Time zone per site (site name -> IANA zone, e.g. {jakarta: Asia/Jakarta}); a site not "
-                    "listed uses dashboard.timezone")
-    ingest_group: str | None = Field(None, description="MQTT v5 shared subscription group ($share/<group>/...)")
-    mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
-    mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
-    metrics_port: int | None = Field(9102, ge=1, le=65535, description="The ingest process serves Prometheus "
-                                     "/metrics on metrics_host:PORT; null = off")
-    metrics_host: str = Field("127.0.0.1", description="Address of the ingest's /metrics (loopback by default)")
-    security: DashboardSecurityConfig = Field(default_factory=lambda: DashboardSecurityConfig())
-
-    @model_validator(mode="after")
-    def _legacy_retention(self) -> DashboardConfig:
-        if self.retention_days is not None and "events_days" not in self.retention.model_fields_set:
-            self.retention = self.retention.model_copy(update={"events_days": self.retention_days})
-        return self
 
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as UTC or Europe/Berlin") from None
-        return v
-
-    @field_validator("site_timezones")
-    @classmethod
-    def _site_tz(cls, v: dict[str, str]) -> dict[str, str]:
-        for site, zone in v.items():
-            try:
-                cls._tz(zone)
-            except ValueError as err:
-                raise ValueError(f"site {site!r}: {err}") from None
-        return v
+        return check_timezone(v)
 
 
 class TrainerConfig(_Section):
@@ -443,10 +370,10 @@ class Config(_Section):
     queue: QueueConfig = Field(default_factory=QueueConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
-    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    dashboard: DashboardSection = Field(default_factory=DashboardSection)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
-    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
-    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+    notifications: OtherServiceSection = Field(default_factory=OtherServiceSection)
+    homeassistant: OtherServiceSection = Field(default_factory=OtherServiceSection)
 
     @field_validator("site", "agent_id")
     @classmethod
@@ -527,14 +454,19 @@ def format_validation_error(err: ValidationError) -> str:
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
-def parse_config(data: dict[str, Any] | None, env: dict[str, str] | None = None) -> Config:
-    """Validate a plain dict (as read from YAML) into a Config; raises ConfigError with readable messages."""
+C = TypeVar("C", bound=Config)
+
+
+def parse_config(data: dict[str, Any] | None, env: dict[str, str] | None = None, *,
+                 model: type[C] = Config) -> C:  # type: ignore[assignment]
+    """Validate a plain dict (as read from YAML) into a Config; raises ConfigError with readable messages.
+    ``model``: the dashboard side passes its own (dashboard/settings.py: the same file, its sections typed)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("configuration must be a mapping of keys to values at the top level")
     try:
-        return Config.model_validate(expand_env(data, env))
+        return model.model_validate(expand_env(data, env))
     except ValidationError as err:
         raise ConfigError(format_validation_error(err)) from None
 
@@ -583,7 +515,7 @@ class _UnsetIsEmpty(dict[str, str]):
 
 
 def load_config(path: Path | None = None, env: dict[str, str] | None = None, *,
-                own_sections: Callable[[str], bool] | None = None) -> Config:
+                own_sections: Callable[[str], bool] | None = None, model: type[C] = Config) -> C:  # type: ignore[assignment]
     """Read and validate; ``path`` None -> $MASKWATCH_CONFIG, ./config.yaml, /etc/maskwatch/config.yaml.
 
     ``own_sections``: the top-level keys this service reads. A ``${VAR}`` there must be set, as always; one in
@@ -595,9 +527,9 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None, *,
     try:
         data = read_config_file(found)
         if own_sections is None or not isinstance(data, dict):
-            return parse_config(data, env)
+            return parse_config(data, env, model=model)
         base = dict(os.environ) if env is None else env
         expand_env({k: v for k, v in data.items() if own_sections(k)}, base)  # raises for a missing own VAR
-        return parse_config(data, _UnsetIsEmpty(base))
+        return parse_config(data, _UnsetIsEmpty(base), model=model)
     except ConfigError as err:
         raise ConfigError(f"{found}: {err}") from None
