@@ -10,11 +10,10 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -24,7 +23,19 @@ from pydantic import (
 )
 
 from edge_agent.alerts_config import ScheduleConfig
+from edge_agent.config_base import Section, tagged_union
 from edge_agent.core.topics import check_name
+from edge_agent.detectors import REGISTRY as DETECTORS
+
+# the plugins' config models, re-exported: their home is beside the plugins
+from edge_agent.detectors.configs import BlazeFaceConfig as BlazeFaceConfig
+from edge_agent.detectors.configs import CenterFaceConfig as CenterFaceConfig
+from edge_agent.detectors.configs import FakeDetectorConfig as FakeDetectorConfig
+from edge_agent.sources import SOURCES
+from edge_agent.sources.configs import DemoSource as DemoSource
+from edge_agent.sources.configs import FileSource as FileSource
+from edge_agent.sources.configs import RTSPSource as RTSPSource
+from edge_agent.sources.configs import USBSource as USBSource
 
 DEFAULT_CONFIG_PATHS = (Path("config.yaml"), Path("/etc/maskwatch/config.yaml"))
 PACKAGED_MODEL = Path(__file__).parent / "models" / "model_card.json"
@@ -34,11 +45,7 @@ class ConfigError(Exception):
     """Invalid or unreadable configuration. The entry point prints it and exits with code 2."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-Section = _Section  # the base of every section; the dashboard's (dashboard/settings.py) build on it too
+_Section = Section  # the base of every section (edge_agent/config_base.py); the dashboard's build on it too
 
 
 # ---------------------------------------------------------------- MQTT
@@ -66,40 +73,11 @@ class MQTTConfig(_Section):
     tls: TLSConfig = Field(default_factory=TLSConfig)
 
 
-# ---------------------------------------------------------------- camera sources
-class USBSource(_Section):
-    type: Literal["usb"]
-    device: int | str = Field(0, description="Device index (0) or path (/dev/video0)")
-
-
-class RTSPSource(_Section):
-    type: Literal["rtsp"]
-    url: str = Field(description="rtsp://user:pass@host:554/path; put credentials in ${ENV} references")
-    transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport")
-
-    @field_validator("url")
-    @classmethod
-    def _scheme(cls, v: str) -> str:
-        if not v.startswith(("rtsp://", "rtsps://")):
-            raise ValueError("must start with rtsp:// or rtsps://")
-        return v
-
-
-class FileSource(_Section):
-    type: Literal["file"]
-    path: Path = Field(description="Video file to read")
-    loop: bool = Field(False, description="Start again at the end")
-    realtime: bool = Field(True, description="Pace reading at the file's frame rate, like a live camera")
-
-
-class DemoSource(_Section):
-    type: Literal["demo"]
-    fps: float = Field(15.0, gt=0, le=60, description="Frames per second of the generated scene")
-    width: int = Field(1280, ge=160, le=3840)
-    height: int = Field(720, ge=120, le=2160)
-
-
-SourceConfig = Annotated[USBSource | RTSPSource | FileSource | DemoSource, Field(discriminator="type")]
+# ---------------------------------------------------------------- camera sources (edge_agent/sources/configs.py)
+if TYPE_CHECKING:  # a union built at run time is opaque to a type checker
+    SourceConfig = Any
+else:
+    SourceConfig = tagged_union(model for model, _ in SOURCES.values())
 
 
 class MotionConfig(_Section):
@@ -173,50 +151,11 @@ class CameraConfig(_Section):
         return v
 
 
-# ---------------------------------------------------------------- detection and classification
-class CenterFaceConfig(_Section):
-    type: Literal["centerface"]
-    model: Path | None = Field(None, description="centerface.onnx; default: the file shipped in the package (MIT)")
-    runtime: Literal["opencv", "onnxruntime"] = Field(
-        "opencv", description="opencv: OpenCV DNN (always installed); onnxruntime: 20-30% less CPU per frame on x86 "
-        "(bench/bench_centerface_runtime.py), needs the [onnxruntime] extra (+80 MB on x86)",
-    )
-    score_threshold: float = Field(0.4, ge=0.0, le=1.0, description="Minimum face score")
-    input_scale: float = Field(1.0, gt=0.1, le=4.0, description="Scale the frame by this before detection")
-    min_face_px: int = Field(10, ge=1, description="Ignore faces whose shorter side is smaller (frame pixels)")
-    nms_iou: float = Field(0.3, gt=0, le=1.0, description="Overlap above which the weaker face is dropped")
-    box_adjust: tuple[float, float, float, float] = Field(
-        (0.0, 0.12, 1.04, 0.95),
-        description="Box calibration [dx, dy, sw, sh]: move the centre by dx*width, dy*height, scale width by sw "
-        "and height by sh. The default maps CenterFace boxes to the training annotations' convention (they "
-        "include the chin); [0, 0, 1, 1] keeps CenterFace's own boxes. See docs/evaluation.md",
-    )
-    box_adjust_px: tuple[float, float, float, float] = Field(
-        (0.0, 0.0, 0.0, 0.0),
-        description="Then [ox, oy, ow, oh] in frame pixels: added to the box centre (x, y), width and height. For "
-        "annotations in inclusive pixel coordinates (VOC style); maskwatch detect/eval use [0.5, 0, 1.5, 1.5] "
-        "(fitted on andrewmvd training images); at camera face sizes it changes nothing that matters",
-    )
-
-
-class BlazeFaceConfig(_Section):
-    type: Literal["blazeface"]
-    model: Path | None = Field(None, description="BlazeFace .tflite; default: the file for `range` shipped in the package (Apache-2.0)")
-    range: Literal["short", "full"] = Field("full", description="short: faces within ~2 m; full: up to ~5 m")
-    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
-    min_face_px: int = Field(10, ge=1)
-    nms_iou: float = Field(0.3, gt=0, le=1.0)
-
-
-class FakeDetectorConfig(_Section):
-    """For tests: returns the boxes given here on every frame."""
-
-    type: Literal["fake"]
-    boxes: list[tuple[float, float, float, float]] = Field(default_factory=list)
-    score: float = 0.9
-
-
-DetectorConfig = Annotated[CenterFaceConfig | BlazeFaceConfig | FakeDetectorConfig, Field(discriminator="type")]
+# ---------------------------------------------------------------- detection (edge_agent/detectors/configs.py) and classification
+if TYPE_CHECKING:
+    DetectorConfig = Any
+else:
+    DetectorConfig = tagged_union(model for model, _ in DETECTORS.values())
 
 
 class ClassifierConfig(_Section):
@@ -417,12 +356,16 @@ def expand_env(data: Any, env: dict[str, str] | None = None, path: str = "") -> 
     return data
 
 
+#: the discriminator branch names (every source and detector type), from the registries
+PLUGIN_TYPES = frozenset(SOURCES) | frozenset(DETECTORS)
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("usb", "rtsp", "file", "demo", "centerface", "blazeface", "fake"):
+        elif part in PLUGIN_TYPES:
             continue  # discriminator branch names are noise in a key path
         else:
             out += f".{part}" if out else str(part)

@@ -79,5 +79,5 @@ def merge(a: Faces, b: Faces, width: int, height: int, nms_iou: float) -> Faces:
         return a
     if not len(a):
         return b
-    lm = None if a.landmarks is None or b.landmarks is None else np.concatenate([a.landmarks, b.landmarks])
+    lm = np.concatenate([a.landmarks, b.landmarks])
     return finish(np.concatenate([a.xyxy, b.xyxy]), np.concatenate([a.score, b.score]), width, height, 0, nms_iou, lm)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from edge_agent.core.detections import Faces
-
-Image = npt.NDArray[np.uint8]
+from edge_agent.core.frames import Image
 
 
 class DetectorError(Exception):
@@ -34,20 +32,24 @@ def check_frame(frame_bgr: Image) -> None:
 def finish(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], width: int, height: int,
            min_face_px: int, nms_iou: float, landmarks: npt.NDArray[np.float32] | None = None) -> Faces:
     """Clip boxes to the frame, drop tiny ones, non-maximum suppression, highest score first.
-    ``landmarks (n, 5, 2)`` follow their boxes (not clipped: a landmark may lie outside a clipped box)."""
+    ``landmarks (n, 5, 2)`` follow their boxes (not clipped: a landmark may lie outside a clipped box);
+    without them the faces' landmarks are NaN."""
     if len(boxes) == 0:
-        return Faces.empty() if landmarks is None else Faces(np.empty((0, 4), np.float32), np.empty(0, np.float32),
-                                                             landmarks=np.empty((0, 5, 2), np.float32))
+        return Faces.empty()
     boxes = boxes.astype(np.float32, copy=True)
     np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
     np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     keep = np.minimum(w, h) >= min_face_px
     boxes, scores = boxes[keep], scores[keep]
-    lm = None if landmarks is None else np.asarray(landmarks, np.float32).reshape(-1, 5, 2)[keep]
+    lm = np.full((len(keep), 5, 2), np.nan, np.float32) if landmarks is None else \
+        np.asarray(landmarks, np.float32).reshape(-1, 5, 2)
+    lm = lm[keep]
     if len(boxes) == 0:
-        return Faces.empty() if lm is None else Faces(boxes, scores, landmarks=lm)
+        return Faces.empty()
+    import cv2  # here, not at import: the config schema imports the detector registry (no OpenCV there)
+
     xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
     idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), 0.0, nms_iou), dtype=np.intp).reshape(-1)
     idx = idx[np.argsort(-scores[idx], kind="stable")]
-    return Faces(boxes[idx], scores[idx], landmarks=None if lm is None else lm[idx])
+    return Faces(boxes[idx], scores[idx], landmarks=lm[idx])

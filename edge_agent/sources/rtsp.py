@@ -12,12 +12,13 @@ from urllib.parse import urlsplit
 
 import cv2
 
-from edge_agent.config import CameraConfig, RTSPSource
-from edge_agent.sources.base import Frame, SourceError
+from edge_agent.config import CameraConfig
+from edge_agent.sources.base import Frame, FrameSource, SourceError
+from edge_agent.sources.configs import RTSPSource
 from edge_agent.sources.opencv import describe, open_capture, read_frame
 
 
-class RtspCamera:
+class RtspCamera(FrameSource):
     def __init__(self, source: RTSPSource, camera: CameraConfig) -> None:
         self.url = source.url
         self.transport = source.transport

@@ -7,12 +7,13 @@ from typing import Any
 
 import cv2
 
-from edge_agent.config import CameraConfig, USBSource
-from edge_agent.sources.base import Frame, SourceError
+from edge_agent.config import CameraConfig
+from edge_agent.sources.base import Frame, FrameSource, SourceError
+from edge_agent.sources.configs import USBSource
 from edge_agent.sources.opencv import open_capture, read_frame
 
 
-class UsbCamera:
+class UsbCamera(FrameSource):
     def __init__(self, source: USBSource, camera: CameraConfig) -> None:
         self.device: int | str = source.device
         if isinstance(self.device, str) and self.device.isdigit():
@@ -20,6 +21,10 @@ class UsbCamera:
         self.camera = camera
         self._cap: Any = None
         self._seq = 0
+
+    @property
+    def what(self) -> str:
+        return f"USB camera {self.device}"
 
     def open(self) -> None:
         backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
@@ -29,7 +34,7 @@ class UsbCamera:
         if self._cap is None:
             raise SourceError(f"USB camera {self.device} is not open")
         self._seq += 1
-        return read_frame(self._cap, self._seq, f"USB camera {self.device}")
+        return read_frame(self._cap, self._seq, self.what)
 
     def close(self) -> None:
         if self._cap is not None:

@@ -138,7 +138,7 @@ def test_centerface_landmarks_hand_computed() -> None:
 @pytest.mark.parametrize("kind", ["centerface", "blazeface"])
 def test_detectors_give_five_landmarks_on_the_face(kind: str, astronaut: np.ndarray) -> None:
     faces = create_detector(CONFIGS[kind]).detect(astronaut)
-    assert faces.landmarks is not None and faces.landmarks.shape == (len(faces), 5, 2)
+    assert faces.landmarks.shape == (len(faces), 5, 2) and not np.isnan(faces.landmarks).any()
     (x1, y1, x2, y2), lm = faces.xyxy[0], faces.landmarks[0]
     assert np.all((lm[:, 0] > x1) & (lm[:, 0] < x2) & (lm[:, 1] > y1) & (lm[:, 1] < y2))
     assert lm[0, 0] < lm[2, 0] < lm[1, 0]  # nose between the eyes, left to right in the image
@@ -151,7 +151,7 @@ def test_finish_keeps_landmarks_with_their_boxes() -> None:
     scores = np.array([0.5, 0.9, 0.8, 0.7], np.float32)
     lm = np.arange(4, dtype=np.float32)[:, None, None] * np.ones((4, 5, 2), np.float32)  # face k: all k
     out = finish(boxes, scores, 100, 100, 5, 0.3, lm)  # face 2 is too small, face 0 loses the NMS to face 1
-    assert out.landmarks is not None
+    assert not np.isnan(out.landmarks).any()
     np.testing.assert_array_equal(out.landmarks[:, 0, 0], [1, 3])
     assert out[np.array([False, True])].landmarks[0, 0, 0] == 3
     assert out.scaled(2.0, 0.5).landmarks[0, 0].tolist() == [2.0, 0.5]
