@@ -1,7 +1,8 @@
 """CenterFace (ONNX, MIT; shipped in this package, ``edge_agent/models/detectors``) run with OpenCV DNN.
 
 The network takes an RGB image whose sides are multiples of 32 and returns four maps on a stride-4 grid:
-face-centre heatmap, log box scale (h, w), centre offset (y, x) and five landmarks (unused here).
+face-centre heatmap, log box scale (h, w), centre offset (y, x) and five landmarks (eyes, nose tip, mouth
+corners; (y, x) as fractions of the box from its top-left corner), which become ``Faces.landmarks``.
 A frame is scaled by ``input_scale`` and rounded up to multiples of 32 in one ``blobFromImage`` call
 (resize + BGR->RGB + HWC->NCHW float); boxes are mapped back to frame pixels per axis.
 OpenCV re-plans a network when its input size changes (tens to hundreds of ms), so a few nets are kept,
@@ -75,17 +76,18 @@ class CenterFaceDetector:
         iw, ih = input_size(w, h, self.cfg.input_scale)
         blob = cv2.dnn.blobFromImage(frame_bgr, 1.0, (iw, ih), (0, 0, 0), swapRB=True, crop=False)
         if self._session is not None:
-            heat, scale, offset, _ = self._session.run(_OUTPUTS, {_INPUT: blob})
+            heat, scale, offset, lms = self._session.run(_OUTPUTS, {_INPUT: blob})
         else:
             net = self._net_for((iw, ih))
             net.setInput(blob)
-            heat, scale, offset, _ = net.forward(_OUTPUTS)
+            heat, scale, offset, lms = net.forward(_OUTPUTS)
         thr = self.cfg.score_threshold if score_threshold is None else score_threshold
-        boxes, scores = decode(heat[0, 0], scale[0], offset[0], thr)
+        boxes, scores, points = decode_landmarks(heat[0, 0], scale[0], offset[0], lms[0], thr)
         boxes[:, 0::2] *= w / iw
         boxes[:, 1::2] *= h / ih
+        points *= np.array([w / iw, h / ih], np.float32)
         boxes = adjust_boxes(boxes, self.cfg.box_adjust, self.cfg.box_adjust_px)
-        return finish(boxes, scores, w, h, self.cfg.min_face_px, self.cfg.nms_iou)
+        return finish(boxes, scores, w, h, self.cfg.min_face_px, self.cfg.nms_iou, points)
 
 
 def _onnxruntime_session(path: Path) -> Any:
@@ -112,6 +114,18 @@ def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: f
     cy = (ys + offset[0, ys, xs] + 0.5) * 4.0
     boxes = np.column_stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]).astype(np.float32)
     return boxes.reshape(-1, 4), scores
+
+
+def decode_landmarks(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, landmarks: np.ndarray,
+                     threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``decode`` plus each face's five landmarks (n, 5, 2) as (x, y) network-input pixels: the map holds
+    (y, x) pairs as fractions of the box's height and width from its top-left corner (CenterFace's decoder)."""
+    boxes, scores = decode(heat, scale, offset, threshold)
+    ys, xs = np.nonzero(heat > threshold)
+    frac = landmarks[:, ys, xs].T.reshape(-1, 5, 2)[:, :, ::-1]  # (n, 5, (x, y))
+    size = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1)[:, None, :]
+    points = (boxes[:, None, :2] + frac * size).astype(np.float32)
+    return boxes, scores, points.reshape(-1, 5, 2)
 
 
 def adjust_boxes(boxes: np.ndarray, adjust: tuple[float, float, float, float],
