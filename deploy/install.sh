@@ -103,7 +103,7 @@ EOF
 }
 
 die() { echo "install.sh: error: $*" >&2; exit 1; }
-# a site or agent name is a topic level: edge_agent/core/topics.py NAME_PATTERN (tests/core/test_vocabulary.py checks)
+# a site, agent or camera name is a topic level: edge_agent/core/topics.py NAME_PATTERN (tests/core/test_vocabulary.py checks)
 NAME_RE='^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
 check_names() {
   local n
@@ -406,7 +406,7 @@ write_agent_acl() {
   fi
   IFS=, read -r -a cams <<< "$cameras"
   for cam in "${cams[@]}"; do
-    [[ "$cam" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "--cameras: '$cam' is not a valid camera name: use 1-64 letters, digits, '_', '-', '.' (comma-separated)"
+    [[ "$cam" =~ $NAME_RE ]] || die "--cameras: '$cam' is not a valid camera name: use 1-64 letters, digits, '_', '-', '.' (comma-separated)"
   done
   render "$DEPLOY_DIR/mosquitto/maskwatch-agent.acl.in" "AGENT_USER=$1" "SITE=$2" "AGENT_ID=$3" \
     "PREFIX_TOPIC=maskwatch" "CAMERA_LINES=$(camera_acl "$2" "$cameras")" \
