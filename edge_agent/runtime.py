@@ -67,6 +67,14 @@ class SharedDetector:
                 return self.detector.detect(frame_bgr)
             return self.detector.detect(frame_bgr, score_threshold=score_threshold)
 
+    @property
+    def supports_regions(self) -> bool:
+        return hasattr(self.detector, "detect_regions")
+
+    def detect_regions(self, frame_bgr: Any, regions: Any, score_threshold: float | None = None) -> Any:
+        with self._lock:
+            return self.detector.detect_regions(frame_bgr, regions, score_threshold=score_threshold)
+
 
 _shared: dict[str, SharedDetector] = {}
 
@@ -110,6 +118,8 @@ class CameraRunner:
         self.cfg = out.config
         self.worker: CaptureWorker = make_worker(camera, on_status=self._on_status, backoff=backoff)
         self.period = 1.0 / camera.detect_fps
+        if camera.skip_unanalysed:
+            self.worker.wanted = self._wanted
         self.privacy = Privacy(self.cfg.privacy_mode(camera))
         self._violators = ViolatorTracks()
         self.frames_total = 0
@@ -291,6 +301,11 @@ class CameraRunner:
         sw = self.out.switches
         return sw is None or sw.get(self.camera.name, ENABLED)
 
+    def _wanted(self, capture_time: float) -> bool:
+        """Called by the capture thread after each grab: False for a frame ``_due`` would refuse however long
+        it waited (its slot only moves later), so the worker need not convert it to BGR."""
+        return self.detection_enabled and capture_time >= self._next_due - 0.1 * self.period
+
     def _due(self, frame: Frame) -> bool:
         """detect_fps: take a frame when its slot has come (10% tolerance for capture jitter)."""
         if frame.time < self._next_due - 0.1 * self.period:
@@ -469,7 +484,8 @@ class Runtime:
         now = time.monotonic()
         cams = {r.camera.name: {"state": r.worker.state.state, "reason": r.worker.state.reason,
                                 "frames": r.frames_total, "events": r.events_total, "errors": r.errors,
-                                "dropped_frames": r.worker.frames.dropped, "detection": r.detection_enabled,
+                                "dropped_frames": r.worker.frames.dropped,
+                                "skipped_frames": r.worker.skipped, "detection": r.detection_enabled,
                                 "analysis_alive": now - r.heartbeat < 10.0} for r in self.runners}
         q = self.outbox.stats()
         waiting = bool(self.sender and self.sender.waiting_for_subscriber)
