@@ -89,10 +89,9 @@ class CenterFaceDetector:
                        score_threshold: float | None = None) -> Faces:
         """Faces found in the given regions (x0, y0, x1, y1 frame pixels) only, boxes in frame pixels.
 
-        Each region is widened to a crop that the network sees at the scale it sees the whole frame at
-        (the crop's input sides are multiples of 32 and the crop is that divided by the full frame's scale),
-        so a face inside a region gives the detection the full frame would give it; faces found in two
-        overlapping crops are merged by the usual non-maximum suppression.
+        Each region is widened to a crop that the network sees at the scale and on the pixel grid it sees
+        the whole frame at (``_crop_axis``), so a face inside a region gives the detection the whole frame
+        gives it; faces found in two overlapping crops are merged by the usual non-maximum suppression.
         """
         check_frame(frame_bgr)
         h, w = frame_bgr.shape[:2]
@@ -126,12 +125,16 @@ class CenterFaceDetector:
 
 
 def _crop_axis(lo: int, hi: int, size: int, full_input: int, scale: float) -> tuple[int, int, int, int]:
-    """One axis of a region's crop: (start, end, crop length, network input length), the region centred."""
-    need = max(hi - lo, 1)
-    inp = min(full_input, max(32, math.ceil(need * scale / 32) * 32))
-    length = size if inp >= full_input else min(size, round(inp / scale))
-    start = min(max(round((lo + hi) / 2 - length / 2), 0), size - length)
-    return start, start + length, length, inp if length < size else full_input
+    """One axis of a region's crop: (start, end, crop length, network input length).
+
+    The crop's edges are put on the full frame's input grid at multiples of 32 network pixels (the net's
+    largest stride), so the crop is resampled exactly as the whole frame is there and its feature maps are
+    those of the whole frame, shifted by whole cells."""
+    in_lo = max(0, math.floor(lo * scale / 32) * 32)
+    in_hi = min(full_input, max(in_lo + 32, math.ceil(hi * scale / 32) * 32))
+    start = min(round(in_lo / scale), size - 1)
+    end = size if in_hi >= full_input else max(min(round(in_hi / scale), size), start + 1)
+    return start, end, end - start, in_hi - in_lo
 
 
 def _onnxruntime_session(path: Path) -> Any:
