@@ -56,12 +56,13 @@ def _args(quick: bool, tmp: Path, name: str) -> tuple[list[str], Path | None]:
                       str(out)], out),
         "motion_gate": (["bench_motion_gate.py", "--json", "--seconds", "10" if quick else "30"], None),
         "centerface_runtime": (["bench_centerface_runtime.py", "--json", "--repeat", "5" if quick else "30"], None),
+        "stages": (["bench_stages.py", "--json", "--frames", "20" if quick else "60"], None),
     }
     return table[name]
 
 
 BENCHMARKS = ("classifier", "detector", "agent", "latency", "dashboard", "outbox", "prevgen", "cameras4", "motion_gate",
-              "centerface_runtime")
+              "centerface_runtime", "stages")
 
 
 def first_json(text: str) -> Any:
@@ -170,6 +171,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, Any, str]]:
     for r in _get(results, "centerface_runtime", "result", "rows") or []:
         out.append((f"CenterFace {r['frame']} x{r['input_scale']}: OpenCV / onnxruntime CPU ms",
                     f"{r['opencv_cpu_ms']} / {r['onnxruntime_cpu_ms']} (max diff {r['max_output_diff']})", ""))
+    for r in _get(results, "stages", "result", "rows") or []:
+        out.append((f"720p stage: {r['stage']}", f"{r['cpu_ms']} CPU ms ({r['wall_ms']} wall)", ""))
     for name, rec in results.items():
         if isinstance(rec, dict) and "error" in rec:
             out.append((f"{name}: FAILED", rec["error"].splitlines()[0][:100], ""))
