@@ -126,6 +126,7 @@ class FramePipeline:
         motion = camera_config.motion if camera_config is not None else None
         self.gate = MotionGate(motion) if motion is not None and motion.enabled else None
         self.last_regions: list[Box] | None = None  # where the detector ran on the last frame (None: everywhere)
+        self.search_all_next = False  # set by the runtime when it will publish the next frame (a preview)
 
     def _live_tracks(self, time: float) -> bool:
         p = self.tracker.effective or self.tracker.params
@@ -150,15 +151,19 @@ class FramePipeline:
         return FrameResult(capture_time, faces, update.track_ids, update.decisions,
                            detect_ms + max(motion_ms, 0.0), classify_ms, improved=update.improved,
                            ended=update.ended, outside_roi=self.analyzer.outside_roi if detected else (),
-                           detected=detected)
+                           detected=detected, searched_all=not detected or self.last_regions is None)
 
     def _regions(self, frame_bgr: Image, time: float) -> list[Box] | None:
-        """Motion regions + live tracks (their last and predicted boxes), or None for the whole frame."""
-        gate = self.gate
-        if gate is None or gate.full or gate.motion is None or not gate.cfg.regions or not self.analyzer.supports_regions:
+        """Motion regions + live tracks (their last and predicted boxes) + the faces outside the ROI last
+        found, or None for the whole frame."""
+        gate, search_all = self.gate, self.search_all_next
+        self.search_all_next = False
+        if (gate is None or gate.full or search_all or gate.motion is None or not gate.cfg.regions
+                or not self.analyzer.supports_regions):
             return None
         p = self.tracker.effective or self.tracker.params
-        boxes = list(gate.motion.boxes)
+        # faces outside the ROI are not tracked but must stay found: they are blurred in every image
+        boxes = list(gate.motion.boxes) + [np.array(b, np.float32) for b in self.analyzer.outside_roi]
         for t in self.tracker.tracks.values():
             if time - t.last_seen <= p.max_age_s:
                 boxes += [t.box, t.predicted(time)]

@@ -314,6 +314,9 @@ class CameraRunner:
         return True
 
     def _analyse(self, frame: Frame) -> None:
+        preview_due = self.cfg.preview.enabled and self.privacy.images and frame.time >= self._next_preview
+        if preview_due and hasattr(self.pipeline, "search_all_next"):
+            self.pipeline.search_all_next = True  # a published frame must have every face found (and blurred)
         result = self.pipeline.process(frame.image, frame.time)
         self.last_processed = time.monotonic()
         self.frames_total += 1
@@ -329,8 +332,9 @@ class CameraRunner:
                 self._publish_violation(frame, result, d)
         self._revise(frame.time, result.ended)
         self._violators.update((d.track_id for d in result.decisions if d.verdict in VIOLATIONS), result.track_ids)
-        # a frame the motion gate kept from the detector has no face boxes to blur: no preview of it
-        if self.cfg.preview.enabled and self.privacy.images and result.detected and frame.time >= self._next_preview:
+        # a frame the motion gate kept from the detector, or searched only in its motion regions, may have
+        # faces without boxes to blur: no preview of it
+        if preview_due and result.detected and result.searched_all:
             self._next_preview = frame.time + 1.0 / self.cfg.preview.fps
             self._preview(frame, result)
 

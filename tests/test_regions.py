@@ -109,3 +109,43 @@ def test_the_pipeline_searches_regions_while_people_walk_by(shipped) -> None:  #
                   for a, b in zip(found[False], found[True], strict=True))
     total = sum(len(a) for a in found[False])
     assert total >= 40 and missing == 0, f"{missing} of {total} faces missed in regions"
+
+
+def test_a_frame_to_be_published_is_searched_whole_and_others_say_they_were_not(shipped) -> None:  # type: ignore[no-untyped-def]
+    """Privacy: a preview must have every face found (to blur it). A regional frame says so in its result
+    (the runtime publishes no preview of it), and the runtime's request for a whole-frame search is kept."""
+    config, detector, classifier = shipped
+    scene = DemoScene(1280, 720, speed_px_s=1280 / 12.0)
+    cam = CameraConfig.model_validate({"name": "c", "source": {"type": "demo"}, "detect_fps": 5})
+    pipe = FramePipeline(config, cam, detector=detector, classifier=classifier)
+    results = []
+    for i in range(20):
+        if i in (10, 15):
+            pipe.search_all_next = True
+        results.append(pipe.process(scene.render(i / 5), i / 5))
+        assert results[-1].searched_all == (pipe.last_regions is None)
+    assert results[10].searched_all and results[15].searched_all
+    assert sum(not r.searched_all for r in results) >= 8, "regions were not used"
+
+
+def test_faces_outside_the_roi_stay_in_the_searched_regions(shipped) -> None:  # type: ignore[no-untyped-def]
+    """Faces outside the region of interest are not tracked but are blurred in every image: the regions must
+    keep covering them, or a regional frame would lose their boxes. People standing still outside the ROI,
+    something moving inside it."""
+    config, detector, classifier = shipped
+    still = DemoScene(1280, 720).render(5.0)
+    cam = CameraConfig.model_validate({"name": "c", "source": {"type": "demo"}, "detect_fps": 5,
+                                       "roi": [[0.0, 0.0], [0.25, 0.0], [0.25, 1.0], [0.0, 1.0]]})
+    pipe = FramePipeline(config, cam, detector=detector, classifier=classifier)
+    first = pipe.process(still, 0.0)
+    assert len(first.outside_roi) >= 2, "the scene should have still faces outside the ROI"
+    regional = 0
+    for i in range(1, 15):
+        frame = still.copy()
+        x = 20 + 15 * i  # a box moving inside the ROI: motion, so the gate runs the detector
+        frame[300:400, x:x + 60] = 255
+        result = pipe.process(frame, i / 5)
+        if pipe.last_regions is not None:
+            regional += 1
+            assert len(result.outside_roi) == len(first.outside_roi), f"frame {i}: faces outside the ROI lost"
+    assert regional >= 5, "regions were not used"
