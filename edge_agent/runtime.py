@@ -315,7 +315,8 @@ class CameraRunner:
 
     def _analyse(self, frame: Frame) -> None:
         preview_due = self.cfg.preview.enabled and self.privacy.images and frame.time >= self._next_preview
-        if preview_due and hasattr(self.pipeline, "search_all_next"):
+        link = self.out.link
+        if preview_due and link is not None and link.connected.is_set() and hasattr(self.pipeline, "search_all_next"):
             self.pipeline.search_all_next = True  # a published frame must have every face found (and blurred)
         result = self.pipeline.process(frame.image, frame.time)
         self.last_processed = time.monotonic()
