@@ -165,7 +165,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, Any, str]]:
                     "4 cams: 20 fps, 0 dropped, RSS <= 250" if r["cameras"] == 4 and r["scene"] == "people" else
                     ("<= 5% per camera" if r["scene"] == "empty" and r["motion_gate"] else "")))
     for r in _get(results, "motion_gate", "result", "rows") or []:
-        out.append((f"analysis path 720p@5, {r['scene']}, gate {'on' if r['gate'] else 'off'}",
+        out.append((f"analysis path 720p@5, {r['scene']}, gate {'on' if r['gate'] else 'off'}"
+                    f"{', regions' if r.get('regions') else ''}",
                     f"{r['cpu_ms_per_frame']} CPU ms/frame, detector on {r['detector_ran']:.0%}, "
                     f"{r['percent_of_a_core_at_fps']}% of a core", ""))
     for r in _get(results, "centerface_runtime", "result", "rows") or []:
