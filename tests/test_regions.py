@@ -149,3 +149,33 @@ def test_faces_outside_the_roi_stay_in_the_searched_regions(shipped) -> None:  #
             regional += 1
             assert len(result.outside_roi) == len(first.outside_roi), f"frame {i}: faces outside the ROI lost"
     assert regional >= 5, "regions were not used"
+
+
+def test_regions_follow_the_cameras_analysis_size(shipped) -> None:  # type: ignore[no-untyped-def]
+    """A camera resized before analysis (width/height): regions are planned in frame pixels and searched in
+    the resized frame; the faces match the whole-frame search's."""
+    config, detector, classifier = shipped
+    scene = DemoScene(1280, 720, speed_px_s=1280 / 12.0)
+    found = {}
+    for regions in (False, True):
+        cam = CameraConfig.model_validate({"name": "c", "source": {"type": "demo"}, "detect_fps": 5,
+                                           "width": 960, "motion": {"regions": regions}})
+        pipe = FramePipeline(config, cam, detector=detector, classifier=classifier)
+        found[regions] = [pipe.process(scene.render(i / 5), i / 5).faces.xyxy for i in range(25)]
+    pairs = [(a, b) for a, b in zip(found[False], found[True], strict=True) if len(a)]
+    assert len(pairs) >= 15
+    for a, b in pairs:
+        assert len(b) and iou_matrix(a, b).max(axis=1).min() >= 0.6
+
+
+def test_onnxruntime_searches_regions_like_opencv(shipped) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("onnxruntime")
+    from edge_agent.detectors.centerface import CenterFaceDetector
+
+    config, detector, _ = shipped
+    ort = CenterFaceDetector(config.detector.model_copy(update={"runtime": "onnxruntime"}))
+    frame = DemoScene(1280, 720).render(8.0)
+    regions = [(600, 100, 1100, 500), (100, 300, 500, 700)]
+    a, b = detector.detect_regions(frame, regions), ort.detect_regions(frame, regions)
+    assert len(a) == len(b) >= 1
+    assert iou_matrix(a.xyxy, b.xyxy).max(axis=1).min() > 0.99
