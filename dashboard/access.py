@@ -7,7 +7,7 @@
   see the site gets 404, exactly as if the object did not exist. List pages, CSV exports and API lists filter
   by :func:`visible_sites`.
 - An endpoint missing from ``POLICY`` is refused (403) for everybody: a new route must be added here, and
-  ``tests/test_access.py`` checks every route of the url_map against every role.
+  ``tests/dashboard/test_access.py`` checks every route of the url_map against every role.
 """
 
 from __future__ import annotations

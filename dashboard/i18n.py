@@ -8,7 +8,7 @@ written into the installed package. Update them after changing text::
     pybabel extract -F dashboard/babel.cfg -k _l -o /tmp/messages.pot dashboard
     pybabel update -i /tmp/messages.pot -d dashboard/translations --no-fuzzy-matching
 
-``tests/test_i18n.py`` fails when a string is missing from a .po file or left untranslated.
+``tests/dashboard/test_i18n.py`` fails when a string is missing from a .po file or left untranslated.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the separate Home Assistant environment that tests/test_homeassistant.py uses to validate the
+# Build the separate Home Assistant environment that tests/dashboard/test_homeassistant.py uses to validate the
 # MQTT discovery payloads with Home Assistant's own schemas (docs/mqtt.md, "Checked against Home Assistant").
 #
 #   scripts/ha-venv.sh [DIR] [PYTHON]      # default /tmp/ha-venv, python3.12

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# Home Assistant's own MQTT discovery schemas check our payloads (tests/test_homeassistant.py) from a separate
+# Home Assistant's own MQTT discovery schemas check our payloads (tests/dashboard/test_homeassistant.py) from a separate
 # Python 3.12 venv (about 1 min to build). Optional: where no Python 3.12 is found or the build fails, that
 # test skips and says why.
 HA_VENV="${MASKWATCH_HA_VENV:-/tmp/ha-venv}"
@@ -14,7 +14,7 @@ if [ ! -x "$HA_VENV/bin/python" ]; then
   if [ -n "$PY312" ]; then
     echo "== Home Assistant venv for the discovery-schema test ($HA_VENV)"
     timeout 600 scripts/ha-venv.sh "$HA_VENV" "$PY312" >/dev/null 2>&1 \
-      || { echo "warning: could not build $HA_VENV; tests/test_homeassistant.py will skip its schema check"; rm -rf "$HA_VENV"; }
+      || { echo "warning: could not build $HA_VENV; tests/dashboard/test_homeassistant.py will skip its schema check"; rm -rf "$HA_VENV"; }
   fi
 fi
 export PYTHONUNBUFFERED=1

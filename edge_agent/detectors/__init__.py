@@ -1,7 +1,7 @@
 """Face detector plugins, chosen by the config's ``detector.type``.
 
 Explicit registry ``{type: (ConfigModel, factory)}``; every kind passes the same contract tests
-(tests/test_detectors.py). Heavy imports happen in the factories, on first use.
+(tests/agent/test_detectors.py). Heavy imports happen in the factories, on first use.
 """
 
 from __future__ import annotations

@@ -17,10 +17,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from helpers.fakes import BlinkingDetector, FakeClassifier  # noqa: E402
+
 from edge_agent.config import CameraConfig, Config, load_config  # noqa: E402
 from edge_agent.pipeline import FramePipeline  # noqa: E402
 from edge_agent.runtime import Runtime  # noqa: E402
-from helpers.fakes import BlinkingDetector, FakeClassifier  # noqa: E402
 
 BOXES = [[100, 100, 200, 220], [500, 200, 600, 320]]
 

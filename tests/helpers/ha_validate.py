@@ -1,5 +1,5 @@
 """Validate MQTT discovery payloads with Home Assistant's own schemas. Runs under the Python of a separate
-environment that has the ``homeassistant`` package (see tests/test_homeassistant.py):
+environment that has the ``homeassistant`` package (see tests/dashboard/test_homeassistant.py):
 
     /tmp/ha-venv/bin/python tests/helpers/ha_validate.py < payloads.jsonl
 

@@ -1,0 +1,1 @@
+"""Tests of agent: see tests/README.md."""

@@ -1,0 +1,1 @@
+"""Tests of bench: see tests/README.md."""

@@ -1,0 +1,1 @@
+"""Tests of core: see tests/README.md."""

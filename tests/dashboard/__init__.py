@@ -1,0 +1,1 @@
+"""Tests of dashboard: see tests/README.md."""

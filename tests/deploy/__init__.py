@@ -1,0 +1,1 @@
+"""Tests of deploy: see tests/README.md."""

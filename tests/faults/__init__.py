@@ -1,0 +1,1 @@
+"""Tests of faults: see tests/README.md."""

@@ -1,0 +1,221 @@
+"""Custody on the shipped configuration (docs/mqtt.md "custody"): mosquitto from the config deploy/install.sh
+renders (its users, ACLs, queue bounds, autosave), the agent's real outbox and sender (MqttLink +
+OutboxSender, MQTT 5), the real ``maskwatch dashboard ingest`` process and its SQLite database.
+
+Each test counts events published vs stored vs counted as refused:
+
+- an ingest stalled behind a write-locked database while an agent drains 1,500 events: all 1,500 stored;
+- the broker SIGKILLed after acknowledging 50 events while the ingest was away: all 50 stored after restart;
+- an agent whose site the ACL does not grant: 0 deleted as delivered, 50 dead-lettered and counted;
+- an agent publishing another agent's availability: refused by the broker, nothing stored;
+- an agent publishing while no ingest has ever subscribed (PUBACK "no matching subscribers"): its events stay
+  queued and are delivered once an ingest subscribes; best-effort previews are not kept.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from dashboard_support import event, raw
+from helpers import mosquitto
+from helpers.mosquitto import Mosquitto
+from helpers.net import wait_for
+from helpers.stack import IngestProcess, query, write_dashboard_config
+
+from edge_agent.config import MQTTConfig
+from edge_agent.core.topics import Topics
+from edge_agent.mqtt_client import MqttLink, OutboxSender
+from edge_agent.outbox import Outbox
+
+SITE, AGENT = "hq", "pi-1"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.fault,
+    pytest.mark.skipif(not mosquitto.available(), reason="mosquitto is not installed (apt install mosquitto)"),
+    pytest.mark.broker(anonymous=False, site=SITE, agent=AGENT),  # the shipped users and ACLs only
+]
+
+
+def start_ingest(tmp_path: Path, broker: Mosquitto) -> IngestProcess:
+    user, password = broker.users["dashboard"]
+    cfg = write_dashboard_config(tmp_path / "dash", broker.port, mqtt_username=user, mqtt_password=password)
+    p = IngestProcess(cfg).start()
+    wait_for(lambda: "subscribed (" in p.output(), 60, what="ingest subscribed")
+    time.sleep(0.5)  # the SUBACK
+    return p
+
+
+def agent_link(tmp_path: Path, broker: Mosquitto, creds: str = "agent", site: str = SITE,
+               agent: str = AGENT) -> tuple[Outbox, MqttLink, OutboxSender]:
+    user, password = broker.users[creds]
+    cfg = MQTTConfig(host="127.0.0.1", port=broker.port, username=user, password=password, keepalive_s=5,
+                     reconnect_min_s=1, reconnect_max_s=2)
+    box = Outbox(tmp_path / f"queue-{site}-{agent}.sqlite3")
+    link = MqttLink(cfg, site, agent, backlog=box.pending)
+    return box, link, OutboxSender(box, link)
+
+
+def queue_events(box: Outbox, n: int, site: str = SITE, agent: str = AGENT) -> list[str]:
+    topics, ids = Topics("maskwatch", site), []
+    for _ in range(n):
+        eid = uuid.uuid4().hex
+        ids.append(eid)
+        box.put(topics.camera("door", "event"), raw(event(eid, site=site, agent=agent)), qos=1)
+    return ids
+
+
+def stored(ingest: IngestProcess) -> set[str]:
+    return {e[0] for e in ingest.events()}
+
+
+def test_ingest_stalled_behind_a_locked_database_loses_none_of_1500(tmp_path: Path, broker: Mosquitto) -> None:
+    ingest = start_ingest(tmp_path, broker)
+    box, link, sender = agent_link(tmp_path, broker)
+    ids = queue_events(box, 1500)
+    db = sqlite3.connect(ingest.db, timeout=30)
+    db.execute("BEGIN EXCLUSIVE")  # the dashboard database write-locked (below the ingest's 30 s busy timeout)
+    try:
+        sender.start()
+        link.start()
+        wait_for(lambda: box.pending() == 0, 120, what="the agent's outbox drained (every event PUBACKed)")
+        assert box.stats().dead_letters == 0
+    finally:
+        db.rollback()
+        db.close()
+        sender.stop()
+        link.stop()
+    try:
+        wait_for(lambda: len(stored(ingest)) >= len(ids), 120, what="every event stored")
+        assert stored(ingest) == set(ids)
+        assert "Outgoing messages are being dropped" not in broker.log.read_text(errors="replace")
+    finally:
+        ingest.stop()
+
+
+def test_broker_sigkill_after_puback_loses_nothing(tmp_path: Path, broker: Mosquitto) -> None:
+    ingest = start_ingest(tmp_path, broker)
+    ingest.stop()  # away: its persistent session queues for it
+    box, link, sender = agent_link(tmp_path, broker)
+    ids = queue_events(box, 50)
+    sender.start()
+    link.start()
+    try:
+        wait_for(lambda: box.pending() == 0, 60, what="50 events PUBACKed")
+    finally:
+        sender.stop()
+        link.stop()
+    time.sleep(0.5)
+    broker.kill()  # no save at exit
+    broker.start()
+    ingest = start_ingest(tmp_path, broker)  # same client id: its session, restored from the broker's store
+    try:
+        wait_for(lambda: len(stored(ingest)) >= 50, 60, what="the 50 events after the broker's restart")
+        assert stored(ingest) == set(ids)
+    finally:
+        ingest.stop()
+
+
+def test_publishes_the_acl_denies_are_dead_lettered_not_deleted(tmp_path: Path, broker: Mosquitto) -> None:
+    """The installed agent's user, but a site the ACL does not grant (a renamed site)."""
+    ingest = start_ingest(tmp_path, broker)
+    box, link, sender = agent_link(tmp_path, broker, site="renamed")
+    queue_events(box, 50, site="renamed")
+    sender.start()
+    link.start()
+    try:
+        wait_for(lambda: box.pending() == 0, 60, what="50 PUBACKs")
+        outbox_file = tmp_path / "queue-renamed-pi-1.sqlite3"
+        kept = query(outbox_file, "SELECT COUNT(*) FROM dead_letter")[0][0]
+        assert kept == 50, "every refused message is kept, none deleted as delivered"
+        stats = box.stats()
+        assert stats.acked == 0 and stats.dead_letters == 50 and stats.dead_lettered == 50
+        assert box.dead_letter_reasons() == {"Not authorized": 50}
+        assert sender.dead_lettered == 50
+    finally:
+        sender.stop()
+        link.stop()
+    time.sleep(1)
+    assert stored(ingest) == set()
+    ingest.stop()
+    # once the cause is fixed they can be sent again
+    assert box.requeue_dead_letters() == 50 and box.pending() == 50 and box.dead_letters() == 0
+
+
+def test_an_agent_cannot_speak_for_another(tmp_path: Path, broker: Mosquitto) -> None:
+    """Agents a1 and a2 of one site (install.sh add-agent): a1 publishing a2's availability is refused."""
+    broker.add_agent(SITE, "a2")
+    ingest = start_ingest(tmp_path, broker)
+    box, link, sender = agent_link(tmp_path, broker, creds="agent", agent=AGENT)
+    topics = Topics("maskwatch", SITE)
+    box.put(topics.available("a2"), b"online", qos=1, retain=True)  # impersonation
+    box.put(topics.available(AGENT), b"online", qos=1, retain=True)  # its own: allowed
+    sender.start()
+    link.start()
+    try:
+        wait_for(lambda: box.pending() == 0, 30, what="PUBACKs")
+        assert box.dead_letter_reasons() == {"Not authorized": 1}
+    finally:
+        sender.stop()
+        link.stop()
+    time.sleep(1)
+    agents = {r[0] for r in query(ingest.db, "SELECT name FROM agents")}
+    ingest.stop()
+    assert "a2" not in agents and AGENT in agents
+
+
+def test_a_message_over_the_broker_size_limit_is_dead_lettered(tmp_path: Path, broker: Mosquitto) -> None:
+    """max_packet_size (8 MiB in the shipped config, announced in the CONNACK): kept as a dead letter, counted,
+    and the connection survives (sending it would make the broker drop the connection, again and again)."""
+    ingest = start_ingest(tmp_path, broker)  # the small event's custodian
+    box, link, sender = agent_link(tmp_path, broker)
+    topics = Topics("maskwatch", SITE)
+    box.put(topics.snapshot("door", "big"), b"\xff\xd8" + b"\0" * (9 * 2**20), qos=1)
+    box.put(topics.camera("door", "event"), raw(event("small", site=SITE, agent=AGENT)), qos=1)
+    sender.start()
+    link.start()
+    try:
+        wait_for(lambda: box.pending() == 0, 60, what="PUBACKs")
+        reasons = box.dead_letter_reasons()
+        assert sum(reasons.values()) == 1 and box.stats().acked == 1, reasons
+        assert any("large" in r.lower() for r in reasons), reasons
+        assert link.connects == 1, "the connection was dropped over the oversize message"
+    finally:
+        sender.stop()
+        link.stop()
+        ingest.stop()
+
+
+def test_with_no_subscriber_events_stay_queued_until_an_ingest_subscribes(tmp_path: Path, broker: Mosquitto) -> None:
+    """A fresh install whose dashboard ingest has never run (or a broker that lost the ingest's subscription,
+    e.g. mosquitto 2.0.11's shared subscriptions after a restart): mosquitto PUBACKs every publish with MQTT 5
+    reason code 0x10 "No matching subscribers". Events are not in anyone's custody then: they stay in the
+    agent's outbox, counted, and arrive once an ingest subscribes. Previews (best effort) are not kept."""
+    box, link, sender = agent_link(tmp_path, broker)
+    topics = Topics("maskwatch", SITE)
+    box.put(topics.camera("door", "preview"), b"\xff\xd8preview", qos=1)
+    ids = queue_events(box, 50)
+    sender.start()
+    link.start()
+    try:
+        wait_for(lambda: sender.waiting_for_subscriber, 30, what="'no matching subscribers' seen")
+        wait_for(lambda: box.pending() == 50, 30, what="the best-effort preview deleted")
+        time.sleep(3)  # at least one retry (back-off 1-2 s) finds no subscriber either
+        assert box.pending() == 50, "an event was deleted although no subscriber took it"
+        assert box.stats().dead_letters == 0
+        retries = box.counter("no_subscriber_retries")
+        assert retries >= 50, retries
+        ingest = start_ingest(tmp_path, broker)
+        try:
+            wait_for(lambda: box.pending() == 0, 60, what="the events PUBACKed once an ingest subscribed")
+            assert not sender.waiting_for_subscriber
+            wait_for(lambda: len(stored(ingest)) >= 50, 60, what="the 50 events in the dashboard")
+            assert stored(ingest) == set(ids)
+        finally:
+            ingest.stop()
+    finally:
+        sender.stop()
+        link.stop()

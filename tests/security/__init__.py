@@ -1,0 +1,1 @@
+"""Tests of security: see tests/README.md."""

@@ -1,0 +1,1 @@
+"""Tests of trainer: see tests/README.md."""
