@@ -33,7 +33,7 @@ def shipped():  # type: ignore[no-untyped-def]
     from edge_agent.classifier import Classifier
     from edge_agent.detectors import create_detector
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     config = parse_config({"detector": yaml.safe_load((root / "config.yaml").read_text())["detector"]})
     return config, create_detector(config.detector), Classifier(config.classifier.model_card)
 
