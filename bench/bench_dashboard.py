@@ -37,6 +37,7 @@ from dashboard.auth import create_user  # noqa: E402
 from dashboard.db import make_engine, session_factory, upgrade  # noqa: E402
 from dashboard.ingest import Ingester, Received  # noqa: E402
 from dashboard.rollup import rebuild_hourly  # noqa: E402
+from dashboard.settings import parse_settings  # noqa: E402
 from dashboard.store import CAMERAS, EVENTS, SAMPLES  # noqa: E402
 
 CAMERAS_N = 10
@@ -214,7 +215,8 @@ def main() -> int:
 def bench_pages(db: Path, workdir: Path) -> list[dict[str, float | str]]:
     import re
 
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{db}", "SNAPSHOT_DIR": str(workdir / "snaps")})
+    settings = parse_settings({"dashboard": {"database_url": f"sqlite:///{db}", "snapshot_dir": str(workdir / "snaps")}})
+    app = create_app(settings, {"TESTING": True})
     with session_factory(app.extensions["maskwatch"]["engine"])() as s:
         create_user(s, "bench", "bench password 123")
     client = app.test_client()

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from edge_agent.config import BlazeFaceConfig, CenterFaceConfig, Config
+from edge_agent.core.frames import Frame
 from edge_agent.detectors import create_detector
 
 SIZES = ((640, 480), (1280, 720))
@@ -91,7 +92,7 @@ def stream(name: str, seconds: float, fps: float) -> dict[str, float]:
         frame = scene.render(t_scene)
         truth = scene.people_at(t_scene)
         t, c = time.perf_counter(), time.process_time()
-        r = pipe.process(frame, t_scene)
+        r = pipe.process(Frame(frame, t_scene))
         ts.append((time.perf_counter() - t) * 1000.0)
         cpu += (time.process_time() - c) * 1000.0 if i else 0.0
         gt = np.array([p.box for p in truth], np.float32).reshape(-1, 4)
@@ -160,7 +161,7 @@ class _Proc:
 
     def detect(self, frame: np.ndarray):
         self.t += 0.2
-        return self.pipe.process(frame, self.t)
+        return self.pipe.process(Frame(frame, self.t))
 
 
 if __name__ == "__main__":

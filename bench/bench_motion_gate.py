@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from edge_agent.config import CameraConfig, parse_config  # noqa: E402
+from edge_agent.core.frames import Frame  # noqa: E402
 from edge_agent.pipeline import FramePipeline  # noqa: E402
 from edge_agent.sources.demo import DemoScene  # noqa: E402
 
@@ -34,10 +35,10 @@ def measure(config, detector, classifier, frames, fps: float, gate: bool,  # noq
     camera = CameraConfig.model_validate({"name": "b", "source": {"type": "demo"}, "detect_fps": fps,
                                           "motion": {"enabled": gate, "regions": regions}})
     pipe = FramePipeline(config, camera, detector=detector, classifier=classifier)
-    pipe.process(frames[0], -1.0 / fps)  # warm-up
+    pipe.process(Frame(frames[0], -1.0 / fps))  # warm-up
     c0, w0 = time.process_time(), time.perf_counter()
     for i, frame in enumerate(frames):
-        pipe.process(frame, i / fps)
+        pipe.process(Frame(frame, i / fps))
     cpu_ms = (time.process_time() - c0) * 1000.0 / len(frames)
     ran = 1.0 if pipe.gate is None else pipe.gate.detected / max(pipe.gate.detected + pipe.gate.skipped, 1)
     return {"cpu_ms_per_frame": round(cpu_ms, 2), "wall_ms_per_frame": round((time.perf_counter() - w0) * 1000.0 / len(frames), 2),

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from edge_agent.config import parse_config
+from edge_agent.core.frames import Frame
 from edge_agent.evaluation.people import TrackedFrame, score_people
 from edge_agent.pipeline import FramePipeline
 from edge_agent.sources.walks import WalkScene
@@ -35,7 +36,7 @@ def run(people: int, seed: int, fps: float, config: dict | None = None) -> tuple
     n = int(scene.duration * fps)
     for i in range(n):
         t = i / fps
-        r = pipe.process(scene.render(t), t)
+        r = pipe.process(Frame(scene.render(t), t))
         frames.append(TrackedFrame(t, r.track_ids, tuple(tuple(b) for b in r.faces.xyxy.tolist())))
         decisions += [(d.track_id, d.verdict) for d in r.decisions]
     wall = time.perf_counter() - t0

@@ -12,9 +12,9 @@ from flask_login import current_user
 from sqlalchemy import func, select, text
 
 from dashboard import access, audit
+from dashboard.alerts_settings import NotificationsConfig
 from dashboard.db_session import get_db
 from dashboard.models import Camera, IngestCounter, Notification, NotificationAttempt
-from edge_agent.alerts_config import NotificationsConfig
 from edge_agent.core.topics import OFF, ON, SWITCHES
 
 bp = Blueprint("alerts", __name__)

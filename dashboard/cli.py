@@ -116,9 +116,9 @@ def _stop_event() -> threading.Event:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dashboard import load_dashboard_config
+    from dashboard.settings import load_settings
 
-    cfg = load_dashboard_config(args.config)  # other services' ${VAR}s (camera passwords) may be unset
+    cfg = load_settings(args.config)  # other services' ${VAR}s (camera passwords) may be unset
     logging.getLogger().setLevel(cfg.log_level)
     if args.action != "db-upgrade":
         logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks are not news
@@ -130,7 +130,7 @@ def _serve(args, cfg) -> int:  # type: ignore[no-untyped-def]
 
     from dashboard import create_app
 
-    app = create_app(config=cfg)  # raises ConfigError without a secret key
+    app = create_app(cfg)  # raises ConfigError without a secret key
     rc = _ready(app.extensions["maskwatch"]["engine"], args.upgrade)
     if rc:
         return rc

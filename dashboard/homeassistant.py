@@ -28,18 +28,29 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from dashboard.alerts_settings import HomeAssistantConfig
 from dashboard.models import Camera, Snapshot
 from dashboard.notify import NewEvent
 from dashboard.queries import camera_json
 from dashboard.statistics import today_by_camera
 from dashboard.zones import SiteZones
-from edge_agent.alerts_config import HomeAssistantConfig
-from edge_agent.core.topics import ENABLED, NOTIFICATIONS, OFF, ON, SET, STATE, STATUS, Topics
+from edge_agent.core.topics import (
+    ENABLED,
+    NOTIFICATIONS,
+    OFF,
+    OFFLINE,
+    ON,
+    ONLINE,
+    SET,
+    STATE,
+    STATUS,
+    Topics,
+)
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes | str, bool], None]  # (topic, payload, retain)
-AVAILABLE_TEMPLATE = "{{ 'online' if value == 'online' else 'offline' }}"
-STATUS_TEMPLATE = "{{ 'online' if value_json.state == 'online' else 'offline' }}"
+AVAILABLE_TEMPLATE = f"{{{{ '{ONLINE}' if value == '{ONLINE}' else '{OFFLINE}' }}}}"  # the values are core's
+STATUS_TEMPLATE = f"{{{{ '{ONLINE}' if value_json.state == '{ONLINE}' else '{OFFLINE}' }}}}"
 COUNTS = (("people", "People today", "mdi:account-group"), ("with_mask", "With mask today", "mdi:face-mask"),
           ("without_mask", "Without mask today", "mdi:face-man"),
           ("mask_incorrect", "Mask worn incorrectly today", "mdi:face-mask-outline"),
@@ -48,6 +59,11 @@ COUNTS = (("people", "People today", "mdi:account-group"), ("with_mask", "With m
 
 def node_id(site: str, camera: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", f"maskwatch_{site}_{camera}")
+
+
+def discovery_topic(ha: HomeAssistantConfig, component: str, node: str, obj: str) -> str:
+    """Where Home Assistant reads an entity's discovery config (retained)."""
+    return f"{ha.discovery_prefix}/{component}/{node}/{obj}/config"
 
 
 def images_allowed(ha: HomeAssistantConfig, config: Any = None, camera: str | None = None) -> bool:
@@ -70,17 +86,17 @@ def discovery(ha: HomeAssistantConfig, topics: Topics, camera: str, agent: str |
     device = {"identifiers": [node], "name": f"MaskWatch {topics.site}/{camera}", "manufacturer": "MaskWatch",
               "model": "mask-compliance camera"}
     availability = [{"topic": topics.camera(camera, STATUS), "value_template": STATUS_TEMPLATE,
-                     "payload_available": "online", "payload_not_available": "offline"}]
+                     "payload_available": ONLINE, "payload_not_available": OFFLINE}]
     if agent:
         availability.insert(0, {"topic": topics.available(agent), "value_template": AVAILABLE_TEMPLATE,
-                                "payload_available": "online", "payload_not_available": "offline"})
+                                "payload_available": ONLINE, "payload_not_available": OFFLINE})
     common = {"device": device, "availability": availability, "availability_mode": "all",
               "origin": {"name": "MaskWatch"}}
     state = topics.ha(camera, "state")
     out: list[tuple[str, dict[str, Any]]] = []
 
     def add(component: str, obj: str, **cfg: Any) -> None:
-        out.append((f"{ha.discovery_prefix}/{component}/{node}/{obj}/config",
+        out.append((discovery_topic(ha, component, node, obj),
                     {"unique_id": f"{node}_{obj}", "object_id": f"{node}_{obj}", **cfg, **common}))
 
     add("binary_sensor", "violation", name="Violation", device_class="problem",
@@ -144,8 +160,7 @@ class HomeAssistantPublisher:
         for topic, payload in discovery(self.ha, topics, cam.name, cam.agent, images):
             self.publish(topic, json.dumps(payload, separators=(",", ":")), True)
         if not images:  # a config from before images were switched off must not linger
-            self.publish(f"{self.ha.discovery_prefix}/image/{node_id(cam.site, cam.name)}/latest_violation/config",
-                         b"", True)
+            self.publish(discovery_topic(self.ha, "image", node_id(cam.site, cam.name), "latest_violation"), b"", True)
             self.publish(topics.ha(cam.name, "snapshot"), b"", True)
         self._announced.add(cam.id)
 

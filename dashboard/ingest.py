@@ -39,8 +39,9 @@ from dashboard.notifier import Notifier
 from dashboard.notify import NewEvent
 from dashboard.previews import PreviewStore, default_preview_dir
 from dashboard.retention import purge
+from dashboard.settings import RetentionConfig
 from dashboard.store import Store
-from edge_agent.config import RetentionConfig
+from edge_agent.core.topics import INGEST_RETAINED, all_sites_filter, kind_filter
 
 log = logging.getLogger(__name__)
 COUNTERS = IngestCounter.__table__
@@ -187,10 +188,10 @@ class Ingester:
 
 
 def subscriptions(prefix: str, group: str | None) -> list[str]:
-    everything = f"{prefix}/#"
+    everything = all_sites_filter(prefix)
     if not group:
         return [everything]
-    return [f"$share/{group}/{everything}", f"{prefix}/+/camera/+/status", f"{prefix}/+/agent/+/available"]
+    return [f"$share/{group}/{everything}", *(kind_filter(prefix, kind) for kind in INGEST_RETAINED)]
 
 
 class MqttIngest:

@@ -21,11 +21,11 @@ from urllib.parse import unquote
 
 from sqlalchemy import Engine, Table, delete, select, update
 
+from dashboard.alerts_settings import ChannelConfig, NotificationsConfig, apprise_url_problem
 from dashboard.models import Notification, NotificationAttempt, Snapshot
 from dashboard.notify import Planner
 from dashboard.notify_text import text
 from dashboard.zones import SiteZones
-from edge_agent.alerts_config import ChannelConfig, NotificationsConfig, apprise_url_problem
 from edge_agent.config import ConfigError
 
 log = logging.getLogger(__name__)

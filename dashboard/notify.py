@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Table, func, select, update
 
+from dashboard.alerts_settings import NotificationsConfig, RuleConfig
 from dashboard.models import Camera, Notification
 from dashboard.notify_text import text
 from dashboard.zones import SiteZones
-from edge_agent.alerts_config import NotificationsConfig, RuleConfig
 from edge_agent.events import ViolationEvent
 
 log = logging.getLogger(__name__)

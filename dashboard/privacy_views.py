@@ -16,8 +16,9 @@ from dashboard.db_session import get_db
 from dashboard.erasure import Erasure, ErasureError, erase, parse_time
 from dashboard.models import AccessLog
 from dashboard.queries import cameras
+from dashboard.settings import DEFAULTS, RetentionConfig
 from dashboard.views import site_tz
-from edge_agent.config import PRIVACY_MODES, RetentionConfig
+from edge_agent.config import PRIVACY_MODES
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 access.allow("privacy.settings", "viewer")
@@ -33,12 +34,12 @@ assert set(MODE_TEXT) == set(PRIVACY_MODES)
 
 
 def retention() -> RetentionConfig:
-    return current_app.config.get("RETENTION") or RetentionConfig()
+    return current_app.config.get("RETENTION") or DEFAULTS["RETENTION"]
 
 
 @bp.route("/")
 def settings():  # type: ignore[no-untyped-def]
-    privacy = current_app.config.get("PRIVACY") or {"mode": "blur_bystanders", "cameras": {}}
+    privacy = current_app.config.get("PRIVACY") or DEFAULTS["PRIVACY"]
     return render_template("privacy.html", privacy=privacy, modes=MODE_TEXT, r=retention(),
                            preview_dir=current_app.extensions["maskwatch"]["previews"].directory)
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from dashboard.event_shape import payload_json
 from dashboard.models import Agent, Camera, Event, Snapshot
 from dashboard.statistics import Tally, today_by_camera
 from edge_agent.core.labels import VIOLATION_LABELS
@@ -156,14 +157,9 @@ def overview(db: Session, tz: str | Callable[[str], str], now: datetime | None =
 
 
 def event_json(e: Event, has_snapshot: bool | None = None) -> dict[str, Any]:
-    x1, y1, x2, y2 = (int(v) for v in e.box.split(","))
+    """An event in the JSON API: the payload's fields (dashboard.event_shape) and the dashboard's own."""
     out: dict[str, Any] = {
-        "event_id": e.event_id, "site": e.camera.site, "camera": e.camera.name, "camera_id": e.camera_id,
-        "agent": e.agent, "time": e.time.isoformat(), "received_at": e.received_at.isoformat(),
-        "verdict": e.verdict, "confidence": e.confidence, "track_id": e.track_id, "votes": e.votes,
-        "box": [x1, y1, x2, y2], "frame_size": [e.frame_w, e.frame_h],
-        "revision": e.revision,
-        "snapshot_region": [int(v) for v in e.snapshot_region.split(",")] if e.snapshot_region else None,
+        **payload_json(e), "camera_id": e.camera_id, "received_at": e.received_at.isoformat(),
         "review": None if e.review is None else {
             "action": e.review, "label": e.review_label, "by": e.reviewed_by,
             "at": e.reviewed_at.isoformat() if e.reviewed_at else None},

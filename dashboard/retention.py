@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Column, Engine, Table, delete, select
 
 from dashboard.models import AccessLog
+from dashboard.settings import RetentionConfig
 from dashboard.store import EVENTS, FACES, HOURLY, SAMPLES, SNAPSHOTS
-from edge_agent.config import RetentionConfig
 
 if TYPE_CHECKING:
     from dashboard.previews import PreviewStore

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
 
+from dashboard.event_shape import event_row
 from dashboard.messages import AvailabilityMsg, EventMsg, Message, SnapshotMsg, StatsMsg, StatusMsg, SwitchMsg
 from dashboard.models import Agent, Camera, Event, FaceCrop, HourlyCount, Snapshot, StatSample
 from dashboard.notify import NewEvent
@@ -168,13 +169,8 @@ class Store:
         rows: dict[str, dict[str, Any]] = {}
         for m in sorted(msgs, key=lambda m: -m.event.revision):  # the highest revision of each event first
             e = m.event
-            rows.setdefault(e.event_id, {
-                "event_id": e.event_id, "camera_id": ids[(e.site, e.camera)], "agent": e.agent, "time": e.time,
-                "received_at": now, "agent_time": m.agent_time, "verdict": e.verdict, "confidence": e.confidence, "track_id": e.track_id,
-                "votes": e.votes, "box": ",".join(str(v) for v in e.box),
-                "frame_w": e.frame_size[0], "frame_h": e.frame_size[1], "revision": e.revision,
-                "snapshot_region": ",".join(str(v) for v in e.snapshot_region) if e.snapshot_region else None,
-            })
+            rows.setdefault(e.event_id, {**event_row(e), "camera_id": ids[(e.site, e.camera)], "received_at": now,
+                                         "agent_time": m.agent_time})
         inserted = {r[0] for r in self._insert_ignore(conn, EVENTS, list(rows.values()), ["event_id"], ["event_id"])}
         revised = 0
         for eid, r in rows.items():

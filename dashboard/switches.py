@@ -18,14 +18,6 @@ class SwitchError(Exception):
     """The command could not be handed to the broker."""
 
 
-def mqtt_settings(cfg: Any) -> dict[str, Any]:
-    """Flask settings for the web process's MQTT commands (from the one config)."""
-    d, m = cfg.dashboard, cfg.mqtt
-    return {"MQTT_HOST": m.host, "MQTT_PORT": m.port, "MQTT_USERNAME": d.mqtt_username,
-            "MQTT_PASSWORD": d.mqtt_password.get_secret_value() if d.mqtt_password else None, "MQTT_TLS": m.tls,
-            "MQTT_PROTOCOL": m.protocol}
-
-
 def send_switch(settings: Mapping[str, Any], site: str, camera: str, switch: str, on: bool,
                 timeout_s: float = 5.0) -> None:
     from edge_agent.config import MQTTConfig, TLSConfig

@@ -17,7 +17,7 @@ import numpy as np
 
 from edge_agent.config import SnapshotConfig
 from edge_agent.core.evidence import Box, Shot, context_region
-from edge_agent.core.verdicts import FrameResult
+from edge_agent.core.frames import FrameResult
 from edge_agent.events import ViolationEvent
 from edge_agent.snapshot import Image, encode_jpeg, violation_snapshot
 
@@ -75,15 +75,10 @@ class BestShots:
     kept: dict[int, Kept] = field(default_factory=dict)
     pending: dict[int, Pending] = field(default_factory=dict)
 
-    def observe(self, frame: Image, result: FrameResult) -> None:
+    def observe(self, result: FrameResult) -> None:
         """Copy the region of every best shot that improved in this frame (call before the decisions)."""
-        if not result.improved:
-            return
-        boxes = result.faces.xyxy.tolist()
-        outside = [list(b) for b in result.outside_roi]  # blurred like everyone else
         for tid, shot in result.improved:
-            others = [b for b, t in zip(boxes, result.track_ids, strict=True) if t != tid] + outside
-            self.kept[tid] = keep(frame, shot, others)
+            self.kept[tid] = keep(result.frame.image, shot, result.other_boxes(tid))
 
     def best(self, track_id: int) -> Kept | None:
         return self.kept.get(track_id)

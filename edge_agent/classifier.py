@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.core.crop import CropSpec
+from edge_agent.core.labels import Verdict, check_labels
 from edge_agent.model_card import CropCard, ModelCard, ModelError, load_model_card
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class Classifier:
         model_path = self.card_path.parent / self.card.model_file
         if not model_path.is_file():
             raise ModelError(f"model file {model_path} named by {self.card_path} does not exist")
-        self.labels: tuple[str, ...] = tuple(self.card.labels)
+        self.labels: tuple[Verdict, ...] = tuple(check_labels(self.card.labels))
         self.crop = CropSpec(size=self.card.crop.size, margin=self.card.crop.margin)
         self._interp = make_interpreter(model_path, threads)
         inp = self._interp.get_input_details()[0]

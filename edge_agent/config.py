@@ -10,11 +10,10 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -23,8 +22,20 @@ from pydantic import (
     model_validator,
 )
 
-from edge_agent.alerts_config import HomeAssistantConfig, NotificationsConfig, ScheduleConfig
+from edge_agent.alerts_config import ScheduleConfig
+from edge_agent.config_base import Section, tagged_union
 from edge_agent.core.topics import check_name
+from edge_agent.detectors import REGISTRY as DETECTORS
+
+# the plugins' config models, re-exported: their home is beside the plugins
+from edge_agent.detectors.configs import BlazeFaceConfig as BlazeFaceConfig
+from edge_agent.detectors.configs import CenterFaceConfig as CenterFaceConfig
+from edge_agent.detectors.configs import FakeDetectorConfig as FakeDetectorConfig
+from edge_agent.sources import SOURCES
+from edge_agent.sources.configs import DemoSource as DemoSource
+from edge_agent.sources.configs import FileSource as FileSource
+from edge_agent.sources.configs import RTSPSource as RTSPSource
+from edge_agent.sources.configs import USBSource as USBSource
 
 DEFAULT_CONFIG_PATHS = (Path("config.yaml"), Path("/etc/maskwatch/config.yaml"))
 PACKAGED_MODEL = Path(__file__).parent / "models" / "model_card.json"
@@ -34,8 +45,7 @@ class ConfigError(Exception):
     """Invalid or unreadable configuration. The entry point prints it and exits with code 2."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+_Section = Section  # the base of every section (edge_agent/config_base.py); the dashboard's build on it too
 
 
 # ---------------------------------------------------------------- MQTT
@@ -63,40 +73,11 @@ class MQTTConfig(_Section):
     tls: TLSConfig = Field(default_factory=TLSConfig)
 
 
-# ---------------------------------------------------------------- camera sources
-class USBSource(_Section):
-    type: Literal["usb"]
-    device: int | str = Field(0, description="Device index (0) or path (/dev/video0)")
-
-
-class RTSPSource(_Section):
-    type: Literal["rtsp"]
-    url: str = Field(description="rtsp://user:pass@host:554/path; put credentials in ${ENV} references")
-    transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport")
-
-    @field_validator("url")
-    @classmethod
-    def _scheme(cls, v: str) -> str:
-        if not v.startswith(("rtsp://", "rtsps://")):
-            raise ValueError("must start with rtsp:// or rtsps://")
-        return v
-
-
-class FileSource(_Section):
-    type: Literal["file"]
-    path: Path = Field(description="Video file to read")
-    loop: bool = Field(False, description="Start again at the end")
-    realtime: bool = Field(True, description="Pace reading at the file's frame rate, like a live camera")
-
-
-class DemoSource(_Section):
-    type: Literal["demo"]
-    fps: float = Field(15.0, gt=0, le=60, description="Frames per second of the generated scene")
-    width: int = Field(1280, ge=160, le=3840)
-    height: int = Field(720, ge=120, le=2160)
-
-
-SourceConfig = Annotated[USBSource | RTSPSource | FileSource | DemoSource, Field(discriminator="type")]
+# ---------------------------------------------------------------- camera sources (edge_agent/sources/configs.py)
+if TYPE_CHECKING:  # a union built at run time is opaque to a type checker
+    SourceConfig = Any
+else:
+    SourceConfig = tagged_union(model for model, _ in SOURCES.values())
 
 
 class MotionConfig(_Section):
@@ -180,50 +161,11 @@ class CameraConfig(_Section):
         return v
 
 
-# ---------------------------------------------------------------- detection and classification
-class CenterFaceConfig(_Section):
-    type: Literal["centerface"]
-    model: Path | None = Field(None, description="centerface.onnx; default: the file shipped in the package (MIT)")
-    runtime: Literal["opencv", "onnxruntime"] = Field(
-        "opencv", description="opencv: OpenCV DNN (always installed); onnxruntime: 20-30% less CPU per frame on x86 "
-        "(bench/bench_centerface_runtime.py), needs the [onnxruntime] extra (+80 MB on x86)",
-    )
-    score_threshold: float = Field(0.4, ge=0.0, le=1.0, description="Minimum face score")
-    input_scale: float = Field(1.0, gt=0.1, le=4.0, description="Scale the frame by this before detection")
-    min_face_px: int = Field(10, ge=1, description="Ignore faces whose shorter side is smaller (frame pixels)")
-    nms_iou: float = Field(0.3, gt=0, le=1.0, description="Overlap above which the weaker face is dropped")
-    box_adjust: tuple[float, float, float, float] = Field(
-        (0.0, 0.12, 1.04, 0.95),
-        description="Box calibration [dx, dy, sw, sh]: move the centre by dx*width, dy*height, scale width by sw "
-        "and height by sh. The default maps CenterFace boxes to the training annotations' convention (they "
-        "include the chin); [0, 0, 1, 1] keeps CenterFace's own boxes. See docs/evaluation.md",
-    )
-    box_adjust_px: tuple[float, float, float, float] = Field(
-        (0.0, 0.0, 0.0, 0.0),
-        description="Then [ox, oy, ow, oh] in frame pixels: added to the box centre (x, y), width and height. For "
-        "annotations in inclusive pixel coordinates (VOC style); maskwatch detect/eval use [0.5, 0, 1.5, 1.5] "
-        "(fitted on andrewmvd training images); at camera face sizes it changes nothing that matters",
-    )
-
-
-class BlazeFaceConfig(_Section):
-    type: Literal["blazeface"]
-    model: Path | None = Field(None, description="BlazeFace .tflite; default: the file for `range` shipped in the package (Apache-2.0)")
-    range: Literal["short", "full"] = Field("full", description="short: faces within ~2 m; full: up to ~5 m")
-    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
-    min_face_px: int = Field(10, ge=1)
-    nms_iou: float = Field(0.3, gt=0, le=1.0)
-
-
-class FakeDetectorConfig(_Section):
-    """For tests: returns the boxes given here on every frame."""
-
-    type: Literal["fake"]
-    boxes: list[tuple[float, float, float, float]] = Field(default_factory=list)
-    score: float = 0.9
-
-
-DetectorConfig = Annotated[CenterFaceConfig | BlazeFaceConfig | FakeDetectorConfig, Field(discriminator="type")]
+# ---------------------------------------------------------------- detection (edge_agent/detectors/configs.py) and classification
+if TYPE_CHECKING:
+    DetectorConfig = Any
+else:
+    DetectorConfig = tagged_union(model for model, _ in DETECTORS.values())
 
 
 class ClassifierConfig(_Section):
@@ -325,109 +267,33 @@ class AgentConfig(_Section):
     health_host: str = Field("127.0.0.1", description="Address of the health endpoint (loopback: local probes)")
 
 
-# ---------------------------------------------------------------- dashboard and trainer
-class DashboardSecurityConfig(_Section):
-    """Login throttle, sessions, reverse proxies and cookies of the web dashboard (docs/deploy.md)."""
+# ---------------------------------------------------------------- the dashboard side's sections, trainer
+class OtherServiceSection(_Section):
+    """A section only the dashboard side reads (``DASHBOARD_ONLY_SECTIONS``): the agent passes it through, and the
+    dashboard validates it with its own models (dashboard/settings.py); ``maskwatch config check`` validates both."""
 
-    trusted_proxies: list[str] = Field(default_factory=list, description=(
-        "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For/-Proto are believed; "
-        "empty: the headers are ignored"))
-    login_max_failures: int = Field(5, ge=1, description=(
-        "Failed logins from one address for one user name before that pair must wait"))
-    login_max_failures_per_address: int = Field(20, ge=1, description=(
-        "Failed logins from one address (any names) before the address is banned"))
-    login_window_minutes: float = Field(15.0, gt=0, description="Failures count this long; a ban lasts this long")
-    session_lifetime_h: float = Field(12.0, gt=0, le=24 * 90, description="A login lasts this long")
-    cookie_secure: Literal["auto", "always", "never"] = Field("auto", description=(
-        "Secure cookies: auto = when the request came over HTTPS (directly or from a trusted proxy)"))
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _from_env(cls, v: Any) -> Any:
-        """``${MASKWATCH_TRUSTED_PROXIES}`` gives a comma-separated string, or nothing."""
-        if v is None:
-            return []
-        if isinstance(v, str):
-            return [p.strip() for p in v.split(",") if p.strip()]
-        return v
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, v: list[str]) -> list[str]:
-        import ipaddress
-
-        for n in v:
-            try:
-                ipaddress.ip_network(n, strict=False)
-            except ValueError:
-                raise ValueError(f"trusted_proxies: {n!r} is not an IP address or network (e.g. 127.0.0.1, "
-                                 "10.0.0.0/8)") from None
-        return v
+    model_config = ConfigDict(extra="allow")
 
 
-class RetentionConfig(_Section):
-    """How long the dashboard keeps each kind of data (days); enforced on disk, in the database and on the
-    broker by every retention run (hourly in the ingest, or ``maskwatch dashboard purge``)."""
+def check_timezone(v: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    snapshots_days: int = Field(7, ge=1, description="Violation snapshot JPEGs (files and rows)")
-    review_crops_days: int = Field(7, ge=1, description="Face crops kept for review / retraining")
-    events_days: int = Field(30, ge=1, description="Violation events (no image) and raw stats samples")
-    statistics_days: int = Field(1825, ge=1, description="Hourly counts (no image, no person): the statistics pages")
-    access_log_days: int = Field(90, ge=1, description="Access log: who viewed or downloaded what")
-    preview_max_age_s: int = Field(300, ge=10, description="A camera's latest preview frame is deleted when no "
-                                   "newer one came for this long")
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}; use an IANA name such as UTC or Europe/Berlin") from None
+    return v
 
 
-class DashboardConfig(_Section):
-    database_url: str = Field("sqlite:///var/dashboard.sqlite3", description="SQLAlchemy URL; SQLite or PostgreSQL")
-    snapshot_dir: Path = Field(Path("var/snapshots"), description="Where snapshot JPEGs are stored")
-    preview_dir: Path | None = Field(None, description="The latest preview frame per camera (one file each, "
-                                     "replaced in place); keep it out of backups (the installer uses /var/cache). "
-                                     "Default: 'live' beside snapshot_dir")
-    secret_key: SecretStr | None = Field(None, description="Flask secret key; use ${MASKWATCH_SECRET_KEY}")
-    host: str = Field("127.0.0.1", description="Listen address")
-    port: int = Field(8080, ge=1, le=65535)
-    retention: RetentionConfig = Field(default_factory=RetentionConfig)
-    retention_days: int | None = Field(None, ge=1, description="Deprecated: sets retention.events_days")
+class DashboardSection(OtherServiceSection):
+    """The ``dashboard`` section as the agent reads it: only the site's clock, for the cameras' schedules."""
+
     timezone: str = Field("UTC", description="IANA time zone for the dashboard's days and hours (e.g. Europe/Berlin)")
-    site_timezones: dict[str, str] = Field(
-        default_factory=dict,
-        description="Time zone per site (site name -> IANA zone, e.g. {jakarta: Asia/Jakarta}); a site not "
-                    "listed uses dashboard.timezone")
-    ingest_group: str | None = Field(None, description="MQTT v5 shared subscription group ($share/<group>/...)")
-    mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
-    mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
-    metrics_port: int | None = Field(9102, ge=1, le=65535, description="The ingest process serves Prometheus "
-                                     "/metrics on metrics_host:PORT; null = off")
-    metrics_host: str = Field("127.0.0.1", description="Address of the ingest's /metrics (loopback by default)")
-    security: DashboardSecurityConfig = Field(default_factory=lambda: DashboardSecurityConfig())
-
-    @model_validator(mode="after")
-    def _legacy_retention(self) -> DashboardConfig:
-        if self.retention_days is not None and "events_days" not in self.retention.model_fields_set:
-            self.retention = self.retention.model_copy(update={"events_days": self.retention_days})
-        return self
 
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as UTC or Europe/Berlin") from None
-        return v
-
-    @field_validator("site_timezones")
-    @classmethod
-    def _site_tz(cls, v: dict[str, str]) -> dict[str, str]:
-        for site, zone in v.items():
-            try:
-                cls._tz(zone)
-            except ValueError as err:
-                raise ValueError(f"site {site!r}: {err}") from None
-        return v
+        return check_timezone(v)
 
 
 class TrainerConfig(_Section):
@@ -450,10 +316,10 @@ class Config(_Section):
     queue: QueueConfig = Field(default_factory=QueueConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
-    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    dashboard: DashboardSection = Field(default_factory=DashboardSection)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
-    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
-    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+    notifications: OtherServiceSection = Field(default_factory=OtherServiceSection)
+    homeassistant: OtherServiceSection = Field(default_factory=OtherServiceSection)
 
     @field_validator("site", "agent_id")
     @classmethod
@@ -497,12 +363,16 @@ def expand_env(data: Any, env: dict[str, str] | None = None, path: str = "") -> 
     return data
 
 
+#: the discriminator branch names (every source and detector type), from the registries
+PLUGIN_TYPES = frozenset(SOURCES) | frozenset(DETECTORS)
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("usb", "rtsp", "file", "demo", "centerface", "blazeface", "fake"):
+        elif part in PLUGIN_TYPES:
             continue  # discriminator branch names are noise in a key path
         else:
             out += f".{part}" if out else str(part)
@@ -534,14 +404,19 @@ def format_validation_error(err: ValidationError) -> str:
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
-def parse_config(data: dict[str, Any] | None, env: dict[str, str] | None = None) -> Config:
-    """Validate a plain dict (as read from YAML) into a Config; raises ConfigError with readable messages."""
+C = TypeVar("C", bound=Config)
+
+
+def parse_config(data: dict[str, Any] | None, env: dict[str, str] | None = None, *,
+                 model: type[C] = Config) -> C:  # type: ignore[assignment]
+    """Validate a plain dict (as read from YAML) into a Config; raises ConfigError with readable messages.
+    ``model``: the dashboard side passes its own (dashboard/settings.py: the same file, its sections typed)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("configuration must be a mapping of keys to values at the top level")
     try:
-        return Config.model_validate(expand_env(data, env))
+        return model.model_validate(expand_env(data, env))
     except ValidationError as err:
         raise ConfigError(format_validation_error(err)) from None
 
@@ -590,7 +465,7 @@ class _UnsetIsEmpty(dict[str, str]):
 
 
 def load_config(path: Path | None = None, env: dict[str, str] | None = None, *,
-                own_sections: Callable[[str], bool] | None = None) -> Config:
+                own_sections: Callable[[str], bool] | None = None, model: type[C] = Config) -> C:  # type: ignore[assignment]
     """Read and validate; ``path`` None -> $MASKWATCH_CONFIG, ./config.yaml, /etc/maskwatch/config.yaml.
 
     ``own_sections``: the top-level keys this service reads. A ``${VAR}`` there must be set, as always; one in
@@ -602,9 +477,9 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None, *,
     try:
         data = read_config_file(found)
         if own_sections is None or not isinstance(data, dict):
-            return parse_config(data, env)
+            return parse_config(data, env, model=model)
         base = dict(os.environ) if env is None else env
         expand_env({k: v for k, v in data.items() if own_sections(k)}, base)  # raises for a missing own VAR
-        return parse_config(data, _UnsetIsEmpty(base))
+        return parse_config(data, _UnsetIsEmpty(base), model=model)
     except ConfigError as err:
         raise ConfigError(f"{found}: {err}") from None

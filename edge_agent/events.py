@@ -7,12 +7,13 @@ JSON Schemas in ``edge_agent/schemas/`` are generated from these models (``pytho
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edge_agent.core.labels import LABELS, Verdict, Violation
+from edge_agent.core.labels import LABELS, Verdict, Violation, is_violation
 from edge_agent.core.topics import AVAILABILITY_VALUES, NAME_PATTERN, CameraState, Kind, check_name
+from edge_agent.core.verdicts import Decision
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="Topic-safe name")]
 
@@ -60,6 +61,21 @@ class ViolationEvent(_Payload):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @classmethod
+    def from_decision(cls, decision: Decision, *, site: str, agent: str, camera: str, event_id: str,
+                      frame_size: tuple[int, int], box: tuple[int, int, int, int] | None = None,
+                      snapshot: str | None = None, snapshot_region: tuple[int, int, int, int] | None = None,
+                      ) -> ViolationEvent:
+        """The event of a decided violation. ``box`` is the face in the snapshot (the track's best shot),
+        the deciding frame's box by default. The core's :class:`Decision` already holds what the payload
+        requires; a verdict that is not a violation is a caller's error."""
+        if not is_violation(decision.verdict):
+            raise ValueError(f"verdict {decision.verdict!r} is not a violation: no event")
+        return cls(site=site, agent=agent, time=datetime.fromtimestamp(decision.time, UTC), event_id=event_id,
+                   camera=camera, track_id=decision.track_id, verdict=decision.verdict,
+                   confidence=decision.confidence, box=decision.box if box is None else box,
+                   frame_size=frame_size, votes=decision.votes, snapshot=snapshot, snapshot_region=snapshot_region)
+
 
 class CameraStats(_Payload):
     """Per camera, per interval: unique people per verdict and pipeline health."""
@@ -97,6 +113,24 @@ class CameraStatus(_Payload):
     resolution: tuple[int, int] | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @classmethod
+    def from_state(cls, state: CameraHealth, *, site: str, agent: str, camera: str,
+                   time: datetime | None = None) -> CameraStatus:
+        """A capture worker's state as the retained status (an empty reason is none, a long one is cut)."""
+        return cls(site=site, agent=agent, time=time or utcnow(), camera=camera, state=state.state,
+                   reason=state.reason[:500] if state.reason else None, resolution=state.resolution)
+
+
+class CameraHealth(Protocol):
+    """What :meth:`CameraStatus.from_state` reads (``edge_agent.sources.CameraState``)."""
+
+    @property
+    def state(self) -> CameraState: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def resolution(self) -> tuple[int, int] | None: ...
 
 
 #: Payload models by topic kind (JSON payloads only; snapshot and preview are JPEG bytes).

@@ -34,13 +34,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 from edge_agent.config import MQTTConfig
-from edge_agent.core.topics import Topics, needs_custody
+from edge_agent.core.topics import OFFLINE, ONLINE, STOPPED, Topics, needs_custody
 from edge_agent.mqtt_connection import ConnectionLog, build_client
 from edge_agent.outbox import Outbox, OutMessage
 
 log = logging.getLogger(__name__)
 
-ONLINE, OFFLINE, STOPPED = "online", "offline", "stopped"
 #: what :class:`AckListener` gets for a PUBACK with reason code 0x10 (a success code that matched no subscriber)
 NO_SUBSCRIBERS = "No matching subscribers"
 NO_MATCHING_SUBSCRIBERS_RC = 0x10

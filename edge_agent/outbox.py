@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent import outbox_salvage
+from edge_agent.core.topics import Kind, topic_kind
 from edge_agent.outbox_buffer import Buffered, DiskFullBuffer, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,11 @@ CREATE TABLE IF NOT EXISTS dead_letter (
     refused_at REAL NOT NULL
 );
 """
-#: columns added to ``outbox`` after its first release (ALTER TABLE on open)
-_OUTBOX_COLUMNS = {"boot": "TEXT", "mono": "REAL"}
+#: columns added to ``outbox`` after its first release (ALTER TABLE on open). ``kind`` is the topic's
+#: :class:`~edge_agent.core.topics.Kind` (NULL for a topic that is not ours), stored so that rules by kind
+#: (the byte bound drops snapshots first) are a column comparison, not a pattern over topic strings; rows of
+#: an outbox written before the column existed get it computed from their topic when it is added.
+_OUTBOX_COLUMNS = {"boot": "TEXT", "mono": "REAL", "kind": "TEXT"}
 #: most dead letters kept (the oldest go first, counted as dead_letter_dropped)
 MAX_DEAD_LETTERS = 10_000
 
@@ -154,6 +158,7 @@ class Outbox:
         db = self._open(str(self.path))
         db.executemany("INSERT INTO outbox (id, topic, payload, qos, retain, created) VALUES (?, ?, ?, ?, ?, ?)",
                        found.rows)
+        db.execute("UPDATE outbox SET kind = topic_kind(topic)")
         counters = outbox_salvage.load_counters(self.path)
         for name, value in found.counters.items():
             counters[name] = max(value, counters.get(name, 0))
@@ -172,10 +177,13 @@ class Outbox:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
             db.executescript(_SCHEMA)
+            db.create_function("topic_kind", 1, topic_kind, deterministic=True)
             have = {r[1] for r in db.execute("PRAGMA table_info(outbox)")}
             for column, kind in _OUTBOX_COLUMNS.items():
                 if column not in have:
                     db.execute(f"ALTER TABLE outbox ADD COLUMN {column} {kind}")
+            if "kind" not in have:  # an outbox from before the column: the kind of every queued message
+                db.execute("UPDATE outbox SET kind = topic_kind(topic)")
             db.execute("SELECT COUNT(*) FROM outbox").fetchone()
             check = db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
@@ -233,8 +241,10 @@ class Outbox:
     def _insert(self, item: Buffered) -> int:
         with self._lock:
             cur = self._db.execute(
-                "INSERT INTO outbox (topic, payload, qos, retain, created, boot, mono) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (item.topic, item.payload, item.qos, int(item.retain), item.created, self._boot, item.mono),
+                "INSERT INTO outbox (topic, payload, qos, retain, created, boot, mono, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (item.topic, item.payload, item.qos, int(item.retain), item.created, self._boot, item.mono,
+                 topic_kind(item.topic)),
             )
             row = int(cur.lastrowid or 0)
             payload = item.payload
@@ -258,7 +268,7 @@ class Outbox:
         down to 90% of the bound so that the next puts do not each pay for a scan."""
         target = int(self.max_bytes * 0.9)
         dropped = 0
-        for where in ("topic LIKE '%/snapshot/%'", "1"):
+        for where in (f"kind = '{Kind.SNAPSHOT}'", "1"):
             excess = self._bytes - target
             ids: list[int] = []
             for row_id, size in self._db.execute(f"SELECT id, LENGTH(payload) FROM outbox WHERE {where} ORDER BY id"):

@@ -9,6 +9,7 @@ No I/O and no MQTT: the runtime calls ``process`` and publishes what it returns.
 
 from __future__ import annotations
 
+import dataclasses
 import time as _time
 
 import cv2
@@ -19,11 +20,11 @@ from edge_agent.config import CameraConfig, Config
 from edge_agent.core.crop import crop_faces
 from edge_agent.core.detections import Faces
 from edge_agent.core.evidence import SeenParams, face_sharpness, well_seen
+from edge_agent.core.frames import Frame, FrameResult, Image
+from edge_agent.core.labels import Verdict
 from edge_agent.core.roi import Roi
 from edge_agent.core.tracking import PeopleCounter, Tracker, TrackerParams
-from edge_agent.core.verdicts import FrameResult
 from edge_agent.detectors import Detector, create_detector
-from edge_agent.detectors.base import Image
 from edge_agent.imaging import resize_square
 from edge_agent.lowlight import LowLight
 from edge_agent.motion import MotionGate
@@ -83,7 +84,7 @@ class FaceAnalyzer:
             faces = self.detector.detect(det_input)
         if (aw, ah) != (w, h) and len(faces):
             xyxy = faces.xyxy * np.array([w / aw, h / ah, w / aw, h / ah], np.float32)
-            faces = Faces(xyxy, faces.score)
+            faces = dataclasses.replace(faces, xyxy=xyxy)
         self.outside_roi = ()
         if self.roi is not None and len(faces):
             inside = self.roi.contains(faces.xyxy, w, h)
@@ -122,7 +123,7 @@ class FramePipeline:
                                reference_fps=camera_config.detect_fps if camera_config is not None else None)
         self.seen = SeenParams(t.vote_border_px, t.vote_min_face_px, t.vote_whole_in_roi)
         self.people = PeopleCounter()
-        self.labels: tuple[str, ...] = self.analyzer.labels
+        self.labels: tuple[Verdict, ...] = self.analyzer.labels
         motion = camera_config.motion if camera_config is not None else None
         self.gate = MotionGate(motion) if motion is not None and motion.enabled else None
         self.last_regions: list[Box] | None = None  # where the detector ran on the last frame (None: everywhere)
@@ -132,7 +133,8 @@ class FramePipeline:
         p = self.tracker.effective or self.tracker.params
         return any(time - t.last_seen <= p.max_age_s for t in self.tracker.tracks.values())
 
-    def process(self, frame_bgr: Image, capture_time: float) -> FrameResult:
+    def process(self, frame: Frame) -> FrameResult:
+        frame_bgr, capture_time = frame.image, frame.time
         t0 = _time.perf_counter()
         if self.gate is not None and not self.gate.should_detect(frame_bgr, capture_time,
                                                                  self._live_tracks(capture_time)):
@@ -148,10 +150,10 @@ class FramePipeline:
         seen = well_seen(faces, w, h, self.seen, self.analyzer.roi)
         update = self.tracker.update(faces, capture_time, seen, face_sharpness(frame_bgr, faces.xyxy), (w, h))
         self.people.add(update.decisions)
-        return FrameResult(capture_time, faces, update.track_ids, update.decisions,
-                           detect_ms + max(motion_ms, 0.0), classify_ms, improved=update.improved,
-                           ended=update.ended, outside_roi=self.analyzer.outside_roi if detected else (),
-                           detected=detected, searched_all=not detected or self.last_regions is None)
+        return FrameResult(frame, update.faces, update.decisions, detect_ms + max(motion_ms, 0.0), classify_ms,
+                           improved=update.improved, ended=update.ended,
+                           outside_roi=self.analyzer.outside_roi if detected else (), detected=detected,
+                           searched_all=not detected or self.last_regions is None)
 
     def _regions(self, frame_bgr: Image, time: float) -> list[Box] | None:
         """Motion regions + live tracks (their last and predicted boxes) + the faces outside the ROI last
@@ -170,6 +172,6 @@ class FramePipeline:
         h, w = frame_bgr.shape[:2]
         return plan_regions(boxes, w, h, gate.cfg.region_margin, gate.cfg.region_max_area)
 
-    def drain_people(self) -> dict[str, int]:
+    def drain_people(self) -> dict[Verdict, int]:
         """Unique people decided per verdict since the last call (every label present); resets the count."""
         return self.people.drain(self.labels)

@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edge_agent.bestshot import BestShots, Kept, keep
-from edge_agent.config import CameraConfig, Config, agent_sections, load_config
+from edge_agent.config import CameraConfig, Config, DetectorConfig, agent_sections, load_config
 from edge_agent.control import Switches
+from edge_agent.core.detections import Faces
 from edge_agent.core.evidence import Shot
-from edge_agent.core.labels import VIOLATIONS
-from edge_agent.core.topics import ENABLED, PREVIEW, SET, STATE, STATS, STATUS, Topics
-from edge_agent.core.verdicts import Decision, FrameResult
+from edge_agent.core.frames import Frame, FrameResult, Image
+from edge_agent.core.labels import VIOLATIONS, Verdict
+from edge_agent.core.topics import ENABLED, EVENT, PREVIEW, SET, STATE, STATS, STATUS, Topics
+from edge_agent.core.verdicts import Decision
+from edge_agent.detectors.base import Detector
 from edge_agent.events import CameraStats, CameraStatus, ViolationEvent, dump
 from edge_agent.memory import Trimmer
 from edge_agent.mqtt_client import MqttLink, OutboxSender
@@ -33,7 +36,7 @@ from edge_agent.outbox import Outbox
 from edge_agent.privacy import Privacy, ViolatorTracks
 from edge_agent.snapshot import preview_jpeg
 from edge_agent.sources import CameraState, CaptureWorker, make_worker
-from edge_agent.sources.base import Backoff, Frame
+from edge_agent.sources.base import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +45,11 @@ ANALYSIS_STOP_WAIT_S = 60.0  # at stop, how long to let a frame in analysis fini
 
 
 class Pipeline(Protocol):
-    labels: tuple[str, ...]
+    labels: tuple[Verdict, ...]
 
-    def process(self, frame_bgr: Any, capture_time: float) -> FrameResult: ...
+    def process(self, frame: Frame) -> FrameResult: ...
 
-    def drain_people(self) -> dict[str, int]: ...
+    def drain_people(self) -> dict[Verdict, int]: ...
 
 
 PipelineFactory = Callable[[Config, CameraConfig], Pipeline]
@@ -57,11 +60,11 @@ class SharedDetector:
     ~65 MB, so one net per camera would put two cameras past 250 MB; OpenCV already spreads one forward
     pass over all cores, so taking turns costs little throughput (docs/performance.md)."""
 
-    def __init__(self, detector: Any) -> None:
+    def __init__(self, detector: Detector) -> None:
         self.detector = detector
         self._lock = threading.Lock()
 
-    def detect(self, frame_bgr: Any, score_threshold: float | None = None) -> Any:
+    def detect(self, frame_bgr: Image, score_threshold: float | None = None) -> Faces:
         with self._lock:
             if score_threshold is None:
                 return self.detector.detect(frame_bgr)
@@ -94,25 +97,21 @@ class SharedClassifier:
         return getattr(self.classifier, name)
 
 
-_shared: dict[str, SharedDetector] = {}
-_shared_classifier: dict[str, SharedClassifier] = {}
+class SharedDetectors:
+    """The runtime's detector cache: one :class:`SharedDetector` for the detector settings in use. A reload
+    with other detector settings replaces it; a reload with the same ones keeps the loaded net."""
 
+    def __init__(self) -> None:
+        self._by_settings: dict[str, SharedDetector] = {}
 
-def default_pipeline(config: Config, camera: CameraConfig) -> Pipeline:
-    from edge_agent.classifier import Classifier
-    from edge_agent.detectors import create_detector
-    from edge_agent.pipeline import FramePipeline
+    def get(self, config: DetectorConfig) -> SharedDetector:
+        from edge_agent.detectors import create_detector
 
-    key = config.detector.model_dump_json()
-    if key not in _shared:  # a reload with other detector settings replaces it
-        _shared.clear()
-        _shared[key] = SharedDetector(create_detector(config.detector))
-    ckey = config.classifier.model_dump_json()
-    if ckey not in _shared_classifier:
-        _shared_classifier.clear()
-        _shared_classifier[ckey] = SharedClassifier(Classifier(config.classifier.model_card, config.classifier.threads))
-    return FramePipeline(config, camera, detector=_shared[key],  # type: ignore[arg-type]
-                         classifier=_shared_classifier[ckey])  # type: ignore[arg-type]
+        key = config.model_dump_json()
+        if key not in self._by_settings:
+            self._by_settings.clear()
+            self._by_settings[key] = SharedDetector(create_detector(config))
+        return self._by_settings[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +198,7 @@ class CameraRunner:
 
     # ------------------------------------------------------------ outputs
     def _on_status(self, state: CameraState) -> None:
-        status = CameraStatus(site=self.cfg.site, agent=self.cfg.agent_id, time=datetime.now(UTC),
-                              camera=self.camera.name, state=state.state,  # type: ignore[arg-type]
-                              reason=(state.reason or None) and state.reason[:500], resolution=state.resolution)
+        status = CameraStatus.from_state(state, site=self.cfg.site, agent=self.cfg.agent_id, camera=self.camera.name)
         self.out.put(self.out.topics.camera(self.camera.name, STATUS), dump(status), retain=True)
 
     def emit_stats(self, now: float) -> None:
@@ -231,25 +228,19 @@ class CameraRunner:
         log.warning("camera %s: cannot keep up: analysing %.2f frames/s of detect_fps %g (%.0f ms per frame)%s",
                     self.camera.name, fps, self.camera.detect_fps, self._infer_ms / frames, adapted)
 
-    def _publish_violation(self, frame: Frame, result: FrameResult, d: Decision) -> None:
+    def _publish_violation(self, result: FrameResult, d: Decision) -> None:
         """Publish at once, with the track's best shot so far (the deciding frame if nothing better)."""
         event_id = uuid.uuid4().hex
         kept = self.best_shots.best(d.track_id)
         if kept is None:  # a pipeline that does not rate shots: the deciding frame
-            others = [b for b, t in zip(result.faces.xyxy.tolist(), result.track_ids, strict=True)
-                      if t != d.track_id] + [list(b) for b in result.outside_roi]
-            kept = keep(frame.image, Shot(d.box, d.time, d.confidence, 0.0, 0.0, False), others)
-        box = kept.shot.box
+            kept = keep(result.frame.image, Shot(d.box, d.time, d.confidence, 0.0, 0.0, False),
+                        result.other_boxes(d.track_id))
         snapshot_topic, region = self._put_snapshot(event_id, 0, kept, d.verdict, d.track_id)
-        event = ViolationEvent(
-            site=self.cfg.site, agent=self.cfg.agent_id, time=datetime.fromtimestamp(d.time, UTC),
-            event_id=event_id, camera=self.camera.name, track_id=d.track_id,
-            verdict=d.verdict,  # type: ignore[arg-type]
-            confidence=min(max(float(d.confidence), 0.0), 1.0), box=tuple(int(v) for v in box),  # type: ignore[arg-type]
-            frame_size=frame.size, votes=max(int(d.votes), 1), snapshot=snapshot_topic, snapshot_region=region,
-        )
-        self.out.put(self.out.topics.camera(self.camera.name, "event"), dump(event))
-        if kept is not None and snapshot_topic is not None:
+        event = ViolationEvent.from_decision(
+            d, site=self.cfg.site, agent=self.cfg.agent_id, camera=self.camera.name, event_id=event_id,
+            frame_size=result.frame.size, box=kept.shot.box, snapshot=snapshot_topic, snapshot_region=region)
+        self.out.put(self.out.topics.camera(self.camera.name, EVENT), dump(event))
+        if snapshot_topic is not None:
             self.best_shots.published(d.track_id, event, kept.shot)
         self.events_total += 1
         log.info("camera %s: %s (track %d, confidence %.2f, event %s)", self.camera.name, d.verdict, d.track_id,
@@ -282,17 +273,17 @@ class CameraRunner:
                 continue
             revised = e.model_copy(update={"revision": 1, "box": kept.shot.box, "snapshot": topic,
                                            "snapshot_region": region})
-            self.out.put(self.out.topics.camera(self.camera.name, "event"), dump(revised))
+            self.out.put(self.out.topics.camera(self.camera.name, EVENT), dump(revised))
             log.info("camera %s: better snapshot for event %s (track %d)", self.camera.name, e.event_id, e.track_id)
 
-    def _preview(self, frame: Frame, result: FrameResult) -> None:
+    def _preview(self, result: FrameResult) -> None:
         link = self.out.link
         if link is None or not link.connected.is_set():
             return
         labels = self.pipeline.labels
         names = [labels[c] if 0 <= c < len(labels) else None for c in result.faces.class_id.tolist()]
         blur = self.privacy.preview_blur(result.track_ids, self._violators)
-        jpeg = preview_jpeg(frame.image, result.faces.xyxy.tolist(), names, self.cfg.preview, blur,
+        jpeg = preview_jpeg(result.frame.image, result.faces.xyxy.tolist(), names, self.cfg.preview, blur,
                             also_blur=result.outside_roi)
         link.publish(self.out.topics.camera(self.camera.name, PREVIEW), jpeg, qos=0)
 
@@ -343,26 +334,26 @@ class CameraRunner:
         link = self.out.link
         if preview_due and link is not None and link.connected.is_set() and hasattr(self.pipeline, "search_all_next"):
             self.pipeline.search_all_next = True  # a published frame must have every face found (and blurred)
-        result = self.pipeline.process(frame.image, frame.time)
+        result = self.pipeline.process(frame)
         self.last_processed = time.monotonic()
         self.frames_total += 1
         self._frames += 1
         self._infer_ms += result.detect_ms + result.classify_ms
         self.infer_ms_total += result.detect_ms + result.classify_ms
-        self.best_shots.observe(frame.image, result)
+        self.best_shots.observe(result)
         for d in result.decisions:
             if d.verdict in VIOLATIONS:
                 if not self.camera.schedule.is_active(datetime.fromtimestamp(d.time, UTC), self.cfg.dashboard.timezone):
                     self.suppressed_total += 1  # outside active hours: counted, not published
                     continue
-                self._publish_violation(frame, result, d)
+                self._publish_violation(result, d)
         self._revise(frame.time, result.ended)
         self._violators.update((d.track_id for d in result.decisions if d.verdict in VIOLATIONS), result.track_ids)
         # a frame the motion gate kept from the detector, or searched only in its motion regions, may have
         # faces without boxes to blur: no preview of it
         if preview_due and result.detected and result.searched_all:
             self._next_preview = frame.time + 1.0 / self.cfg.preview.fps
-            self._preview(frame, result)
+            self._preview(result)
 
 
 class Watchdog:
@@ -408,11 +399,13 @@ class Runtime:
     """Runs the agent until :meth:`request_stop` (SIGTERM/SIGINT). SIGHUP reloads the config file."""
 
     def __init__(self, config: Config, config_path: Path | None = None,
-                 pipeline_factory: PipelineFactory = default_pipeline,
+                 pipeline_factory: PipelineFactory | None = None,
                  camera_backoff: Callable[[], Backoff] | None = None) -> None:
         self.config = config
         self.config_path = config_path
-        self.pipeline_factory = pipeline_factory
+        self.detectors = SharedDetectors()
+        self._classifier: SharedClassifier | None = None
+        self.pipeline_factory: PipelineFactory = pipeline_factory or self.default_pipeline
         self.camera_backoff = camera_backoff
         self.outbox = Outbox(config.queue.path, config.queue.max_messages, config.queue.max_age_h * 3600,
                              max_bytes=int(config.queue.max_mb * 2**20))
@@ -440,6 +433,16 @@ class Runtime:
             signal.signal(signal.SIGHUP, self.request_reload)
 
     # ------------------------------------------------------------ parts
+    def default_pipeline(self, config: Config, camera: CameraConfig) -> Pipeline:
+        """The real pipeline, on the detector the cameras share."""
+        from edge_agent.classifier import Classifier
+        from edge_agent.pipeline import FramePipeline
+
+        if self._classifier is None:  # one interpreter for every camera of this (re)load
+            self._classifier = SharedClassifier(Classifier(config.classifier.model_card, config.classifier.threads))
+        return FramePipeline(config, camera, detector=self.detectors.get(config.detector),
+                             classifier=self._classifier)  # type: ignore[arg-type]
+
     def _start_link(self) -> None:
         self.link = MqttLink(self.config.mqtt, self.config.site, self.config.agent_id, backlog=self.outbox.pending)
         self.sender = OutboxSender(self.outbox, self.link)
@@ -457,7 +460,7 @@ class Runtime:
 
     def _make_pipelines(self, config: Config) -> dict[str, Pipeline]:
         """Load models first: a model or detector error fails the start (or the reload) before anything runs."""
-        _shared_classifier.clear()  # each (re)load reads the model card again (a model replaced in place)
+        self._classifier = None  # each (re)load reads the model card again (a model replaced in place)
         return {cam.name: self.pipeline_factory(config, cam) for cam in config.cameras if cam.enabled}
 
     def _start_switches(self, topics: Topics, names: list[str]) -> Switches:

@@ -21,6 +21,8 @@ import yaml
 from dashboard import create_app
 from dashboard.auth import create_user
 from dashboard.db import session_factory, upgrade
+from dashboard.settings import Settings, parse_settings
+from edge_agent.events import CameraStats, CameraStatus, ViolationEvent
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "maskwatch"
@@ -30,28 +32,38 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+#: valid payloads, built by the agent's models (a field they add or change fails here first), with the keys set
+#: here (optional ones left out, so dropping a key makes a message invalid); the builders below override fields
+#: on their JSON, also with invalid values for the rejection tests
+_T = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _json(payload: ViolationEvent | CameraStats | CameraStatus) -> dict[str, Any]:
+    return payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+EVENT = _json(ViolationEvent(
+    schema="maskwatch.violation/1", site="hq", agent="pi-1", camera="door", time=_T, event_id="e1", track_id=3,
+    verdict="without_mask", confidence=0.9, box=(100, 60, 220, 200), frame_size=(640, 480), votes=3))
+STATS = _json(CameraStats(
+    schema="maskwatch.stats/1", site="hq", agent="pi-1", camera="door", time=_T, interval_s=60,
+    people={"with_mask": 8, "without_mask": 2, "mask_incorrect": 0}, frames=300, fps=5.0, inference_ms=21.5,
+    dropped_frames=0))
+STATUS = _json(CameraStatus(schema="maskwatch.camera_status/1", site="hq", agent="pi-1", camera="door", time=_T,
+                            state="online", reason=None, resolution=(640, 480)))
+
+
 def event(event_id: str = "e1", camera: str = "door", site: str = "hq", **kw: Any) -> dict[str, Any]:
-    data = {"schema": "maskwatch.violation/1", "site": site, "agent": "pi-1", "camera": camera, "time": now_iso(),
-            "event_id": event_id, "track_id": 3, "verdict": "without_mask", "confidence": 0.9,
-            "box": [100, 60, 220, 200], "frame_size": [640, 480], "votes": 3}
-    data.update(kw)
-    return data
+    return {**EVENT, "site": site, "camera": camera, "time": now_iso(), "event_id": event_id, **kw}
 
 
 def stats(camera: str = "door", site: str = "hq", people: dict[str, int] | None = None, **kw: Any) -> dict[str, Any]:
-    data = {"schema": "maskwatch.stats/1", "site": site, "agent": "pi-1", "camera": camera, "time": now_iso(),
-            "interval_s": 60, "people": people or {"with_mask": 8, "without_mask": 2, "mask_incorrect": 0},
-            "frames": 300, "fps": 5.0, "inference_ms": 21.5, "dropped_frames": 0}
-    data.update(kw)
-    return data
+    return {**STATS, "site": site, "camera": camera, "time": now_iso(), **({"people": people} if people else {}), **kw}
 
 
 def status(camera: str = "door", site: str = "hq", state: str = "online", **kw: Any) -> dict[str, Any]:
-    data = {"schema": "maskwatch.camera_status/1", "site": site, "agent": "pi-1", "camera": camera,
-            "time": now_iso(), "state": state, "reason": None if state == "online" else "read timeout",
-            "resolution": [640, 480]}
-    data.update(kw)
-    return data
+    return {**STATUS, "site": site, "camera": camera, "time": now_iso(), "state": state,
+            "reason": None if state == "online" else "read timeout", **kw}
 
 
 def topic(kind: str, camera: str = "door", site: str = "hq", event_id: str | None = None) -> str:
@@ -76,12 +88,16 @@ def jpeg(color: tuple[int, int, int] = (40, 120, 200), size: tuple[int, int] = (
     return buf.tobytes()
 
 
+def dashboard_settings(tmp_path: Path, **sections: Any) -> Settings:
+    """The config object of a test dashboard: a real SQLite file and a snapshot folder under ``tmp_path``."""
+    dashboard = {"database_url": f"sqlite:///{tmp_path / 'dash.sqlite3'}", "snapshot_dir": str(tmp_path / "snapshots"),
+                 **sections.pop("dashboard", {})}
+    return parse_settings({"dashboard": dashboard, **sections}, env={})
+
+
 def make_app(tmp_path: Path, **settings: Any):  # type: ignore[no-untyped-def]
-    """A testing app on a real SQLite file, schema upgraded through Alembic."""
-    cfg = {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'dash.sqlite3'}",
-           "SNAPSHOT_DIR": str(tmp_path / "snapshots"), }
-    cfg.update(settings)
-    app = create_app(cfg)
+    """A testing app on a real SQLite file, schema upgraded through Alembic; ``settings`` override Flask's."""
+    app = create_app(dashboard_settings(tmp_path), {"TESTING": True, **settings})
     upgrade(app.extensions["maskwatch"]["engine"])
     return app
 

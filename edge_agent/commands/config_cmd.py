@@ -4,8 +4,14 @@ them once on a shipped photo), or print the config's JSON schema."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 from pathlib import Path
+from typing import Any
+
+#: the model of the whole config file: the agent's Config with the dashboard side's sections typed. Reached by
+#: module name (as ``cli.COMMANDS`` reaches the dashboard): the agent's own code never imports the dashboard.
+FULL_MODEL = "dashboard.settings:Settings"
 
 HELP = "validate a config file and run its models once (check) or print the config JSON schema (schema)"
 
@@ -19,10 +25,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="check: validate only; do not load the detector and classifier or run them")
 
 
-def config_json_schema() -> dict[str, object]:
-    from edge_agent.config import Config
+def full_model() -> Any:
+    """The class that validates every section (``FULL_MODEL``)."""
+    module, name = FULL_MODEL.split(":")
+    return getattr(importlib.import_module(module), name)
 
-    schema = Config.model_json_schema()
+
+def config_json_schema() -> dict[str, object]:
+    schema: dict[str, object] = full_model().model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "MaskWatch configuration"
     return schema
@@ -36,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from edge_agent.config import agent_sections
 
-    cfg = load_config(args.config, own_sections=agent_sections if args.agent else None)
+    # every section, also with --agent (then only the dashboard side's ${VAR}s may be unset)
+    cfg = load_config(args.config, own_sections=agent_sections if args.agent else None, model=full_model())
     valid = f"site {cfg.site}, agent {cfg.agent_id}, {len(cfg.cameras)} camera(s), detector {cfg.detector.type}"
     if args.no_models:
         print(f"ok: {valid} (models not loaded: --no-models)")

@@ -316,6 +316,7 @@ def _run_step(argv: list[str], env: dict[str, str], log: Path, stdin: str | None
 def run(args: argparse.Namespace) -> int:
     import yaml
 
+    from edge_agent.commands.config_cmd import full_model
     from edge_agent.config import parse_config
 
     data = args.data_dir.resolve()
@@ -342,7 +343,7 @@ def run(args: argparse.Namespace) -> int:
     cfg_dict = demo_config(data, mqtt_port, args.host, port, camera, args.model_card)
     if kind == "amqtt":  # amqtt speaks MQTT 3.1.1 only: its PUBACKs cannot say "refused" (README, docs/mqtt.md)
         cfg_dict["mqtt"]["protocol"] = "3.1.1"
-    parse_config(cfg_dict, env=env)  # fail here, before anything starts
+    parse_config(cfg_dict, env=env, model=full_model())  # every section: fail here, before anything starts
     config_path.write_text("# maskwatch demo config (generated on each run; secrets come from the environment)\n"
                            + yaml.safe_dump(cfg_dict, sort_keys=False))
 

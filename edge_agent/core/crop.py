@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-Image = npt.NDArray[np.uint8]
+from edge_agent.core.frames import Image
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,17 @@
-"""Faces found in one frame: parallel NumPy arrays, shape-checked, filtered with boolean masks."""
+"""Faces found in one frame: parallel NumPy arrays, shape-checked, filtered with boolean masks.
+
+Every per-face value is a column of :class:`Faces` (like supervision's ``Detections``: ``xyxy``,
+``confidence``, ``class_id``, ``tracker_id``), so a face's box, class and track travel together through
+the pipeline instead of in separate tuples zipped back later. A column is one line: a field declared with
+:func:`column` (its dtype, the shape of one face's value and the fill for "not set yet"); construction,
+shape checks and mask indexing follow from the declarations.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -11,35 +20,43 @@ F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 
 
+def column(dtype: type[np.generic], shape: tuple[int, ...] = (), fill: float | None = None) -> Any:
+    """A :class:`Faces` column of ``dtype``, one value of ``shape`` per face. With ``fill`` the column may
+    be left out (every face gets ``fill``); without it the column is required."""
+    meta = {"dtype": dtype, "shape": shape, "fill": fill}
+    if fill is None:
+        return field(metadata=meta)
+    return field(default_factory=lambda: np.empty((0, *shape), dtype), metadata=meta)
+
+
 @dataclass(frozen=True, slots=True)
 class Faces:
-    """``xyxy (n, 4)`` pixel boxes in the original frame, ``score (n,)`` detector confidence.
+    """The faces of one frame, one row per face in every column.
 
-    After classification ``class_id (n,)`` (index into the model's labels, -1 = not classified) and
-    ``class_score (n,)`` (probability of that class) are filled in.
+    ``xyxy (n, 4)`` pixel boxes in the original frame and ``score (n,)`` detector confidence come from
+    the detector; after classification ``class_id (n,)`` (index into the model's labels, -1 = not
+    classified) and ``class_score (n,)`` (probability of that class) are filled in, after tracking
+    ``track_id (n,)`` (0 = not tracked).
     """
 
-    xyxy: F32
-    score: F32
-    class_id: I32 = field(default_factory=lambda: np.empty(0, np.int32))
-    class_score: F32 = field(default_factory=lambda: np.empty(0, np.float32))
+    xyxy: F32 = column(np.float32, (4,))
+    score: F32 = column(np.float32)
+    class_id: I32 = column(np.int32, fill=-1)
+    class_score: F32 = column(np.float32, fill=0.0)
+    track_id: I32 = column(np.int32, fill=0)
 
     def __post_init__(self) -> None:
         n = len(self.xyxy)
-        object.__setattr__(self, "xyxy", np.asarray(self.xyxy, dtype=np.float32).reshape(n, 4))
-        object.__setattr__(self, "score", np.asarray(self.score, dtype=np.float32).reshape(-1))
-        if self.score.shape != (n,):
-            raise ValueError(f"score must have shape ({n},), got {self.score.shape}")
-        cid = np.asarray(self.class_id, dtype=np.int32).reshape(-1)
-        cs = np.asarray(self.class_score, dtype=np.float32).reshape(-1)
-        if len(cid) == 0 and n:
-            cid = np.full(n, -1, np.int32)
-        if len(cs) == 0 and n:
-            cs = np.zeros(n, np.float32)
-        if cid.shape != (n,) or cs.shape != (n,):
-            raise ValueError(f"class_id and class_score must have shape ({n},)")
-        object.__setattr__(self, "class_id", cid)
-        object.__setattr__(self, "class_score", cs)
+        for f in fields(self):
+            dtype, shape, fill = f.metadata["dtype"], f.metadata["shape"], f.metadata["fill"]
+            value = np.asarray(getattr(self, f.name), dtype=dtype)
+            if fill is not None and value.size == 0 and n:
+                value = np.full((n, *shape), fill, dtype)
+            try:
+                value = value.reshape(n, *shape)
+            except ValueError:
+                raise ValueError(f"{f.name} must have shape {(n, *shape)}, got {value.shape}") from None
+            object.__setattr__(self, f.name, value)
 
     @classmethod
     def empty(cls) -> Faces:
@@ -49,7 +66,7 @@ class Faces:
         return len(self.xyxy)
 
     def __getitem__(self, mask: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Faces:
-        return Faces(self.xyxy[mask], self.score[mask], self.class_id[mask], self.class_score[mask])
+        return Faces(**{f.name: getattr(self, f.name)[mask] for f in fields(self)})
 
     @property
     def width(self) -> F32:
@@ -62,7 +79,15 @@ class Faces:
         return out
 
     def with_classes(self, class_id: npt.ArrayLike, class_score: npt.ArrayLike) -> Faces:
-        return Faces(self.xyxy, self.score, np.asarray(class_id), np.asarray(class_score))
+        return dataclasses.replace(self, class_id=np.asarray(class_id), class_score=np.asarray(class_score))
+
+    def with_track_ids(self, track_id: npt.ArrayLike) -> Faces:
+        return dataclasses.replace(self, track_id=np.asarray(track_id))
+
+    @property
+    def track_ids(self) -> tuple[int, ...]:
+        """The track id of each face, in face order."""
+        return tuple(int(t) for t in self.track_id.tolist())
 
 
 def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> F32:

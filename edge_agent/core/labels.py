@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Final, Literal, get_args
+from typing import Final, Literal, TypeGuard, cast, get_args
 
 #: A canonical label (the classifier's classes and the payloads' ``verdict``).
 Verdict = Literal["with_mask", "without_mask", "mask_incorrect"]
@@ -44,17 +44,22 @@ if (WITH_MASK, WITHOUT_MASK, MASK_INCORRECT) != LABELS or set(DISPLAY_NAMES) != 
     raise AssertionError("edge_agent.core.labels: the label constants, Verdict, Violation and DISPLAY_NAMES disagree")
 
 
+def is_violation(label: str) -> TypeGuard[Violation]:
+    """Whether ``label`` is a violation (an event is published for it)."""
+    return label in VIOLATIONS
+
+
 class UnknownLabelError(ValueError):
     """A data set label that maps to none of the canonical labels."""
 
 
-def check_labels(labels: Sequence[str]) -> list[str]:
+def check_labels(labels: Sequence[str]) -> list[Verdict]:
     """A model's classes in output order: 2 or more distinct canonical labels (model card, trainer options)."""
     out = list(labels)
     bad = [label for label in out if label not in LABELS]
     if bad or len(set(out)) != len(out) or len(out) < 2:
         raise ValueError(f"labels must be 2+ distinct values of {list(LABELS)}, got {out}")
-    return out
+    return cast(list[Verdict], out)
 
 
 def canonical_label(name: str) -> str:

@@ -145,6 +145,22 @@ def all_sites_filter(prefix: str) -> str:
     return f"{prefix}/#"
 
 
+#: the retained kinds the dashboard stores: brokers do not deliver retained messages to a shared subscription,
+#: so ingest subscribes to these without the share as well
+INGEST_RETAINED = (STATUS, AVAILABLE)
+
+
+def kind_filter(prefix: str, kind: Kind) -> str:
+    """Every site's topics of one kind (a subscription filter); per-event kinds include their revisions."""
+    if kind == AVAILABLE:
+        return f"{prefix}/+/agent/+/{AVAILABLE}"
+    if kind in PER_EVENT:
+        return f"{prefix}/+/camera/+/{kind}/#"
+    if kind in CAMERA_KINDS:
+        return f"{prefix}/+/camera/+/{kind}"
+    raise ValueError(f"kind {kind!r} has no filter of its own; one of {', '.join((AVAILABLE, *CAMERA_KINDS))}")
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedTopic:
     site: str
@@ -190,6 +206,18 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
             )
     except ValueError:
         return None
+    return None
+
+
+def topic_kind(topic: str) -> Kind | None:
+    """The kind of one of our topics whatever its prefix (``None`` for any other topic): what a store that
+    does not know the prefix (the agent's outbox) keeps beside each message. The first prefix, shortest
+    first, under which :func:`parse_topic` reads the topic decides."""
+    parts = topic.split("/")
+    for cut in range(1, len(parts) - 3):
+        parsed = parse_topic("/".join(parts[:cut]), topic)
+        if parsed is not None:
+            return parsed.kind
     return None
 
 

@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from edge_agent.core.detections import Faces, iou_matrix
 from edge_agent.core.evidence import Shot, is_better
+from edge_agent.core.labels import Verdict
 from edge_agent.core.rate import AnalysisRate, adapt_to_rate
 from edge_agent.core.verdicts import Decision
 
@@ -69,7 +70,7 @@ class Track:
     box: npt.NDArray[np.float32]
     last_seen: float
     history: deque[tuple[int, float]]  # (class_id, class probability) of recent frames
-    verdict: str | None = None
+    verdict: Verdict | None = None
     best: Shot | None = None
     last_seen_well: bool = True  # whether its last face was well seen (see ``Tracker.update``)
     velocity: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(2, np.float32))  # px/s
@@ -138,12 +139,17 @@ def distance_match(
 
 @dataclass(frozen=True, slots=True)
 class TrackUpdate:
-    """Result of one frame: a track id per face (same order as the faces) and the decisions made now."""
+    """Result of one frame: the faces with their ``track_id`` column filled in and the decisions made now."""
 
-    track_ids: tuple[int, ...]
+    faces: Faces
     decisions: tuple[Decision, ...] = ()
     improved: tuple[tuple[int, Shot], ...] = ()  # (track id, its new best shot) for tracks improved now
     ended: tuple[int, ...] = ()  # tracks forgotten in this frame (not seen for more than max_age_s)
+
+    @property
+    def track_ids(self) -> tuple[int, ...]:
+        """A track id per face (same order as the faces)."""
+        return self.faces.track_ids
 
 
 def greedy_match(iou: npt.NDArray[np.float32], threshold: float) -> list[tuple[int, int]]:
@@ -172,7 +178,7 @@ class Tracker:
     (edge_agent/core/rate.py); ``effective`` holds the params of the latest update."""
 
     params: TrackerParams
-    labels: Sequence[str]
+    labels: Sequence[Verdict]
     tracks: dict[int, Track] = field(default_factory=dict)
     _next_id: int = 1
     reference_fps: float | None = None
@@ -223,7 +229,7 @@ class Tracker:
             decision = self._vote(track, int(faces.class_id[i]), float(faces.class_score[i]), time) if ok else None
             if decision is not None:
                 decisions.append(decision)
-        return TrackUpdate(tuple(ids), tuple(decisions), tuple(improved), ended)
+        return TrackUpdate(faces.with_track_ids(ids), tuple(decisions), tuple(improved), ended)
 
     def _max_age(self, track: Track) -> float:
         """A track last seen as a clipped (or too small) face is a person leaving the frame: forgotten after
@@ -256,21 +262,21 @@ class Tracker:
             return None
         track.verdict = self.labels[class_id]
         x1, y1, x2, y2 = (int(round(float(v))) for v in track.box)
-        return Decision(track.track_id, track.verdict, float(np.mean(agreeing)), len(agreeing),
-                        (x1, y1, x2, y2), time)
+        confidence = min(max(float(np.mean(agreeing)), 0.0), 1.0)  # float32 rounding must not leave [0, 1]
+        return Decision(track.track_id, track.verdict, confidence, len(agreeing), (x1, y1, x2, y2), time)
 
 
 @dataclass(slots=True)
 class PeopleCounter:
     """Unique people decided per verdict since the last ``drain()`` (one stats interval)."""
 
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Counter[Verdict] = field(default_factory=Counter)
 
     def add(self, decisions: Sequence[Decision]) -> None:
         for d in decisions:
             self.counts[d.verdict] += 1
 
-    def drain(self, labels: Sequence[str] = ()) -> dict[str, int]:
+    def drain(self, labels: Sequence[Verdict] = ()) -> dict[Verdict, int]:
         """Counts since the last drain (every label in ``labels`` present, zero if none), then reset."""
         out = {label: 0 for label in labels}
         out.update(self.counts)

@@ -1,7 +1,9 @@
 """Face detector plugins, chosen by the config's ``detector.type``.
 
-Explicit registry ``{type: (ConfigModel, factory)}``; every kind passes the same contract tests
-(tests/agent/test_detectors.py). Heavy imports happen in the factories, on first use.
+Explicit registry ``{type: (ConfigModel, factory)}``, keyed by each config model's own ``type`` (the models
+are in edge_agent/detectors/configs.py; the schema's ``detector`` union is built from this registry); every
+kind passes the same contract tests (tests/agent/test_detectors.py). Heavy imports happen in the factories, on
+first use, so that the config schema imports this package without OpenCV.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from edge_agent.config import BlazeFaceConfig, CenterFaceConfig, FakeDetectorConfig
+from edge_agent.config_base import registry
 from edge_agent.detectors.base import Detector, DetectorError
+from edge_agent.detectors.configs import BlazeFaceConfig, CenterFaceConfig, FakeDetectorConfig
 
 
 def _centerface(cfg: Any) -> Detector:
@@ -33,11 +36,11 @@ def _fake(cfg: Any) -> Detector:
     return FakeDetector(cfg)
 
 
-REGISTRY: dict[str, tuple[type[BaseModel], Callable[[Any], Detector]]] = {
-    "centerface": (CenterFaceConfig, _centerface),
-    "blazeface": (BlazeFaceConfig, _blazeface),
-    "fake": (FakeDetectorConfig, _fake),
-}
+REGISTRY: dict[str, tuple[type[BaseModel], Callable[[Any], Detector]]] = registry(
+    (CenterFaceConfig, _centerface),
+    (BlazeFaceConfig, _blazeface),
+    (FakeDetectorConfig, _fake),
+)
 
 
 def create_detector(cfg: BaseModel) -> Detector:

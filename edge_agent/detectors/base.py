@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from edge_agent.core.detections import Faces
-
-Image = npt.NDArray[np.uint8]
+from edge_agent.core.frames import Image
 
 
 class DetectorError(Exception):
@@ -44,6 +42,8 @@ def finish(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], widt
     boxes, scores = boxes[keep], scores[keep]
     if len(boxes) == 0:
         return Faces.empty()
+    import cv2  # here, not at import: the config schema imports the detector registry (no OpenCV there)
+
     xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
     idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), 0.0, nms_iou), dtype=np.intp).reshape(-1)
     idx = idx[np.argsort(-scores[idx], kind="stable")]

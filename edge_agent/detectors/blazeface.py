@@ -11,9 +11,9 @@ import numpy as np
 
 from edge_agent.assets import BLAZEFACE_TFLITE
 from edge_agent.classifier import ModelError, make_interpreter
-from edge_agent.config import BlazeFaceConfig
 from edge_agent.core.detections import Faces
 from edge_agent.detectors.base import DetectorError, Image, check_frame, finish
+from edge_agent.detectors.configs import BlazeFaceConfig
 
 # (model file, input side, strides, anchors per cell for each stride run) from MediaPipe's pbtxt files
 _MODELS = {

@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 
 from edge_agent.assets import CENTERFACE_ONNX
-from edge_agent.config import CenterFaceConfig
 from edge_agent.core.detections import Faces
 from edge_agent.detectors.base import DetectorError, Image, check_frame, finish
+from edge_agent.detectors.configs import CenterFaceConfig
 
 log = logging.getLogger(__name__)
 

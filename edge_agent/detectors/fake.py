@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_agent.config import FakeDetectorConfig
 from edge_agent.core.detections import Faces
 from edge_agent.detectors.base import Image, check_frame
+from edge_agent.detectors.configs import FakeDetectorConfig
 
 
 class FakeDetector:

@@ -1,6 +1,7 @@
 """JSON Schemas of the MQTT payloads (from the pydantic models in ``edge_agent.events``) and of the config.
 
-The ``*.json`` files here and ``docs/config.schema.json`` are generated; a test fails when they are stale.
+The ``*.json`` files here, ``docs/config.schema.json`` and the ``Event`` schema in ``dashboard/openapi.yaml``
+(:data:`GENERATORS`) are generated; a test fails when they are stale.
 Regenerate with ``python -m edge_agent.schemas`` (from the repository root).
 """
 
@@ -35,12 +36,21 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
+#: modules outside the agent that generate files from these models, each with ``expected_files(repo_root)``;
+#: reached by name, as ``edge_agent.cli.COMMANDS`` reaches the dashboard (the agent imports none of them)
+GENERATORS = ("dashboard.api_schema",)
+
+
 def expected_files(repo_root: Path) -> dict[Path, str]:
     """Every generated file and its expected content."""
+    import importlib
+
     from edge_agent.commands.config_cmd import config_json_schema
 
     files = {HERE / name: render(schema) for name, schema in payload_schemas().items()}
     files[repo_root / "docs" / "config.schema.json"] = render(config_json_schema())
+    for module in GENERATORS:
+        files.update(importlib.import_module(module).expected_files(repo_root))
     return files
 
 

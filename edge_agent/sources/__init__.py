@@ -1,4 +1,6 @@
-"""Camera sources, chosen by the config's ``type``: ``{type: (config model, factory)}``.
+"""Camera sources, chosen by the config's ``type``: ``{type: (config model, factory)}``, keyed by each
+config model's own ``type`` (the models are in edge_agent/sources/configs.py; the schema's ``source``
+union is built from this registry). Heavy imports happen in the factories.
 
 Every source implements :class:`FrameSource` (open / read -> Frame / close) and raises SourceError
 when it cannot deliver; a :class:`CaptureWorker` runs one per camera.
@@ -7,11 +9,15 @@ when it cannot deliver; a :class:`CaptureWorker` runs one per camera.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edge_agent.config import CameraConfig, DemoSource, FileSource, RTSPSource, USBSource
+from edge_agent.config_base import registry
 from edge_agent.sources.base import Backoff, EndOfStream, Frame, FrameSource, SourceError
+from edge_agent.sources.configs import DemoSource, FileSource, RTSPSource, USBSource
 from edge_agent.sources.worker import CameraState, CaptureWorker, LatestFrame
+
+if TYPE_CHECKING:
+    from edge_agent.config import CameraConfig
 
 
 def _usb(source: Any, camera: CameraConfig) -> FrameSource:
@@ -38,14 +44,14 @@ def _demo(source: Any, camera: CameraConfig) -> FrameSource:
     return DemoCamera(source, camera)
 
 
-SourceFactory = Callable[[Any, CameraConfig], FrameSource]
+SourceFactory = Callable[[Any, "CameraConfig"], FrameSource]
 
-SOURCES: dict[str, tuple[type, SourceFactory]] = {
-    "usb": (USBSource, _usb),
-    "rtsp": (RTSPSource, _rtsp),
-    "file": (FileSource, _file),
-    "demo": (DemoSource, _demo),
-}
+SOURCES: dict[str, tuple[type, SourceFactory]] = registry(
+    (USBSource, _usb),
+    (RTSPSource, _rtsp),
+    (FileSource, _file),
+    (DemoSource, _demo),
+)
 
 
 def make_source(camera: CameraConfig) -> FrameSource:
@@ -62,7 +68,7 @@ def make_source(camera: CameraConfig) -> FrameSource:
 def make_worker(camera: CameraConfig, on_status: Callable[[CameraState], None] | None = None,
                 backoff: Backoff | None = None) -> CaptureWorker:
     """A capture worker for ``camera``; a demo source is kept across reconnects (its scene is costly)."""
-    if camera.source.type == "demo":
+    if isinstance(camera.source, DemoSource):
         shared = make_source(camera)
         factory: Callable[[], FrameSource] = lambda: shared  # noqa: E731
     else:

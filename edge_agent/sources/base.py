@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
+from edge_agent.core.frames import Frame, Image
 
-Image = npt.NDArray[np.uint8]
+__all__ = ["Backoff", "EndOfStream", "Frame", "FrameSource", "Image", "SourceError"]
 
 
 class SourceError(Exception):
@@ -19,22 +17,22 @@ class EndOfStream(SourceError):
     """A non-looping file reached its end: the worker stops instead of retrying."""
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One captured frame: BGR pixels, capture time (UNIX seconds, taken at grab) and a sequence number."""
+class FrameSource(Protocol):
+    """A camera: ``open`` then ``read`` until a ``SourceError``; ``close`` is safe to call at any time.
 
-    image: Image
-    time: float
-    seq: int
+    Everything the capture worker uses is stated here; a source that subclasses this protocol inherits the
+    defaults of ``what`` and ``paced_by_consumer``."""
 
     @property
-    def size(self) -> tuple[int, int]:
-        """Width, height in pixels."""
-        return int(self.image.shape[1]), int(self.image.shape[0])
+    def what(self) -> str:
+        """How errors and logs name the source (an RTSP URL without its password, a device, a file)."""
+        return "source"
 
-
-class FrameSource(Protocol):
-    """A camera: ``open`` then ``read`` until a ``SourceError``; ``close`` is safe to call at any time."""
+    @property
+    def paced_by_consumer(self) -> bool:
+        """True when the source is not live (a file read as fast as possible): the worker then waits for
+        analysis to take each frame instead of replacing it."""
+        return False
 
     def open(self) -> None: ...
 

@@ -13,9 +13,11 @@ import cv2
 import numpy as np
 
 from edge_agent.assets import ASTRONAUT_JPG, GRACE_HOPPER_JPG
-from edge_agent.config import CameraConfig, DemoSource
+from edge_agent.config import CameraConfig
+from edge_agent.core.frames import Frame, Image
 from edge_agent.core.labels import MASK_INCORRECT, WITH_MASK, WITHOUT_MASK
-from edge_agent.sources.base import Frame, Image, SourceError
+from edge_agent.sources.base import FrameSource, SourceError
+from edge_agent.sources.configs import DemoSource
 
 KINDS = (WITHOUT_MASK, WITH_MASK, MASK_INCORRECT)
 
@@ -201,7 +203,7 @@ class DemoScene:
         return path
 
 
-class DemoCamera:
+class DemoCamera(FrameSource):
     """The demo scene as a live camera at ``fps``."""
 
     def __init__(self, source: DemoSource, camera: CameraConfig) -> None:
@@ -210,6 +212,10 @@ class DemoCamera:
         self.scene: DemoScene | None = None
         self._seq = 0
         self._t0 = 0.0
+
+    @property
+    def what(self) -> str:
+        return "demo source"
 
     def open(self) -> None:
         if self.scene is None:

@@ -7,14 +7,15 @@ from typing import Any
 
 import cv2
 
-from edge_agent.config import CameraConfig, FileSource
-from edge_agent.sources.base import EndOfStream, Frame, SourceError
+from edge_agent.config import CameraConfig
+from edge_agent.sources.base import EndOfStream, Frame, FrameSource, SourceError
+from edge_agent.sources.configs import FileSource
 from edge_agent.sources.opencv import open_capture
 
 DEFAULT_FPS = 25.0
 
 
-class VideoFile:
+class VideoFile(FrameSource):
     def __init__(self, source: FileSource, camera: CameraConfig) -> None:
         self.path = source.path
         self.loop = source.loop
@@ -24,6 +25,10 @@ class VideoFile:
         self._cap: Any = None
         self._seq = 0
         self._next_due = 0.0
+
+    @property
+    def what(self) -> str:
+        return f"video file {self.path}"
 
     @property
     def paced_by_consumer(self) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 import cv2
 
-from edge_agent.sources.base import Frame, SourceError
+from edge_agent.sources.base import Frame, FrameSource, SourceError
 
 _ENV_LOCK = threading.Lock()
 _FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
@@ -94,7 +94,7 @@ def retrieve_frame(cap: Any, seq: int, stamp: float, what: str) -> Frame:
     return Frame(image=image, time=stamp, seq=seq)
 
 
-class GrabRetrieve:
+class GrabRetrieve(FrameSource):
     """``grab`` / ``retrieve`` for sources built on one ``cv2.VideoCapture`` (``_cap``, ``_seq``, ``what``):
     the capture worker grabs every frame and retrieves only those analysis will take
     (``camera.skip_unanalysed``)."""
@@ -102,10 +102,6 @@ class GrabRetrieve:
     _cap: Any
     _seq: int
     _stamp: float = 0.0
-
-    @property
-    def what(self) -> str:
-        raise NotImplementedError
 
     def grab(self) -> float:
         if self._cap is None:

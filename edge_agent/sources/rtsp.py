@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import cv2
 
-from edge_agent.config import CameraConfig, RTSPSource
+from edge_agent.config import CameraConfig
+from edge_agent.sources.configs import RTSPSource
 from edge_agent.sources.opencv import GrabRetrieve, describe, open_capture
 
 

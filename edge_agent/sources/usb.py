@@ -7,7 +7,8 @@ from typing import Any
 
 import cv2
 
-from edge_agent.config import CameraConfig, USBSource
+from edge_agent.config import CameraConfig
+from edge_agent.sources.configs import USBSource
 from edge_agent.sources.opencv import GrabRetrieve, open_capture
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_agent.sources.base import Image
+from edge_agent.core.frames import Image
 from edge_agent.sources.demo import KINDS, DemoScene, PersonInScene
 
 

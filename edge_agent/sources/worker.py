@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edge_agent.core import topics
 from edge_agent.sources.base import Backoff, EndOfStream, Frame, FrameSource, SourceError
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 class CameraState:
     """online / offline with the reason; resolution of the last frame (width, height)."""
 
-    state: str
+    state: topics.CameraState
     reason: str | None = None
     resolution: tuple[int, int] | None = None
 
@@ -227,14 +228,14 @@ class CaptureWorker:
             if took > self.read_timeout_s and not first:
                 # FFmpeg hands out buffered frames from a frozen RTSP stream, one per timed-out read, for
                 # about three read timeouts: a read that slow means the stream is gone
-                raise SourceError(f"{getattr(source, 'what', 'source')}: a read took {took:.1f} s "
+                raise SourceError(f"{source.what}: a read took {took:.1f} s "
                                   f"(read_timeout_s {self.read_timeout_s:g})")
             first = False
             if self.state.state != "online" or self.state.resolution != frame.size:
                 self.backoff.reset()
                 self._set_state(CameraState("online", None, frame.size))
             self.frames.put(frame)
-            if getattr(source, "paced_by_consumer", False):
+            if source.paced_by_consumer:
                 # a file read faster than real time: wait for analysis instead of decoding frames that
                 # would only be dropped (no busy loop, no drops)
                 while not self._stop.is_set() and not self.frames.wait_taken(0.5):

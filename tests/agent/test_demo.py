@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.settings import parse_settings
 from edge_agent.commands import demo
-from edge_agent.config import parse_config
 from edge_agent.core.topics import Topics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ def test_demo_config_validates_and_keeps_secrets_out_of_the_file(tmp_path: Path)
     camera, _ = demo.pick_camera("demo")
     data = demo.demo_config(tmp_path, 1884, "127.0.0.1", 8081, camera)
     assert "pw-Q" not in json.dumps(data)
-    cfg = parse_config(data, env=s.child_env({}))
+    cfg = parse_settings(data, env=s.child_env({}))
     assert cfg.mqtt.port == 1884 and cfg.mqtt.password is not None
     assert cfg.mqtt.password.get_secret_value() == "pw-Q2"
     assert cfg.dashboard.port == 8081 and cfg.dashboard.database_url.endswith("dashboard.sqlite3")

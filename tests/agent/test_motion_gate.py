@@ -11,6 +11,7 @@ import pytest
 
 from edge_agent.config import CameraConfig, MotionConfig, parse_config
 from edge_agent.core.detections import iou_matrix
+from edge_agent.core.frames import Frame
 from edge_agent.motion import MotionDetector, MotionGate
 from edge_agent.pipeline import FramePipeline
 from edge_agent.sources.demo import DemoScene
@@ -44,7 +45,7 @@ def _run(models, render: Render, truth: Callable[[float], list], seconds: float,
     verdicts: dict[int, str] = {}
     for i in range(int(seconds * FPS)):
         t = i / FPS
-        result = pipe.process(render(t), t)
+        result = pipe.process(Frame(render(t), t))
         people = truth(t)
         if people and len(result.faces):
             iou = iou_matrix(result.faces.xyxy, np.array([p.box for p in people], np.float32))
@@ -176,6 +177,6 @@ def test_a_gated_frame_is_marked_so_no_image_of_it_leaves_the_device() -> None:
     config = parse_config({"detector": {"type": "fake", "boxes": []}})
     pipe = FramePipeline(config, _camera(True), classifier=FakeClassifier())  # type: ignore[arg-type]
     frame = DemoScene(W, H).render(-1e6)
-    assert pipe.process(frame, 0.0).detected  # the first frame is always looked at
-    assert not pipe.process(frame, 0.2).detected
-    assert pipe.process(frame, 5.2).detected  # refresh_s
+    assert pipe.process(Frame(frame, 0.0)).detected  # the first frame is always looked at
+    assert not pipe.process(Frame(frame, 0.2)).detected
+    assert pipe.process(Frame(frame, 5.2)).detected  # refresh_s

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,37 @@ def test_byte_bound_drops_oldest_snapshots_before_events(tmp_path: Path) -> None
     assert stats.dropped_bytes == 2 and stats.bytes == sum(len(m.payload) for m in kept)
     box.close()
     assert Outbox(path, max_bytes=10_000).stats().bytes == stats.bytes  # recomputed on open
+
+
+def test_an_outbox_from_before_the_kind_column_gets_its_rows_kinds(tmp_path: Path) -> None:
+    """An agent upgraded with a backlog: the old file has no ``kind`` column (nor boot/mono); opening it adds
+    the column with each queued message's kind computed from its topic, and the snapshot-first byte bound
+    works on those rows as on new ones."""
+    path = tmp_path / "q.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL,
+                             qos INTEGER NOT NULL, retain INTEGER NOT NULL, created REAL NOT NULL);
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    """)
+    old = [("maskwatch/hq/camera/door/snapshot/e0", b"j" * 2000), ("maskwatch/hq/camera/door/event", b"e0"),
+           ("maskwatch/hq/camera/door/snapshot/e0/1", b"j" * 2000), ("site/a/hq/camera/door/face/e0", b"f"),
+           ("maskwatch/hq/agent/pi/available", b"online"), ("not/ours", b"x")]
+    db.executemany("INSERT INTO outbox (topic, payload, qos, retain, created) VALUES (?, ?, 1, 0, ?)",
+                   [(t, p, time.time()) for t, p in old])
+    db.commit()
+    db.close()
+    box = Outbox(path, max_bytes=5000)
+    kinds = dict(box._db.execute("SELECT topic, kind FROM outbox").fetchall())
+    assert kinds == {"maskwatch/hq/camera/door/snapshot/e0": "snapshot", "maskwatch/hq/camera/door/event": "event",
+                     "maskwatch/hq/camera/door/snapshot/e0/1": "snapshot", "site/a/hq/camera/door/face/e0": "face",
+                     "maskwatch/hq/agent/pi/available": "available", "not/ours": None}
+    box.put("maskwatch/hq/camera/door/stats", b"s" * 1000)  # 5,015 bytes: over the bound
+    left = [m.topic for m in box.take(100)]
+    assert "maskwatch/hq/camera/door/snapshot/e0" not in left  # the oldest picture went first
+    assert "maskwatch/hq/camera/door/event" in left and "maskwatch/hq/camera/door/stats" in left
+    assert box._db.execute("SELECT kind FROM outbox WHERE topic LIKE '%/stats'").fetchone() == ("stats",)
+    box.close()
 
 
 def test_a_wall_clock_jump_of_eight_days_drops_nothing(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from edge_agent.config import PACKAGED_MODEL, CameraConfig, CenterFaceConfig, parse_config
 from edge_agent.core.crop import CropSpec
-from edge_agent.core.verdicts import FrameResult
+from edge_agent.core.frames import Frame, FrameResult
 from edge_agent.detectors import create_detector
 from edge_agent.photo import find_face_in_photo
 from edge_agent.pipeline import FramePipeline, analysis_size
@@ -58,7 +58,7 @@ def make(camera: dict | None = None, **tracker: object) -> tuple[FramePipeline, 
 
 def test_one_decision_per_person_and_counts() -> None:
     pipe, clf = make()
-    results = [pipe.process(scene(), 100.0 + i * 0.2) for i in range(5)]
+    results = [pipe.process(Frame(scene(), 100.0 + i * 0.2)) for i in range(5)]
     assert all(isinstance(r, FrameResult) for r in results)
     assert clf.batches == [2] * 5, "all faces of a frame are classified in one batch"
     assert results[0].track_ids == results[4].track_ids == (1, 2)
@@ -73,14 +73,14 @@ def test_one_decision_per_person_and_counts() -> None:
 
 def test_roi_keeps_only_faces_whose_centre_is_inside() -> None:
     pipe, _ = make({"roi": [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]})  # right half
-    r = pipe.process(scene(), 0.0)
+    r = pipe.process(Frame(scene(), 0.0))
     assert r.faces.xyxy.tolist() == [list(map(float, BOXES[1]))]
     assert r.track_ids == (1,)
 
 
 def test_resize_for_analysis_reports_boxes_in_original_pixels() -> None:
     pipe, _ = make({"width": 320})  # detector sees 320x240; fake boxes are in that frame's pixels
-    r = pipe.process(scene(), 0.0)
+    r = pipe.process(Frame(scene(), 0.0))
     np.testing.assert_allclose(r.faces.xyxy, np.array(BOXES, np.float32)[[0]] * 2)  # the other is clipped off
 
 
@@ -98,7 +98,7 @@ def test_analysis_size(w: int, h: int, camera: dict, expected: tuple[int, int]) 
 def test_empty_frame_gives_empty_result() -> None:
     cfg = parse_config({"detector": {"type": "fake", "boxes": []}})
     pipe = FramePipeline(cfg, None, classifier=BrightnessClassifier())  # type: ignore[arg-type]
-    r = pipe.process(scene(), 1.0)
+    r = pipe.process(Frame(scene(), 1.0))
     assert len(r.faces) == 0 and r.track_ids == () and r.decisions == ()
 
 
@@ -135,7 +135,7 @@ def test_real_detector_and_interpreter_on_astronaut(astronaut: np.ndarray) -> No
     # the first model is ~0.58 sure on this large, sharp face (it learnt on small CCTV faces): vote from 0.5
     cfg = parse_config({"tracker": {"votes": 2, "window": 3, "min_confidence": 0.5}})
     pipe = FramePipeline(cfg, None)
-    results = [pipe.process(astronaut, float(t)) for t in range(3)]
+    results = [pipe.process(Frame(astronaut, float(t))) for t in range(3)]
     r = results[0]
     assert len(r.faces) >= 1 and r.track_ids[0] == 1
     assert 0 <= int(r.faces.class_id[0]) < len(pipe.labels)

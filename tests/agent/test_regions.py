@@ -8,6 +8,7 @@ import pytest
 
 from edge_agent.config import CameraConfig, parse_config
 from edge_agent.core.detections import iou_matrix
+from edge_agent.core.frames import Frame
 from edge_agent.pipeline import FramePipeline
 from edge_agent.regions import plan_regions
 from edge_agent.sources.demo import DemoScene
@@ -99,7 +100,7 @@ def test_the_pipeline_searches_regions_while_people_walk_by(shipped) -> None:  #
         cam = CameraConfig.model_validate({"name": "c", "source": {"type": "demo"}, "detect_fps": 5,
                                            "motion": {"regions": regions}})
         pipe = FramePipeline(config, cam, detector=detector, classifier=classifier)
-        found[regions] = [pipe.process(f, i / 5).faces.xyxy for i, f in enumerate(frames)]
+        found[regions] = [pipe.process(Frame(f, i / 5)).faces.xyxy for i, f in enumerate(frames)]
         assert pipe.gate is not None
         if regions:
             assert pipe.gate.regional >= 0.5 * len(frames), "regions were not used"
@@ -122,7 +123,7 @@ def test_a_frame_to_be_published_is_searched_whole_and_others_say_they_were_not(
     for i in range(20):
         if i in (10, 15):
             pipe.search_all_next = True
-        results.append(pipe.process(scene.render(i / 5), i / 5))
+        results.append(pipe.process(Frame(scene.render(i / 5), i / 5)))
         assert results[-1].searched_all == (pipe.last_regions is None)
     assert results[10].searched_all and results[15].searched_all
     assert sum(not r.searched_all for r in results) >= 8, "regions were not used"
@@ -137,14 +138,14 @@ def test_faces_outside_the_roi_stay_in_the_searched_regions(shipped) -> None:  #
     cam = CameraConfig.model_validate({"name": "c", "source": {"type": "demo"}, "detect_fps": 5,
                                        "roi": [[0.0, 0.0], [0.25, 0.0], [0.25, 1.0], [0.0, 1.0]]})
     pipe = FramePipeline(config, cam, detector=detector, classifier=classifier)
-    first = pipe.process(still, 0.0)
+    first = pipe.process(Frame(still, 0.0))
     assert len(first.outside_roi) >= 2, "the scene should have still faces outside the ROI"
     regional = 0
     for i in range(1, 15):
         frame = still.copy()
         x = 20 + 15 * i  # a box moving inside the ROI: motion, so the gate runs the detector
         frame[300:400, x:x + 60] = 255
-        result = pipe.process(frame, i / 5)
+        result = pipe.process(Frame(frame, i / 5))
         if pipe.last_regions is not None:
             regional += 1
             assert len(result.outside_roi) == len(first.outside_roi), f"frame {i}: faces outside the ROI lost"
@@ -161,7 +162,7 @@ def test_regions_follow_the_cameras_analysis_size(shipped) -> None:  # type: ign
         cam = CameraConfig.model_validate({"name": "c", "source": {"type": "demo"}, "detect_fps": 5,
                                            "width": 960, "motion": {"regions": regions}})
         pipe = FramePipeline(config, cam, detector=detector, classifier=classifier)
-        found[regions] = [pipe.process(scene.render(i / 5), i / 5).faces.xyxy for i in range(25)]
+        found[regions] = [pipe.process(Frame(scene.render(i / 5), i / 5)).faces.xyxy for i in range(25)]
     pairs = [(a, b) for a, b in zip(found[False], found[True], strict=True) if len(a)]
     assert len(pairs) >= 15
     for a, b in pairs:

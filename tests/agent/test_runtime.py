@@ -197,11 +197,11 @@ def test_a_pipeline_that_raises_is_counted_and_the_camera_keeps_going(broker: Mo
     class Flaky(FramePipeline):
         calls = 0
 
-        def process(self, frame_bgr, capture_time):  # noqa: ANN001, ANN201
+        def process(self, frame):  # noqa: ANN001, ANN201
             Flaky.calls += 1
             if Flaky.calls % 2:
                 raise ValueError("corrupt frame")
-            return super().process(frame_bgr, capture_time)
+            return super().process(frame)
 
     def factory(config: Config, camera: CameraConfig) -> FramePipeline:
         return Flaky(config, camera, classifier=FakeClassifier())  # type: ignore[arg-type]
@@ -241,3 +241,24 @@ def test_healthz_reports_cameras_mqtt_and_queue(broker: Mosquitto, tmp_path: Pat
         assert body["queue"]["no_subscriber_retries"] == 0 and body["queue"]["waiting_for_subscriber"] is False
     finally:
         rt.stop()
+
+
+def test_each_runtime_owns_its_detector_cache(tmp_path: Path) -> None:
+    from edge_agent.config import FakeDetectorConfig, parse_config
+    from edge_agent.runtime import Runtime
+
+    cams = [{"name": n, "source": {"type": "demo"}} for n in ("a", "b")]
+    cfg = parse_config({"site": "s", "agent_id": "a", "queue": {"path": str(tmp_path / "q.sqlite3")},
+                        "detector": {"type": "fake", "boxes": [[0, 0, 10, 10]]}, "cameras": cams})
+    one, two = Runtime(cfg), Runtime(cfg.model_copy(update={"queue": cfg.queue.model_copy(
+        update={"path": tmp_path / "q2.sqlite3"})}))
+    try:
+        assert one.detectors.get(cfg.detector) is one.detectors.get(cfg.detector)  # every camera: one net
+        assert one.detectors.get(cfg.detector) is not two.detectors.get(cfg.detector)  # not a module global
+        first = one.detectors.get(cfg.detector)
+        other = FakeDetectorConfig(type="fake", boxes=[(0, 0, 20, 20)])
+        assert one.detectors.get(other) is not first  # a reload with other settings replaces it
+        assert one.detectors.get(other) is one.detectors.get(other)
+    finally:
+        one.outbox.close()
+        two.outbox.close()

@@ -17,10 +17,10 @@ def test_stop_waits_for_the_frame_in_analysis(tmp_path) -> None:  # type: ignore
     inside, finished = threading.Event(), threading.Event()
 
     class Slow(FramePipeline):
-        def process(self, frame_bgr, capture_time):  # noqa: ANN001, ANN201
+        def process(self, frame):  # noqa: ANN001, ANN201
             inside.set()
             time.sleep(7.0)  # longer than the runner's 5 s join
-            result = super().process(frame_bgr, capture_time)
+            result = super().process(frame)
             finished.set()
             return result
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_agent.config import parse_config
-from edge_agent.runtime import Runtime, default_pipeline
+from edge_agent.runtime import Runtime
 
 
 def _config(tmp_path: Path) -> object:
@@ -33,7 +33,11 @@ def test_the_shared_classifier_gives_the_classifiers_answers(tmp_path: Path) -> 
     from edge_agent.classifier import Classifier
 
     cfg = _config(tmp_path)
-    shared = default_pipeline(cfg, cfg.cameras[0]).analyzer.classifier  # type: ignore[attr-defined,union-attr]
+    rt = Runtime(cfg)  # type: ignore[arg-type]
+    try:
+        shared = rt.default_pipeline(cfg, cfg.cameras[0]).analyzer.classifier  # type: ignore[arg-type,attr-defined]
+    finally:
+        rt.outbox.close()
     own = Classifier(cfg.classifier.model_card)  # type: ignore[attr-defined]
     crops = np.random.default_rng(3).integers(0, 255, (4, own.card.input_size, own.card.input_size, 3), np.uint8)
     assert shared.labels == own.labels and shared.crop == own.crop

@@ -17,7 +17,7 @@ from edge_agent.core.topics import Topics
 from edge_agent.outbox import Outbox
 from edge_agent.pipeline import FramePipeline
 from edge_agent.runtime import CameraRunner, Outputs
-from edge_agent.sources.base import Frame, SourceError
+from edge_agent.sources.base import Frame, FrameSource, SourceError
 from edge_agent.sources.demo import DemoScene
 
 W, H, STREAM_FPS = 640, 360, 15
@@ -26,7 +26,7 @@ SCENE = DemoScene(W, H)
 START, SECONDS = 4.0, 8.0  # the first person (no mask) walks in from the left edge
 
 
-class RecordedStream:
+class RecordedStream(FrameSource):
     """A recorded 15 fps clip with its capture times, read like an OpenCV camera (grab, then retrieve).
 
     It hands out the next frame only once analysis took the last one it was given, so both runs see every
@@ -85,9 +85,9 @@ def _run(tmp: Path, clip: list[np.ndarray], detector, skip: bool) -> tuple[list[
     analysed: list[float] = []
     process = pipeline.process
 
-    def recording(frame_bgr, capture_time):  # type: ignore[no-untyped-def]
-        analysed.append(capture_time)
-        return process(frame_bgr, capture_time)
+    def recording(frame: Frame):  # type: ignore[no-untyped-def]
+        analysed.append(frame.time)
+        return process(frame)
 
     pipeline.process = recording  # type: ignore[method-assign]
     runner = CameraRunner(cfg.cameras[0], pipeline, out)

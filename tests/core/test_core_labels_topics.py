@@ -102,3 +102,36 @@ def test_only_events_snapshots_and_face_crops_need_custody() -> None:
     for best_effort in (t.camera("door", "preview"), t.camera("door", "stats"), t.camera("door", "status"),
                         t.available("pi-1"), "other/hq/camera/door/event", "maskwatch/hq/camera/door/event/x/y/z"):
         assert not needs_custody("maskwatch", best_effort), best_effort
+
+
+@pytest.mark.parametrize(("topic", "kind"), [
+    ("maskwatch/hq/camera/door/event", "event"),
+    ("a/b/hq/camera/door/snapshot/e1", "snapshot"),  # a prefix of two levels
+    ("maskwatch/hq/camera/door/snapshot/e1/1", "snapshot"),  # a revision
+    ("maskwatch/hq/camera/door/face/e1", "face"),
+    ("maskwatch/hq/agent/pi/available", "available"),
+    ("maskwatch/hq/camera/door/enabled/state", "switch"),
+    ("maskwatch/hq/camera/camera/stats", "stats"),  # a camera named "camera"
+    ("t/1", None),
+    ("maskwatch/hq/camera/door/snapshot", None),  # no event id
+])
+def test_topic_kind_without_knowing_the_prefix(topic: str, kind: str | None) -> None:
+    from edge_agent.core.topics import topic_kind
+
+    assert topic_kind(topic) == kind
+
+
+def test_ingest_filters_derive_from_the_kinds() -> None:
+    from paho.mqtt.client import topic_matches_sub
+
+    from dashboard.ingest import subscriptions
+    from edge_agent.core.topics import CAMERA_KINDS, Kind, kind_filter
+
+    assert subscriptions("maskwatch", "g") == ["$share/g/maskwatch/#", "maskwatch/+/camera/+/status",
+                                               "maskwatch/+/agent/+/available"]
+    assert subscriptions("maskwatch", None) == ["maskwatch/#"]
+    t = Topics("maskwatch", "hq")
+    made = {Kind.AVAILABLE: t.available("pi"), Kind.SNAPSHOT: t.snapshot("door", "e1", 1), Kind.FACE: t.face("door", "e1")}
+    made |= {k: t.camera("door", k) for k in CAMERA_KINDS if k not in made}
+    for kind, topic in made.items():
+        assert [k for k in made if topic_matches_sub(kind_filter("maskwatch", k), topic)] == [kind]

@@ -21,10 +21,10 @@ from edge_agent.core.evidence import (
     sharpness,
     well_seen,
 )
+from edge_agent.core.frames import Frame, FrameResult
 from edge_agent.core.roi import Roi
 from edge_agent.core.topics import Topics, parse_topic
 from edge_agent.core.tracking import Tracker, TrackerParams
-from edge_agent.core.verdicts import FrameResult
 from edge_agent.events import ViolationEvent
 
 LABELS = ("with_mask", "without_mask", "mask_incorrect")
@@ -159,8 +159,10 @@ def _event(t: float) -> ViolationEvent:
                           votes=3)
 
 
-def _result(t: float, box: tuple[int, int, int, int], sh: Shot | None, ended: tuple[int, ...] = ()) -> FrameResult:
-    return FrameResult(t, faces(box), (1,), improved=((1, sh),) if sh else (), ended=ended)
+def _result(image: np.ndarray, t: float, box: tuple[int, int, int, int], sh: Shot | None,
+            ended: tuple[int, ...] = ()) -> FrameResult:
+    return FrameResult(Frame(image, t), faces(box).with_track_ids((1,)), improved=((1, sh),) if sh else (),
+                       ended=ended)
 
 
 def test_best_shots_revise_once_when_the_track_ends_or_the_wait_is_over() -> None:
@@ -168,25 +170,25 @@ def test_best_shots_revise_once_when_the_track_ends_or_the_wait_is_over() -> Non
     first = Shot((600, 300, 700, 400), 10.0, 0.9, 1e4, 50.0, False)
     better = Shot((600, 300, 760, 460), 11.0, 0.9, 2.56e4, 50.0, False)
     bs = BestShots(wait_s=5.0)
-    bs.observe(frame, _result(10.0, first.box, first))
+    bs.observe(_result(frame, 10.0, first.box, first))
     kept = bs.best(1)
     assert kept is not None and kept.region == (400, 100, 900, 600) and kept.crop.shape == (500, 500, 3)
     bs.published(1, _event(10.0), first)
     assert bs.due(10.5) == []  # nothing better yet, not due
-    bs.observe(frame, _result(11.0, better.box, better))
+    bs.observe(_result(frame, 11.0, better.box, better))
     assert bs.due(12.0) == []  # better, but the track lives and the wait is not over
     out = bs.due(15.0)
     assert [(p.event.event_id, k.shot) for p, k in out] == [("e1", better)]
     assert bs.due(16.0, ended=(1,)) == []  # once only
     assert bs.best(1) is None
 
-    bs.observe(frame, _result(20.0, first.box, first))
+    bs.observe(_result(frame, 20.0, first.box, first))
     bs.published(1, _event(20.0), first)
     assert bs.due(21.0, ended=(1,)) == []  # the track ended with nothing better: no revision
     off = BestShots(wait_s=0.0)
-    off.observe(frame, _result(20.0, first.box, first))
+    off.observe(_result(frame, 20.0, first.box, first))
     off.published(1, _event(20.0), first)
-    off.observe(frame, _result(21.0, better.box, better))
+    off.observe(_result(frame, 21.0, better.box, better))
     assert off.due(100.0, ended=(1,)) == []
 
 

@@ -111,9 +111,9 @@ def test_the_agent_says_when_it_cannot_keep_up(tmp_path, caplog) -> None:  # typ
     from edge_agent.pipeline import FramePipeline
 
     class Slow(FramePipeline):
-        def process(self, frame_bgr, capture_time):  # noqa: ANN001, ANN201
+        def process(self, frame):  # noqa: ANN001, ANN201
             time.sleep(0.4)
-            return super().process(frame_bgr, capture_time)
+            return super().process(frame)
 
     def factory(config, camera):  # noqa: ANN001, ANN202
         return Slow(config, camera, classifier=FakeClassifier())

@@ -108,7 +108,8 @@ def test_topic_kinds_key_payloads_and_schema_files():
 
 
 def test_the_api_document_lists_the_core_labels():
-    """dashboard/openapi.yaml is hand-written (the event shape is a later round); its label lists must match."""
+    """dashboard/openapi.yaml: the Event schema is generated (dashboard.api_schema), the rest hand-written; its label
+    lists must match."""
     import yaml
 
     spec = yaml.safe_load((REPO / "dashboard/openapi.yaml").read_text())

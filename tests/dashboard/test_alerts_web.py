@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from dashboard.ingest import Ingester, Received
 from dashboard.models import IngestCounter, Notification
 from dashboard.notifier import Notifier
-from edge_agent.config import parse_config
+from dashboard.settings import parse_settings
 
 
 def _cfg(url: str = "json://127.0.0.1:9/hook"):  # type: ignore[no-untyped-def]
-    return parse_config({"notifications": {"enabled": True, "channels": {"ops": {"url": url}},
+    return parse_settings({"notifications": {"enabled": True, "channels": {"ops": {"url": url}},
                                            "rules": [{"name": "all", "channels": ["ops"]}]}}).notifications
 
 

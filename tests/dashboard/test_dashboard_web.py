@@ -13,7 +13,8 @@ from dashboard_support import add_user, csrf_from, event, jpeg, login, raw, stat
 
 from dashboard import create_app
 from dashboard.ingest import Received
-from edge_agent.config import ConfigError, parse_config
+from dashboard.settings import load_settings, parse_settings
+from edge_agent.config import ConfigError
 
 PKG = Path(__file__).resolve().parents[2] / "dashboard"
 
@@ -99,10 +100,10 @@ def test_login_redirect_stays_on_site(app):
 
 
 def test_no_secret_key_outside_test_mode():
-    cfg = parse_config({"dashboard": {"database_url": "sqlite:///:memory:"}})
+    cfg = parse_settings({"dashboard": {"database_url": "sqlite:///:memory:"}})
     with pytest.raises(ConfigError, match="secret_key"):
-        create_app(config=cfg)
-    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite:///:memory:"})
+        create_app(cfg)
+    app = create_app(cfg, {"TESTING": True})
     assert len(app.config["SECRET_KEY"]) >= 32  # test mode: a random key, never a fixed default
 
 
@@ -235,19 +236,36 @@ def test_deleted_user_loses_session_and_tokens(app, client):
     assert api.status_code == 401
 
 
-def test_factory_reads_the_config_file_like_the_cli(tmp_path, monkeypatch):
+def test_settings_are_read_from_the_config_file_like_the_cli(tmp_path, monkeypatch):
     from dashboard_support import write_config
 
     cfg = write_config(tmp_path / "config.yaml", db_url=f"sqlite:///{tmp_path / 'x.sqlite3'}",
                        snapshot_dir=tmp_path / "snaps")
     monkeypatch.setenv("MASKWATCH_CONFIG", str(cfg))
     monkeypatch.setenv("MASKWATCH_SECRET_KEY", "s" * 64)
-    app = create_app()
+    app = create_app(load_settings())
     assert app.config["DATABASE_URL"].endswith("x.sqlite3") and app.config["SECRET_KEY"] == "s" * 64
     assert app.config["SNAPSHOT_DIR"] == str(tmp_path / "snaps") and not app.testing
     monkeypatch.setenv("MASKWATCH_SECRET_KEY", "")
     with pytest.raises(ConfigError, match="secret_key"):
-        create_app()
+        create_app(load_settings())
+
+
+def test_the_factory_reads_no_file(tmp_path, monkeypatch):
+    """flaskr's factory: the settings are an argument. A config file named by $MASKWATCH_CONFIG (here an invalid
+    one) is never opened by ``create_app``; without settings the app has the model's defaults."""
+    from dashboard.settings import DEFAULTS, Settings, flask_settings
+
+    bad = tmp_path / "config.yaml"
+    bad.write_text("dashboard: {port: not-a-port}\n")
+    monkeypatch.setenv("MASKWATCH_CONFIG", str(bad))
+    with pytest.raises(ConfigError, match="dashboard.port"):
+        load_settings()
+    app = create_app(None, {"TESTING": True})
+    assert app.config["DATABASE_URL"] == Settings().dashboard.database_url == "sqlite:///var/dashboard.sqlite3"
+    assert {k: app.config[k] for k in DEFAULTS if k != "SECRET_KEY"} == {k: v for k, v in DEFAULTS.items()
+                                                                          if k != "SECRET_KEY"}
+    assert set(flask_settings(Settings())) <= set(DEFAULTS)  # every derived setting has its default
 
 
 def test_camera_page_shows_the_agents_backlog_and_dead_letters(client, ingester):

@@ -26,8 +26,8 @@ from helpers.mqtt_collector import Collector
 from helpers.net import wait_for
 from helpers.stack import IngestProcess, write_dashboard_config
 
+from dashboard.alerts_settings import HomeAssistantConfig
 from dashboard.homeassistant import discovery
-from edge_agent.alerts_config import HomeAssistantConfig
 from edge_agent.core.topics import Topics
 
 HA_PYTHON = Path(os.environ.get("MASKWATCH_HA_VENV", "/tmp/ha-venv")) / "bin" / "python"
@@ -169,15 +169,15 @@ def test_no_image_entity_and_no_image_when_images_are_off(tmp_path: Path) -> Non
 
 def test_the_image_entity_follows_each_cameras_privacy_mode() -> None:
     from dashboard.homeassistant import images_allowed
-    from edge_agent.config import parse_config
+    from dashboard.settings import parse_settings
 
-    cfg = parse_config({"privacy": {"mode": "blur_all"}, "homeassistant": {"enabled": True},
+    cfg = parse_settings({"privacy": {"mode": "blur_all"}, "homeassistant": {"enabled": True},
                         "cameras": [{"name": "door", "source": {"type": "demo"}, "privacy_mode": "no_images"},
                                     {"name": "gate", "source": {"type": "demo"}}]})
     assert images_allowed(cfg.homeassistant, cfg, "door") is False
     assert images_allowed(cfg.homeassistant, cfg, "gate") is True
     assert images_allowed(cfg.homeassistant, cfg, "elsewhere") is True  # the site's mode: blur_all keeps images
-    site_off = parse_config({"privacy": {"mode": "no_images"}, "homeassistant": {"enabled": True}})
+    site_off = parse_settings({"privacy": {"mode": "no_images"}, "homeassistant": {"enabled": True}})
     assert images_allowed(site_off.homeassistant, site_off, "any") is False
     assert not [t for t, _ in discovery(HomeAssistantConfig(enabled=True), Topics("maskwatch", "hq"), "door", None,
                                         with_image=False) if "/image/" in t]

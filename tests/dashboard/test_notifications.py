@@ -16,16 +16,18 @@ from helpers.net import free_port, wait_for
 from helpers.webhook import Receiver
 from sqlalchemy import select
 
+from dashboard.alerts_settings import NotificationsConfig
 from dashboard.db import make_engine, upgrade
 from dashboard.ingest import Ingester, Received
 from dashboard.models import Notification, NotificationAttempt
 from dashboard.notifier import Notifier, scrub, send_test_now
-from edge_agent.alerts_config import NotificationsConfig, ScheduleConfig
-from edge_agent.config import ConfigError, parse_config
+from dashboard.settings import parse_settings
+from edge_agent.alerts_config import ScheduleConfig
+from edge_agent.config import ConfigError
 
 
 def ncfg(url: str, **rule: Any) -> NotificationsConfig:
-    cfg = parse_config({"notifications": {
+    cfg = parse_settings({"notifications": {
         "enabled": True, "base_url": "http://dash.example:8080",
         "channels": {"hook": {"url": url}},
         "rules": [{"name": "all", "channels": ["hook"], **rule}],
@@ -94,7 +96,7 @@ def test_schedule_spans_in_the_site_time_zone(hours, days, local, active) -> Non
 ])
 def test_bad_notification_config_names_the_key_and_hides_the_secret(data, key, words) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError) as err:
-        parse_config({"notifications": data})
+        parse_settings({"notifications": data})
     assert key in str(err.value) and words in str(err.value)
     assert "s3cr3t" not in str(err.value)
 

@@ -17,8 +17,9 @@ from dashboard.db import make_engine, upgrade
 from dashboard.ingest import Ingester, Received
 from dashboard.notifier import Notifier, send_test_now
 from dashboard.notify_text import text
+from dashboard.settings import parse_settings
 from dashboard.zones import SiteZones
-from edge_agent.config import ConfigError, parse_config
+from edge_agent.config import ConfigError
 from tests.dashboard.test_notifications import rows
 
 ZONES = SiteZones("UTC", {"jkt": "Asia/Jakarta"})  # hq: not listed, dashboard.timezone (UTC)
@@ -32,7 +33,7 @@ def ncfg(url: str, language: str | None = "id", channel_language: str | None = N
                             "rules": [{"name": "all", "channels": ["hook"], "cooldown_s": 0, **rule}]}
     if language:
         data["language"] = language
-    return parse_config({"notifications": data}).notifications
+    return parse_settings({"notifications": data}).notifications
 
 
 def setup(tmp_path: Path, cfg: Any) -> tuple[Ingester, Notifier]:
@@ -112,7 +113,7 @@ def test_active_hours_follow_the_site_time_zone(tmp_path: Path, receiver: Receiv
                                                                          "language": "de"}}}])
 def test_unknown_language_names_the_key_and_the_allowed_values(data: dict[str, Any]) -> None:
     with pytest.raises(ConfigError) as err:
-        parse_config({"notifications": data})
+        parse_settings({"notifications": data})
     msg = str(err.value)
     assert "language" in msg and "'en'" in msg and "'id'" in msg, msg
     assert ("notifications.channels.a.language" if "channels" in data else "notifications.language") in msg

@@ -55,16 +55,16 @@ def test_privacy_pages_need_login(app):
 
 
 def test_settings_page_shows_modes_and_retention(tmp_path):
-    from edge_agent.config import parse_config
+    from dashboard.settings import parse_settings
 
-    cfg = parse_config({"privacy": {"mode": "blur_all"}, "cameras": [
+    cfg = parse_settings({"privacy": {"mode": "blur_all"}, "cameras": [
         {"name": "door", "source": {"type": "demo"}, "privacy_mode": "no_images"}],
         "dashboard": {"database_url": f"sqlite:///{tmp_path / 'd.sqlite3'}", "snapshot_dir": str(tmp_path / "s"),
                       "retention": {"snapshots_days": 3}}})
     from dashboard import create_app
     from dashboard.db import upgrade
 
-    app = create_app({"TESTING": True}, config=cfg)
+    app = create_app(cfg, {"TESTING": True})
     upgrade(app.extensions["maskwatch"]["engine"])
     add_user(app)
     c = app.test_client()
@@ -183,7 +183,7 @@ def test_erase_form_previews_then_erases_with_confirmation(client, ingester, eng
 def test_access_log_erasure_and_retention_on_postgresql(postgres, tmp_path):  # noqa: F811
     from dashboard.db import make_engine, upgrade
     from dashboard.retention import purge
-    from edge_agent.config import RetentionConfig
+    from dashboard.settings import RetentionConfig
 
     engine = make_engine(postgres.url)
     upgrade(engine)

@@ -10,7 +10,7 @@ import numpy as np
 
 from edge_agent.core.crop import CropSpec
 from edge_agent.core.labels import LABELS
-from edge_agent.sources.base import Frame, SourceError
+from edge_agent.sources.base import Frame, FrameSource, SourceError
 
 
 class FakeClassifier:
@@ -29,7 +29,7 @@ class FakeClassifier:
         return out
 
 
-class ScriptedSource:
+class ScriptedSource(FrameSource):
     """A frame source that fails to open ``fail_opens`` times, then yields ``frames`` frames and fails."""
 
     opens = 0
