@@ -48,7 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--upgrade", action="store_true", help="upgrade the database schema first")
     i = cmd("ingest", "subscribe to the agents' MQTT topics and store what they publish")
     i.add_argument("--upgrade", action="store_true", help="upgrade the database schema first")
-    i.add_argument("--client-id", help="MQTT client id (default: maskwatch-dashboard-<host>[-<pid> with a group])")
+    i.add_argument("--client-id", help="MQTT client id, the name of the broker session that queues this worker's "
+                   "messages (default: maskwatch-dashboard-<host>[-p<I> with a partition][-<pid> with a group])")
     u = cmd("create-user", "create a dashboard user; prints a generated password unless --password-stdin")
     u.add_argument("name")
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -148,6 +149,7 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
     import socket
 
     from dashboard.ingest import Ingester, MqttIngest
+    from dashboard.ingest_partition import Partition
 
     d, m = cfg.dashboard, cfg.mqtt
     engine = _engine(cfg)
@@ -155,17 +157,24 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
     if rc:
         return rc
     host = socket.gethostname()
+    part = Partition.parse(d.ingest_partition) if d.ingest_partition else None
+    # the client id names the broker session that queues this worker's messages: stable across restarts
     client_id = args.client_id or (f"maskwatch-dashboard-{host}-{os.getpid()}" if d.ingest_group
-                                   else f"maskwatch-dashboard-{host}")
-    ing = Ingester(engine, d.snapshot_dir, m.topic_prefix, name=client_id, preview_dir=d.preview_dir)
+                                   else f"maskwatch-dashboard-{host}" + (f"-p{part.index}" if part else ""))
+    if d.ingest_group:
+        log.warning("dashboard.ingest_group: shared subscriptions lose messages across a restart of "
+                    "mosquitto 2.0.11; use dashboard.ingest_partition (docs/mqtt.md, Scale-out)")
+    ing = Ingester(engine, d.snapshot_dir, m.topic_prefix, name=client_id, preview_dir=d.preview_dir,
+                   partition=part)
     mq = MqttIngest(
         ing, m.host, m.port, username=d.mqtt_username,
         password=d.mqtt_password.get_secret_value() if d.mqtt_password else None,
         group=d.ingest_group, keepalive=m.keepalive_s, tls=m.tls, retention=d.retention,
         client_id=client_id, protocol=m.protocol,
     )
-    log.info("ingest %s: broker %s:%d, prefix %r, group %s, database %s", client_id, m.host, m.port,
-             m.topic_prefix, d.ingest_group or "(none)", engine.url.render_as_string(hide_password=True))
+    log.info("ingest %s: broker %s:%d, prefix %r, group %s, partition %s, database %s", client_id, m.host,
+             m.port, m.topic_prefix, d.ingest_group or "(none)", part or "(all)",
+             engine.url.render_as_string(hide_password=True))
     notifier = _start_alerts(cfg, engine, ing, mq)
     try:
         mq.run_forever(_stop_event())

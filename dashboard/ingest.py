@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from dashboard.broker_retention import clear_retained_images, is_image_message, is_image_topic
 from dashboard.clock_bounds import bound
+from dashboard.ingest_partition import Partition
 from dashboard.messages import Ignored, Message, PreviewMsg, Rejected, classify
 from dashboard.metrics import write_histogram
 from dashboard.models import IngestCounter
@@ -67,9 +68,12 @@ class Ingester:
     """
 
     def __init__(self, engine: Engine, snapshot_dir: Path, prefix: str, name: str | None = None,
-                 preview_dir: Path | None = None, time_bounds: bool = True) -> None:
-        """``time_bounds``: replace agent time stamps far from the receive time (dashboard.clock_bounds)."""
+                 preview_dir: Path | None = None, time_bounds: bool = True,
+                 partition: Partition | None = None) -> None:
+        """``time_bounds``: replace agent time stamps far from the receive time (dashboard.clock_bounds).
+        ``partition``: store only that share of the messages (dashboard.ingest_partition); None = all."""
         self.engine = engine
+        self.partition = partition
         self.time_bounds = time_bounds
         self.prefix = prefix
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
@@ -111,6 +115,9 @@ class Ingester:
         previews: dict[tuple[str, str], PreviewMsg] = {}
         received = datetime.now(UTC)
         for item in batch:
+            if self.partition is not None and not self.partition.owns(item.topic):
+                self.counters["partition_skipped"] += 1  # another worker's share; it has its own copy
+                continue
             if not item.payload and is_image_topic(self.prefix, item.topic):
                 self.counters["image_cleared_seen"] += 1  # an empty retained message clearing an image: no data
                 continue

@@ -100,13 +100,28 @@ class DashboardConfig(DashboardSection):
         default_factory=dict,
         description="Time zone per site (site name -> IANA zone, e.g. {jakarta: Asia/Jakarta}); a site not "
                     "listed uses dashboard.timezone")
-    ingest_group: str | None = Field(None, description="MQTT v5 shared subscription group ($share/<group>/...)")
+    ingest_group: str | None = Field(None, description="Not recommended: MQTT v5 shared subscription group "
+                                     "($share/<group>/...); mosquitto 2.0.11 loses messages with it across a "
+                                     "restart. Use ingest_partition (docs/mqtt.md, Scale-out)")
+    ingest_partition: str | None = Field(None, pattern=r"^\d+/\d+$", description="'I/N': this ingest worker "
+                                         "stores partition I of N (by camera/agent) from its own persistent "
+                                         "subscription; null = store everything (docs/mqtt.md, Scale-out)")
     mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
     mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
     metrics_port: int | None = Field(9102, ge=1, le=65535, description="The ingest process serves Prometheus "
                                      "/metrics on metrics_host:PORT; null = off")
     metrics_host: str = Field("127.0.0.1", description="Address of the ingest's /metrics (loopback by default)")
     security: DashboardSecurityConfig = Field(default_factory=lambda: DashboardSecurityConfig())
+
+    @model_validator(mode="after")
+    def _partition(self) -> DashboardConfig:
+        if self.ingest_partition is not None:
+            index, count = (int(x) for x in self.ingest_partition.split("/"))
+            if not 0 <= index < count:
+                raise ValueError(f"ingest_partition {self.ingest_partition!r}: the index must be 0..{count - 1}")
+            if self.ingest_group:
+                raise ValueError("ingest_partition and ingest_group exclude each other; use ingest_partition")
+        return self
 
     @model_validator(mode="after")
     def _legacy_retention(self) -> DashboardConfig:

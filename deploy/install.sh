@@ -50,6 +50,7 @@ DASHBOARD_TLS_PORT="8443"
 NO_START=0
 SERVICE_USER="maskwatch"
 COMMAND="install"     # install | add-agent
+CAMERAS=""            # --cameras a,b: the agent's broker user may write only these cameras (kept on re-runs)
 WEB_USER="maskwatch-web"   # dashboard + ingest: the agent's user cannot read their secrets or data
 
 usage() {
@@ -58,12 +59,14 @@ Usage: sudo deploy/install.sh [options]
 
 Install or upgrade MaskWatch (run it again to upgrade: config.yaml and secrets are kept).
 
-       sudo deploy/install.sh add-agent --site S --agent-id A [--root DIR]
+       sudo deploy/install.sh add-agent --site S --agent-id A [--cameras C1,C2] [--root DIR]
   adds a broker user and ACL for one more agent (on another machine) to this broker and writes its
   credentials to /etc/maskwatch/agents/<user>.env (0600); re-runs of the installer keep it.
 
   --site NAME            site name (topic level, broker ACL); default: this host's name
   --agent-id NAME        agent name, unique per site; default: agent-1
+  --cameras C1,C2        the cameras this agent may publish (broker ACL); default: every camera of its
+                         site. Kept by later runs that do not give it
   --no-dashboard         agent only (no dashboard/ingest services, no dashboard packages)
   --no-broker            do not install mosquitto; use --mqtt-host and set the credentials in
                          /etc/maskwatch/maskwatch.env yourself
@@ -110,6 +113,7 @@ while [ $# -gt 0 ]; do
     add-agent) COMMAND=add-agent; shift ;;
     --site) need_arg "$@"; SITE="$2"; shift 2 ;;
     --agent-id) need_arg "$@"; AGENT_ID="$2"; shift 2 ;;
+    --cameras) need_arg "$@"; CAMERAS="$2"; shift 2 ;;
     --no-dashboard) WITH_DASHBOARD=0; shift ;;
     --no-broker) WITH_BROKER=0; shift ;;
     --mqtt-host) need_arg "$@"; MQTT_HOST="$2"; shift 2 ;;
@@ -369,13 +373,36 @@ do_uninstall() {
   info "uninstalled"
 }
 
-# write_agent_acl USER SITE AGENT: the ACL fragment of one agent (kept in $MOSQ_ACL_DIR across re-runs)
+# camera_acl SITE CAMERAS: the camera lines of an agent's ACL fragment (CAMERAS: "a,b", or "" = the whole site)
+camera_acl() {
+  local base="maskwatch/$1/camera" cam cams
+  if [ -z "$2" ]; then
+    printf '%s\n' "topic write $base/#" "topic read $base/+/+/set"
+    return 0
+  fi
+  echo "# cameras: $2"
+  IFS=, read -r -a cams <<< "$2"
+  for cam in "${cams[@]}"; do
+    printf '%s\n' "topic write $base/$cam/#" "topic read $base/$cam/+/set"
+  done
+}
+
+# write_agent_acl USER SITE AGENT: the ACL fragment of one agent (kept in $MOSQ_ACL_DIR across re-runs);
+# its cameras from --cameras, else those of the fragment already there (a re-run never widens it)
 write_agent_acl() {
-  local mosq_owner=""
+  local mosq_owner="" cameras="$CAMERAS" cam cams
   [ "$REAL" = 1 ] && mosq_owner="mosquitto:mosquitto"
   make_dir "$MOSQ_ACL_DIR" 0750 "$mosq_owner"
+  if [ -z "$cameras" ] && [ -e "$MOSQ_ACL_DIR/$1.acl" ]; then
+    cameras="$(sed -n 's/^# cameras: //p' "$MOSQ_ACL_DIR/$1.acl" | head -n 1)"
+  fi
+  IFS=, read -r -a cams <<< "$cameras"
+  for cam in "${cams[@]}"; do
+    [[ "$cam" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "--cameras: '$cam' is not a valid camera name: use 1-64 letters, digits, '_', '-', '.' (comma-separated)"
+  done
   render "$DEPLOY_DIR/mosquitto/maskwatch-agent.acl.in" "AGENT_USER=$1" "SITE=$2" "AGENT_ID=$3" \
-    "PREFIX_TOPIC=maskwatch" | write_file "$MOSQ_ACL_DIR/$1.acl" 0640 "$mosq_owner"
+    "PREFIX_TOPIC=maskwatch" "CAMERA_LINES=$(camera_acl "$2" "$cameras")" \
+    | write_file "$MOSQ_ACL_DIR/$1.acl" 0640 "$mosq_owner"
 }
 
 # write_acl: the broker's one acl_file = the template (dashboard) + every agent fragment

@@ -219,6 +219,9 @@ class LowLightConfig(_Section):
     score_factor: float = Field(0.4, gt=0, le=1.0, description="In a dark frame the detector's score_threshold is "
                                 "multiplied by this (dark faces score lower)")
     classifier: bool = Field(False, description="Also normalise the face crops the classifier sees in a dark frame")
+    raw_pass: bool = Field(True, description="In a dark frame also run the detector on the frame as it is and merge "
+                           "both passes' faces (non-maximum suppression); costs a second detector pass in dark "
+                           "frames only")
 
 
 # ---------------------------------------------------------------- outputs

@@ -92,6 +92,14 @@ class CameraStats(_Payload):
                                       "(disk and memory) not yet acknowledged by the broker, when this was queued")
     dead_letters: int | None = Field(None, ge=0, description="Messages the broker refused (MQTT 5 reason code), "
                                      "kept in the agent's outbox dead letters")
+    no_subscriber_retries: int | None = Field(None, ge=0, description="Events, snapshots and face crops the broker "
+                                              "answered 'No matching subscribers' (0x10) and the agent kept queued "
+                                              "to send again (a persistent count)")
+    waiting_for_subscriber: bool | None = Field(None, description="True while the agent holds its events back "
+                                                "because no subscriber (ingest) takes them")
+    clock_jumps: int | None = Field(None, ge=0, description="Wall-clock jumps the agent saw since it started "
+                                    "(its wall clock against its monotonic clock, e.g. NTP after a boot without RTC)")
+    clock_last_jump_s: float | None = Field(None, description="The latest wall-clock jump, seconds (+ forward)")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

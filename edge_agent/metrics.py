@@ -68,11 +68,31 @@ class AgentCollector(Collector):
         d.add_metric(["age"], q.dropped_age)
         d.add_metric(["bytes"], q.dropped_bytes)
         yield d
+        yield GaugeMetricFamily("maskwatch_queue_dead_letters", "Messages the broker refused (MQTT 5 reason code), "
+                                "kept as dead letters", value=q.dead_letters)
+        refused = CounterMetricFamily("maskwatch_queue_dead_lettered", "Messages ever refused by the broker",
+                                      labels=["reason"])
+        for reason, n in sorted(rt.outbox.dead_letter_reasons().items()):
+            refused.add_metric([reason], n)
+        yield refused
+        yield CounterMetricFamily("maskwatch_queue_no_subscriber_retries", "Events, snapshots and face crops kept "
+                                  "queued after the broker answered 'No matching subscribers'",
+                                  value=rt.outbox.counter("no_subscriber_retries"))
         sender = rt.sender
+        yield GaugeMetricFamily("maskwatch_queue_waiting_for_subscriber", "1 while events are held back because no "
+                                "subscriber takes them", value=1.0 if getattr(sender, "waiting_for_subscriber", False)
+                                else 0.0)
         yield CounterMetricFamily("maskwatch_messages_rejected", "Outbox messages that could never be sent "
                                   "(malformed topic or payload)", value=getattr(sender, "rejected", 0))
         yield CounterMetricFamily("maskwatch_messages_published", "Messages handed to the broker",
                                   value=getattr(sender, "published", 0))
+        clock = rt.clock.state()
+        yield CounterMetricFamily("maskwatch_clock_jumps", "Wall-clock jumps seen (wall vs monotonic clock)",
+                                  value=clock.jumps)
+        yield GaugeMetricFamily("maskwatch_clock_last_jump_seconds", "The latest wall-clock jump (+ forward)",
+                                value=clock.last_jump_s or 0.0)
+        yield GaugeMetricFamily("maskwatch_clock_offset_seconds", "Wall clock minus monotonic clock, relative to "
+                                "the agent's start: every jump and drift since", value=clock.total_s)
         link = rt.link
         yield GaugeMetricFamily("maskwatch_mqtt_connected", "1 while connected to the broker",
                                 value=1.0 if link is not None and link.connected.is_set() else 0.0)

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 #: what :class:`AckListener` gets for a PUBACK with reason code 0x10 (a success code that matched no subscriber)
 NO_SUBSCRIBERS = "No matching subscribers"
 NO_MATCHING_SUBSCRIBERS_RC = 0x10
+#: what :class:`AckListener` gets for the UNSUBACK of :meth:`MqttLink.sync` (not a PUBACK)
+SYNCED = "synced"
 
 MessageHandler = Callable[[str, bytes], None]
 #: ``(mid, failure)``: failure is None for a PUBACK that confirms delivery, :data:`NO_SUBSCRIBERS` for one that
@@ -77,6 +79,7 @@ class MqttLink:
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
+        self.client.on_unsubscribe = self._on_unsubscribe
         self.client.on_message = self._on_message
 
     @property
@@ -131,6 +134,18 @@ class MqttLink:
         for fn in self._ack_listeners:
             fn(mid, failure)
 
+    def _on_unsubscribe(self, client: mqtt.Client, userdata: Any, mid: int, *args: Any) -> None:
+        for fn in self._ack_listeners:
+            fn(mid, SYNCED)
+
+    def sync(self) -> int:
+        """A round trip through the broker's loop that changes nothing: UNSUBSCRIBE from our own availability
+        topic, which this client never subscribes to. Its UNSUBACK (to ack listeners as :data:`SYNCED`) comes
+        after the broker finished with everything this client sent before. Returns the packet id (0: not
+        connected)."""
+        rc, mid = self.client.unsubscribe(self.available_topic)
+        return mid if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None else 0
+
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         for topic, (_, handler) in self._subscriptions.items():
             if mqtt.topic_matches_sub(topic, msg.topic):
@@ -182,10 +197,19 @@ class OutboxSender:
         self.waiting_for_subscriber = False
         self._retry_at = 0.0
         self._retry_delay = 0.0
-        self._events: queue.Queue[tuple[int, str | None] | None] = queue.Queue()
+        self._events: queue.Queue[tuple[int, str | None, int] | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        link.on_ack(lambda mid, failure: self._events.put((mid, failure)))
+        #: publish numbers (QoS 1): a PUBACK for publish n shows the broker saved what it PUBACKed before n
+        self._seq = 0
+        self._mid_seq: dict[int, int] = {}
+        self._connection_seen = 0
+        self._sync: tuple[int, int] | None = None  # (packet id, publish number) of the sync in flight
+        #: a PUBACKed custody message still open after this long on the same connection counts as saved: a
+        #: keepalive round trip (paho drops a connection whose ping goes unanswered) went through the broker
+        self.settle_s = 2.0 * link.cfg.keepalive_s
+        # the connection number is read on paho's thread: a PUBACK of a lost connection stays of that connection
+        link.on_ack(lambda mid, failure: self._events.put((mid, failure, link.connects)))
         link.on_connected(self.wake)
 
     def wake(self) -> None:
@@ -221,7 +245,15 @@ class OutboxSender:
             if item is not None:
                 self._ack(*item)
 
-    def _ack(self, mid: int, failure: str | None) -> None:
+    def _ack(self, mid: int, failure: str | None, connection: int = 0) -> None:
+        if failure == SYNCED:
+            if self._sync is not None and self._sync[0] == mid:
+                self.outbox.confirm(connection, sent_after=self._sync[1])
+                self._sync = None
+            return
+        seq = self._mid_seq.pop(mid, 0)
+        if seq:  # a PUBACK shows the broker's loop went past the saves of what it acknowledged before it was sent
+            self.outbox.confirm(connection, sent_after=seq)
         if failure == NO_SUBSCRIBERS:
             topic = self.outbox.topic_in_flight(mid)
             if topic is not None and needs_custody(self.link.topics.prefix, topic):
@@ -230,8 +262,12 @@ class OutboxSender:
                 return
             failure = None  # best effort: the broker received it, nobody wanted it
         if failure is None:
-            topic = self.outbox.topic_in_flight(mid) if self.waiting_for_subscriber else None
-            if self.outbox.ack(mid) and topic is not None and needs_custody(self.link.topics.prefix, topic):
+            topic = self.outbox.topic_in_flight(mid)
+            custody = topic is not None and needs_custody(self.link.topics.prefix, topic)
+            done = self.outbox.settle(mid, self._seq, connection) if custody else self.outbox.ack(mid)
+            if custody and connection != self.link.connects:  # acknowledged on a connection lost since
+                self.outbox.unsettle(self.link.connects)
+            if done and custody and self.waiting_for_subscriber:
                 self._subscriber_back()
         elif self.outbox.dead_letter(mid, failure):
             self.dead_lettered += 1
@@ -275,7 +311,32 @@ class OutboxSender:
         except Exception:
             log.exception("outbox sender failed; retrying")
 
+    def _settle(self) -> None:
+        """Settling custody messages (Outbox.settle): saved by the broker after settle_s on one connection;
+        handed over again when the connection was lost in between."""
+        connection = self.link.connects
+        if connection != self._connection_seen:
+            self._connection_seen = connection
+            self._sync = None
+            n = self.outbox.unsettle(connection)
+            if n:
+                log.warning("the connection to the broker was lost within %.0f s of %d acknowledgements: sending "
+                            "those messages again (a broker that crashed may not have saved them)", self.settle_s, n)
+        if self.link.connected.is_set():
+            self.outbox.confirm(connection, older_than=time.monotonic() - self.settle_s)
+
     def _send(self) -> None:
+        self._settle()
+        try:
+            self._send_window()
+        finally:
+            if self._sync is None and self.outbox.settling() and not self.outbox.in_flight():
+                # nothing in flight will confirm the settling messages: ask the broker for a round trip
+                self._seq += 1
+                mid = self.link.sync()
+                self._sync = (mid, self._seq) if mid else None
+
+    def _send_window(self) -> None:
         room = self.window - self.outbox.in_flight()
         if room <= 0:
             return
@@ -311,6 +372,8 @@ class OutboxSender:
                 if msg.qos == 0:
                     self.outbox.delete_sent(msg.id)
                 else:
+                    self._seq += 1
+                    self._mid_seq[info.mid] = self._seq
                     self.outbox.mark_sent(msg.id, info.mid)
                 self.published += 1
             else:

@@ -135,7 +135,10 @@ class Outbox:
             self._db = self._recover(err)
         self._lock = threading.RLock()
         self._in_flight: dict[int, int] = {}  # MQTT message id -> row id, within this process
-        self._sent: set[int] = set()  # row ids handed to the client and not yet acknowledged
+        self._sent: set[int] = set()  # row ids handed to the client and not yet acknowledged (or settling)
+        #: row id -> (mark, connection number, monotonic time) of a PUBACKed custody message kept until the
+        #: broker shows it saved it (see :meth:`settle`)
+        self._settling: dict[int, tuple[int, int, float]] = {}
         self._resume_after = 0  # take(resume=True): every row up to this id is skipped or handed over
         self._acked = 0
         rows, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
@@ -349,6 +352,48 @@ class Outbox:
             self._acked += 1
             return True
 
+    def settle(self, mid: int, mark: int, connection: int) -> bool:
+        """The broker PUBACKed ``mid`` with success, but mosquitto sends a PUBACK *before* it writes its store
+        (autosave_on_changes saves at the end of the loop iteration), so a broker crash in that moment loses a
+        message it acknowledged. Keep the row, out of :meth:`pending`, until :meth:`confirm` shows the broker
+        went on past the save; :meth:`unsettle` hands it over again after a reconnect. ``mark``: the sender's
+        publish count when the PUBACK was handled. False for an id we do not track."""
+        with self._lock:
+            row = self._in_flight.pop(mid, None)
+            if row is None:
+                return False
+            self._settling[row] = (mark, connection, self._clock())
+            self._acked += 1
+            return True
+
+    def confirm(self, connection: int, *, sent_after: int = 0, older_than: float | None = None) -> int:
+        """Delete the settling rows of connection number ``connection`` that the broker has certainly saved:
+        those PUBACKed before publish number ``sent_after`` was sent (the broker PUBACKed that later one on the
+        same connection, so its loop went past their save), and those settled before monotonic time
+        ``older_than`` (the connection is still open)."""
+        with self._lock:
+            done = [row for row, (mark, conn, at) in self._settling.items()
+                    if conn == connection and (mark < sent_after or (older_than is not None and at <= older_than))]
+            self._delete(done)
+            return len(done)
+
+    def unsettle(self, connection: int) -> int:
+        """The connection was lost (the broker may have crashed before saving): hand the settling rows of
+        earlier connections over again (counted ``resent_unconfirmed``; the dashboard keeps one copy)."""
+        with self._lock:
+            rows = [row for row, (_, conn, _at) in self._settling.items() if conn != connection]
+            for row in rows:
+                del self._settling[row]
+                self._sent.discard(row)
+            if rows:
+                self._resume_after = 0
+                self._count("resent_unconfirmed", len(rows))
+            return len(rows)
+
+    def settling(self) -> int:
+        with self._lock:
+            return len(self._settling)
+
     def dead_letter(self, mid: int, reason: str) -> bool:
         """The broker refused ``mid`` (a PUBACK with a failure reason code): move the message to the dead
         letters instead of deleting it as delivered. False for an id we do not track."""
@@ -434,6 +479,7 @@ class Outbox:
             self._resume_after = 0
             self._in_flight.clear()
             self._sent.clear()
+            self._settling.clear()
 
     def delete_sent(self, row_id: int) -> None:
         """A QoS 0 message was handed over: there is no acknowledgement to wait for."""
@@ -450,13 +496,14 @@ class Outbox:
 
     # ------------------------------------------------------------ bookkeeping
     def pending(self) -> int:
-        """Messages stored (handed over or not) or waiting in memory, not yet acknowledged."""
+        """Messages stored (handed over or not) or waiting in memory, not yet acknowledged (settling rows
+        are acknowledged)."""
         with self._lock:
-            return self._rows + len(self.memory)
+            return self._rows - len(self._settling) + len(self.memory)
 
     def in_flight(self) -> int:
         with self._lock:
-            return len(self._sent)
+            return len(self._sent) - len(self._settling)
 
     def counter(self, name: str) -> int:
         with self._lock:
@@ -465,7 +512,7 @@ class Outbox:
 
     def stats(self) -> OutboxStats:
         with self._lock:
-            return OutboxStats(self.pending(), len(self._sent), self.counter("dropped_full"),
+            return OutboxStats(self.pending(), self.in_flight(), self.counter("dropped_full"),
                                self.counter("dropped_age"), self._acked, self._bytes, self.counter("dropped_bytes"),
                                self.dead_letters(), self.counter("dead_letter"), self.memory.disk_full,
                                len(self.memory), self.counter("dropped_disk_full") + self.memory.dropped)
@@ -482,6 +529,7 @@ class Outbox:
             self._rows -= max(cur.rowcount, 0)
             for i in ids:
                 self._sent.discard(i)
+                self._settling.pop(i, None)
 
     def _count(self, name: str, n: int) -> None:
         self._db.execute(

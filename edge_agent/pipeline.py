@@ -9,7 +9,6 @@ No I/O and no MQTT: the runtime calls ``process`` and publishes what it returns.
 
 from __future__ import annotations
 
-import dataclasses
 import time as _time
 
 import cv2
@@ -26,7 +25,7 @@ from edge_agent.core.roi import Roi
 from edge_agent.core.tracking import PeopleCounter, Tracker, TrackerParams
 from edge_agent.detectors import Detector, create_detector
 from edge_agent.imaging import resize_square
-from edge_agent.lowlight import LowLight
+from edge_agent.lowlight import LowLight, merge
 from edge_agent.motion import MotionGate
 from edge_agent.regions import Box, plan_regions
 
@@ -57,6 +56,7 @@ class FaceAnalyzer:
         self.low_light = LowLight(config.low_light)
         threshold = getattr(config.detector, "score_threshold", None)
         self.dark_threshold = None if threshold is None else threshold * config.low_light.score_factor
+        self.nms_iou: float = getattr(config.detector, "nms_iou", 0.3)  # merging the two passes of a dark frame
         self.detect_ms = 0.0
         self.classify_ms = 0.0
         self.outside_roi: tuple[tuple[float, float, float, float], ...] = ()
@@ -82,9 +82,10 @@ class FaceAnalyzer:
             faces = self.detector.detect(det_input, score_threshold=threshold)
         else:
             faces = self.detector.detect(det_input)
+        if dark and self.low_light.cfg.raw_pass:  # the dark frame as it is too (lowlight.py)
+            faces = merge(faces, self.detector.detect(small, score_threshold=self.dark_threshold), aw, ah, self.nms_iou)
         if (aw, ah) != (w, h) and len(faces):
-            xyxy = faces.xyxy * np.array([w / aw, h / ah, w / aw, h / ah], np.float32)
-            faces = dataclasses.replace(faces, xyxy=xyxy)
+            faces = faces.scaled(w / aw, h / ah)
         self.outside_roi = ()
         if self.roi is not None and len(faces):
             inside = self.roi.contains(faces.xyxy, w, h)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edge_agent.bestshot import BestShots, Kept, keep
+from edge_agent.clock_watch import ClockWatch
 from edge_agent.config import CameraConfig, Config, DetectorConfig, agent_sections, load_config
 from edge_agent.control import Switches
 from edge_agent.core.detections import Faces
@@ -124,6 +125,7 @@ class Outputs:
     sender: OutboxSender | None
     link: MqttLink | None
     switches: Switches | None = None
+    clock: ClockWatch | None = None
 
     def put(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self.outbox.put(topic, payload, qos=1, retain=retain)
@@ -210,12 +212,21 @@ class CameraRunner:
             inference_ms=round(self._infer_ms / self._frames, 3) if self._frames else 0.0,
             dropped_frames=self.worker.frames.take_dropped(),
             queue_pending=self.out.outbox.pending(), dead_letters=self.out.outbox.dead_letters(),
+            no_subscriber_retries=self.out.outbox.counter("no_subscriber_retries"),
+            waiting_for_subscriber=bool(self.out.sender and self.out.sender.waiting_for_subscriber),
+            **self._clock_fields(),
         )
         self.last_fps, self.last_infer_ms = stats.fps, stats.inference_ms
         self.dropped_total += stats.dropped_frames
         self.out.put(self.out.topics.camera(self.camera.name, STATS), dump(stats))
         self._warn_if_behind(stats.fps, stats.frames)
         self._stats_started, self._frames, self._infer_ms = now, 0, 0.0
+
+    def _clock_fields(self) -> dict[str, Any]:
+        if self.out.clock is None:
+            return {}
+        c = self.out.clock.state()
+        return {"clock_jumps": c.jumps, "clock_last_jump_s": c.last_jump_s}
 
     def _warn_if_behind(self, fps: float, frames: int) -> None:
         """Say so when this camera is analysed well below its detect_fps (a board too slow for the load)."""
@@ -413,6 +424,7 @@ class Runtime:
         self.sender: OutboxSender | None = None
         self.runners: list[CameraRunner] = []
         self.watchdog = Watchdog()
+        self.clock = ClockWatch()
         self._stop = threading.Event()
         self._reload = threading.Event()
         self.reloads = 0
@@ -478,7 +490,7 @@ class Runtime:
     def _start_cameras(self, pipelines: dict[str, Pipeline]) -> None:
         topics = Topics(self.config.mqtt.topic_prefix, self.config.site)
         self.switches = self._start_switches(topics, [c.name for c in self.config.cameras if c.name in pipelines])
-        out = Outputs(self.config, topics, self.outbox, self.sender, self.link, self.switches)
+        out = Outputs(self.config, topics, self.outbox, self.sender, self.link, self.switches, self.clock)
         self.runners = []
         for cam in self.config.cameras:
             if cam.name not in pipelines:
@@ -523,6 +535,7 @@ class Runtime:
                                 "analysis_alive": now - r.heartbeat < 10.0} for r in self.runners}
         q = self.outbox.stats()
         waiting = bool(self.sender and self.sender.waiting_for_subscriber)
+        clock = self.clock.state()
         body = {"cameras": cams, "mqtt_connected": bool(self.link and self.link.connected.is_set()),
                 "queue": {"pending": q.pending, "in_flight": q.in_flight, "bytes": q.bytes,
                           "dropped_full": q.dropped_full, "dropped_age": q.dropped_age,
@@ -533,7 +546,9 @@ class Runtime:
                           "disk_full": q.disk_full, "memory_buffered": q.memory_buffered,
                           "dropped_disk_full": q.dropped_disk_full,
                           "no_subscriber_retries": self.outbox.counter("no_subscriber_retries"),
-                          "waiting_for_subscriber": waiting},
+                          "waiting_for_subscriber": waiting,
+                          "resent_unconfirmed": self.outbox.counter("resent_unconfirmed")},
+                "clock": {"jumps": clock.jumps, "last_jump_s": clock.last_jump_s, "offset_s": clock.total_s},
                 "alarms": [name for name, on in (("disk_full", q.disk_full), ("dead_letters", q.dead_letters > 0),
                                                  ("dropped_disk_full", q.dropped_disk_full > 0),
                                                  ("no_subscriber", waiting)) if on]}
@@ -572,6 +587,7 @@ class Runtime:
                 for r in self.runners:
                     r.worker.check_stalled(now)
                 self.watchdog.tick(self.runners, now)
+                self.clock.check()
                 trimmer.tick(now)
                 if self.outbox.memory.disk_full:
                     self.outbox.write_buffered()  # space may be back: write what waits in memory

@@ -36,7 +36,8 @@ class Faces:
     ``xyxy (n, 4)`` pixel boxes in the original frame and ``score (n,)`` detector confidence come from
     the detector; after classification ``class_id (n,)`` (index into the model's labels, -1 = not
     classified) and ``class_score (n,)`` (probability of that class) are filled in, after tracking
-    ``track_id (n,)`` (0 = not tracked).
+    ``track_id (n,)`` (0 = not tracked). ``landmarks (n, 5, 2)``: frame pixels (x, y) of the two eyes, the
+    nose tip and the two mouth corners, from detectors that give them (NaN from those that do not).
     """
 
     xyxy: F32 = column(np.float32, (4,))
@@ -44,6 +45,7 @@ class Faces:
     class_id: I32 = column(np.int32, fill=-1)
     class_score: F32 = column(np.float32, fill=0.0)
     track_id: I32 = column(np.int32, fill=0)
+    landmarks: F32 = column(np.float32, (5, 2), fill=float("nan"))
 
     def __post_init__(self) -> None:
         n = len(self.xyxy)
@@ -80,6 +82,11 @@ class Faces:
 
     def with_classes(self, class_id: npt.ArrayLike, class_score: npt.ArrayLike) -> Faces:
         return dataclasses.replace(self, class_id=np.asarray(class_id), class_score=np.asarray(class_score))
+
+    def scaled(self, sx: float, sy: float) -> Faces:
+        """The same faces with boxes and landmarks scaled by ``sx`` horizontally and ``sy`` vertically."""
+        return dataclasses.replace(self, xyxy=self.xyxy * np.array([sx, sy, sx, sy], np.float32),
+                                   landmarks=self.landmarks * np.array([sx, sy], np.float32))
 
     def with_track_ids(self, track_id: npt.ArrayLike) -> Faces:
         return dataclasses.replace(self, track_id=np.asarray(track_id))

@@ -8,7 +8,8 @@
   one. The rule follows Frigate's best-thumbnail logic (an edge-clipped face never replaces an unclipped
   one; a class probability higher by more than 0.05 or an area larger by more than 10% wins) and adds
   MaskWatch's own terms: sharpness (variance of the Laplacian of the face's grey values) and, where the
-  detector gives landmarks, frontality.
+  detector gives landmarks, frontality (``frontal_score``: where the nose tip lies between the eyes; a face
+  turned to the side has its nose near one eye or beyond it).
 - **Snapshot region.** The part of the frame a snapshot shows: the face grown by ``context`` face sizes on
   each side, clipped to the frame. The dashboard places the face box over the snapshot with it.
 
@@ -97,6 +98,23 @@ def face_sharpness(frame_bgr: npt.NDArray[np.uint8], xyxy: npt.ArrayLike, size: 
         patch = frame_bgr[ys[:, None], xs[None, :]]
         grey = patch.astype(np.float32).mean(axis=2) if patch.ndim == 3 else patch.astype(np.float32)
         out[i] = sharpness(grey)
+    return out
+
+
+def frontal_score(landmarks: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """How squarely each face (landmarks ``(n, 5, 2)``: eyes, nose tip, mouth corners) looks at the camera,
+    0..1. The nose tip is projected onto the line through the eyes: 1 when it falls midway, falling linearly
+    to 0 when it is level with either eye or beyond (a profile). Eyes closer than 1 px give 0. A face without
+    landmarks (NaN: the detector gives none) scores 1, so it is judged by the other terms alone."""
+    lm = np.asarray(landmarks, dtype=np.float32).reshape(-1, 5, 2)
+    unknown = np.isnan(lm[:, :3]).any(axis=(1, 2))
+    lm = np.where(np.isnan(lm), 0.0, lm)
+    e1, e2, nose = lm[:, 0], lm[:, 1], lm[:, 2]
+    eyes = e2 - e1
+    length2 = (eyes**2).sum(axis=1)
+    t = ((nose - e1) * eyes).sum(axis=1) / np.maximum(length2, 1e-6)
+    out: npt.NDArray[np.float32] = np.where(unknown, 1.0, np.where(
+        length2 >= 1.0, np.clip(1.0 - np.abs(2.0 * t - 1.0), 0.0, 1.0), 0.0)).astype(np.float32)
     return out
 
 

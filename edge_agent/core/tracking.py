@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.core.detections import Faces, iou_matrix
-from edge_agent.core.evidence import Shot, is_better
+from edge_agent.core.evidence import Shot, frontal_score, is_better
 from edge_agent.core.labels import Verdict
 from edge_agent.core.rate import AnalysisRate, adapt_to_rate
 from edge_agent.core.verdicts import Decision
@@ -245,7 +245,8 @@ class Tracker:
         if track.verdict is not None and (cid < 0 or self.labels[cid] != track.verdict):
             prob = 0.0  # after the decision, the shot should show what was decided
         x1, y1, x2, y2 = (int(round(float(v))) for v in faces.xyxy[i])
-        shot = Shot((x1, y1, x2, y2), time, prob, float(faces.width[i] * faces.height[i]), sharp, not seen)
+        frontal = float(frontal_score(faces.landmarks[i])[0])
+        shot = Shot((x1, y1, x2, y2), time, prob, float(faces.width[i] * faces.height[i]), sharp, not seen, frontal)
         if not is_better(track.best, shot):
             return None
         track.best = shot

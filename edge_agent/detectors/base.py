@@ -30,8 +30,10 @@ def check_frame(frame_bgr: Image) -> None:
 
 
 def finish(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], width: int, height: int,
-           min_face_px: int, nms_iou: float) -> Faces:
-    """Clip boxes to the frame, drop tiny ones, non-maximum suppression, highest score first."""
+           min_face_px: int, nms_iou: float, landmarks: npt.NDArray[np.float32] | None = None) -> Faces:
+    """Clip boxes to the frame, drop tiny ones, non-maximum suppression, highest score first.
+    ``landmarks (n, 5, 2)`` follow their boxes (not clipped: a landmark may lie outside a clipped box);
+    without them the faces' landmarks are NaN."""
     if len(boxes) == 0:
         return Faces.empty()
     boxes = boxes.astype(np.float32, copy=True)
@@ -40,6 +42,9 @@ def finish(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], widt
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     keep = np.minimum(w, h) >= min_face_px
     boxes, scores = boxes[keep], scores[keep]
+    lm = np.full((len(keep), 5, 2), np.nan, np.float32) if landmarks is None else \
+        np.asarray(landmarks, np.float32).reshape(-1, 5, 2)
+    lm = lm[keep]
     if len(boxes) == 0:
         return Faces.empty()
     import cv2  # here, not at import: the config schema imports the detector registry (no OpenCV there)
@@ -47,4 +52,4 @@ def finish(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], widt
     xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
     idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), 0.0, nms_iou), dtype=np.intp).reshape(-1)
     idx = idx[np.argsort(-scores[idx], kind="stable")]
-    return Faces(boxes[idx], scores[idx])
+    return Faces(boxes[idx], scores[idx], landmarks=lm[idx])

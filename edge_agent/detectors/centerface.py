@@ -1,14 +1,15 @@
 """CenterFace (ONNX, MIT; shipped in this package, ``edge_agent/models/detectors``) run with OpenCV DNN.
 
 The network takes an RGB image whose sides are multiples of 32 and returns four maps on a stride-4 grid:
-face-centre heatmap, log box scale (h, w), centre offset (y, x) and five landmarks (unused here).
+face-centre heatmap, log box scale (h, w), centre offset (y, x) and five landmarks (eyes, nose tip, mouth
+corners; (y, x) as fractions of the box from its top-left corner), which become ``Faces.landmarks``.
 A frame is scaled by ``input_scale`` and rounded up to multiples of 32 in one ``blobFromImage`` call
 (resize + BGR->RGB + HWC->NCHW float); boxes are mapped back to frame pixels per axis.
 OpenCV 4 re-plans a network when its input size changes (tens to hundreds of ms), so there a few nets are
 kept, one per recent input size. OpenCV 5 takes a new input size on the same net at no cost and with
 bit-identical outputs (its buffers are sized for the largest input seen), so one net serves every size, which
-lets ``detect_regions`` run the detector on crops of varying size without loading more copies (each is ~16 MB). With ``runtime: onnxruntime`` one
-onnxruntime session takes every size (the shipped file's sizes are symbolic); same blob, same outputs.
+lets ``detect_regions`` run the detector on crops of varying size without loading more copies (each is
+~16 MB). With ``runtime: onnxruntime`` one onnxruntime session takes every size (the shipped file's sizes are symbolic); same blob, same outputs.
 """
 
 from __future__ import annotations
@@ -79,11 +80,12 @@ class CenterFaceDetector:
         check_frame(frame_bgr)
         h, w = frame_bgr.shape[:2]
         iw, ih = input_size(w, h, self.cfg.input_scale)
-        boxes, scores = self._raw(frame_bgr, iw, ih, score_threshold)
+        boxes, scores, points = self._raw(frame_bgr, iw, ih, score_threshold)
         boxes[:, 0::2] *= w / iw
         boxes[:, 1::2] *= h / ih
+        points *= np.array([w / iw, h / ih], np.float32)
         boxes = adjust_boxes(boxes, self.cfg.box_adjust, self.cfg.box_adjust_px)
-        return finish(boxes, scores, w, h, self.cfg.min_face_px, self.cfg.nms_iou)
+        return finish(boxes, scores, w, h, self.cfg.min_face_px, self.cfg.nms_iou, points)
 
     def detect_regions(self, frame_bgr: Image, regions: Sequence[tuple[int, int, int, int]],
                        score_threshold: float | None = None) -> Faces:
@@ -97,31 +99,35 @@ class CenterFaceDetector:
         h, w = frame_bgr.shape[:2]
         iw, ih = input_size(w, h, self.cfg.input_scale)
         sx, sy = iw / w, ih / h
-        all_boxes, all_scores = [], []
+        all_boxes, all_scores, all_points = [], [], []
         for region in regions:
             x0, x1, cw, ciw = _crop_axis(region[0], region[2], w, iw, sx)
             y0, y1, ch, cih = _crop_axis(region[1], region[3], h, ih, sy)
-            boxes, scores = self._raw(frame_bgr[y0:y1, x0:x1], ciw, cih, score_threshold)
+            boxes, scores, points = self._raw(frame_bgr[y0:y1, x0:x1], ciw, cih, score_threshold)
             boxes[:, 0::2] = boxes[:, 0::2] * (cw / ciw) + x0
             boxes[:, 1::2] = boxes[:, 1::2] * (ch / cih) + y0
+            points = points * np.array([cw / ciw, ch / cih], np.float32) + np.array([x0, y0], np.float32)
             all_boxes.append(boxes)
             all_scores.append(scores)
+            all_points.append(points.astype(np.float32))
         if not all_boxes:
             return Faces.empty()
         boxes = adjust_boxes(np.concatenate(all_boxes), self.cfg.box_adjust, self.cfg.box_adjust_px)
-        return finish(boxes, np.concatenate(all_scores), w, h, self.cfg.min_face_px, self.cfg.nms_iou)
+        return finish(boxes, np.concatenate(all_scores), w, h, self.cfg.min_face_px, self.cfg.nms_iou,
+                      np.concatenate(all_points))
 
-    def _raw(self, image: Image, iw: int, ih: int, score_threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes (network-input pixels) and scores of one image resized to iw x ih."""
+    def _raw(self, image: Image, iw: int, ih: int, score_threshold: float | None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes, scores and landmarks (network-input pixels) of one image resized to iw x ih."""
         blob = cv2.dnn.blobFromImage(image, 1.0, (iw, ih), (0, 0, 0), swapRB=True, crop=False)
         if self._session is not None:
-            heat, scale, offset, _ = self._session.run(_OUTPUTS, {_INPUT: blob})
+            heat, scale, offset, lms = self._session.run(_OUTPUTS, {_INPUT: blob})
         else:
             net = self._net_for((iw, ih))
             net.setInput(blob)
-            heat, scale, offset, _ = net.forward(_OUTPUTS)
+            heat, scale, offset, lms = net.forward(_OUTPUTS)
         thr = self.cfg.score_threshold if score_threshold is None else score_threshold
-        return decode(heat[0, 0], scale[0], offset[0], thr)
+        return decode_landmarks(heat[0, 0], scale[0], offset[0], lms[0], thr)
 
 
 def _crop_axis(lo: int, hi: int, size: int, full_input: int, scale: float) -> tuple[int, int, int, int]:
@@ -161,6 +167,18 @@ def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: f
     cy = (ys + offset[0, ys, xs] + 0.5) * 4.0
     boxes = np.column_stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]).astype(np.float32)
     return boxes.reshape(-1, 4), scores
+
+
+def decode_landmarks(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, landmarks: np.ndarray,
+                     threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``decode`` plus each face's five landmarks (n, 5, 2) as (x, y) network-input pixels: the map holds
+    (y, x) pairs as fractions of the box's height and width from its top-left corner (CenterFace's decoder)."""
+    boxes, scores = decode(heat, scale, offset, threshold)
+    ys, xs = np.nonzero(heat > threshold)
+    frac = landmarks[:, ys, xs].T.reshape(-1, 5, 2)[:, :, ::-1]  # (n, 5, (x, y))
+    size = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1)[:, None, :]
+    points = (boxes[:, None, :2] + frac * size).astype(np.float32)
+    return boxes, scores, points.reshape(-1, 5, 2)
 
 
 def adjust_boxes(boxes: np.ndarray, adjust: tuple[float, float, float, float],

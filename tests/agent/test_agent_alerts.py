@@ -3,6 +3,7 @@ active hours), Prometheus /metrics beside /healthz, and the health endpoint on b
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from pathlib import Path
@@ -87,6 +88,71 @@ def test_metrics_expose_cameras_queue_and_connection(broker: Mosquitto, tmp_path
     assert ("maskwatch_queue_pending", ()) in samples
     assert samples[("maskwatch_queue_dropped_total", (("reason", "full"),))] == 0
     assert ("maskwatch_frames_dropped_total", cam) in samples
+
+
+def test_events_held_for_want_of_a_subscriber_show_on_the_stats_topic_and_in_metrics(
+        broker: Mosquitto, tmp_path: Path) -> None:
+    """Nobody subscribes to the events (a fresh install whose ingest never ran): mosquitto answers 0x10 and
+    the agent keeps them queued. That state and the re-send count reach the stats topic (read by whatever
+    watches stats) and /metrics, not only /healthz."""
+    port = free_port()
+    col = Collector(broker.port, "maskwatch/+/camera/+/stats").start()  # stats have a taker, events none
+    cfg = agent_config(tmp_path, broker.port, [camera()], detector={"type": "fake", "boxes": BOXES},
+                       agent={"health_port": port})
+    rt = RuntimeThread(cfg, pipeline_factory=fake_pipeline).start()
+    try:
+        wait_for(lambda: rt.runtime.sender is not None and rt.runtime.sender.waiting_for_subscriber, 30,
+                 what="'no matching subscribers' seen")
+        docs = [json.loads(m.payload) for m in col.wait_on(
+            "/camera/cam1/stats", 30, predicate=lambda m: b'"waiting_for_subscriber":true' in m.payload.replace(
+                b" ", b""))]
+        assert docs[-1]["no_subscriber_retries"] >= 1 and docs[-1]["queue_pending"] >= 1, docs[-1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:  # noqa: S310
+            text = resp.read().decode()
+    finally:
+        rt.stop()
+        col.stop()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for fam in text_string_to_metric_families(text) for s in fam.samples}
+    assert samples[("maskwatch_queue_waiting_for_subscriber", ())] == 1.0
+    assert samples[("maskwatch_queue_no_subscriber_retries_total", ())] >= 1
+    assert samples[("maskwatch_queue_dead_letters", ())] == 0
+
+
+def test_a_wall_clock_jump_is_logged_once_and_reported_on_healthz_stats_and_metrics(
+        broker: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """NTP jumps a Pi's clock by +8 days while the agent runs (its wall clock shifted, the monotonic clock
+    not, as the kernel does): one warning, and the jump on /healthz, the stats topic and /metrics."""
+    port = free_port()
+    col = Collector(broker.port, "maskwatch/+/camera/+/stats").start()
+    cfg = agent_config(tmp_path, broker.port, [camera()], detector={"type": "fake", "boxes": BOXES},
+                       agent={"health_port": port})
+    rt = RuntimeThread(cfg, pipeline_factory=fake_pipeline).start()
+    jump = 8 * 86400.0
+    try:
+        wait_for(lambda: rt.runtime.runners and rt.runtime.runners[0].last_fps > 0, 20, what="a stats interval")
+        assert rt.runtime.clock.state().jumps == 0
+        real = rt.runtime.clock.wall
+        rt.runtime.clock.wall = lambda: real() + jump
+        wait_for(lambda: rt.runtime.clock.state().jumps == 1, 10, what="the jump seen")
+        docs = [json.loads(m.payload) for m in col.wait_on(
+            "/camera/cam1/stats", 30, predicate=lambda m: b'"clock_jumps":1' in m.payload.replace(b" ", b""))]
+        assert abs(docs[-1]["clock_last_jump_s"] - jump) < 5, docs[-1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:  # noqa: S310
+            health = json.loads(resp.read())
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:  # noqa: S310
+            text = resp.read().decode()
+        time.sleep(1.0)  # more main-loop checks: still one jump
+    finally:
+        rt.stop()
+        col.stop()
+    assert health["clock"]["jumps"] == 1 and abs(health["clock"]["last_jump_s"] - jump) < 5, health["clock"]
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for fam in text_string_to_metric_families(text) for s in fam.samples}
+    assert samples[("maskwatch_clock_jumps_total", ())] == 1
+    assert abs(samples[("maskwatch_clock_offset_seconds", ())] - jump) < 5
+    said = [r for r in caplog.records if "wall clock jumped" in r.getMessage()]
+    assert len(said) == 1 and "+8 d" in said[0].getMessage(), [r.getMessage() for r in said]
 
 
 def test_a_busy_health_port_does_not_stop_the_agent(broker: Mosquitto, tmp_path: Path) -> None:

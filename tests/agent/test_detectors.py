@@ -8,9 +8,11 @@ import pytest
 
 from edge_agent.config import BlazeFaceConfig, CenterFaceConfig, FakeDetectorConfig, parse_config
 from edge_agent.core.detections import Faces, iou_matrix
+from edge_agent.core.evidence import frontal_score
 from edge_agent.detectors import REGISTRY, Detector, DetectorError, create_detector
+from edge_agent.detectors.base import finish
 from edge_agent.detectors.blazeface import ssd_anchors
-from edge_agent.detectors.centerface import adjust_boxes, decode, input_size
+from edge_agent.detectors.centerface import adjust_boxes, decode, decode_landmarks, input_size
 
 ASTRONAUT_FACE = (180, 60, 272, 180)  # hand-measured face box in the shipped astronaut (512x512)
 
@@ -117,6 +119,42 @@ def test_centerface_decode_hand_computed() -> None:
     boxes, scores = decode(heat, scale, offset, 0.5)
     np.testing.assert_allclose(boxes, [[1, -4, 21, 16]], atol=1e-5)
     np.testing.assert_allclose(scores, [0.8])
+
+
+def test_centerface_landmarks_hand_computed() -> None:
+    heat = np.zeros((4, 4), np.float32)
+    heat[1, 2] = 0.8
+    scale = np.zeros((2, 4, 4), np.float32)
+    scale[:, 1, 2] = np.log(5.0)  # a 20 x 20 box from (1, -4)
+    offset = np.zeros((2, 4, 4), np.float32)
+    offset[1, 1, 2] = 0.25
+    lms = np.zeros((10, 4, 4), np.float32)
+    lms[:, 1, 2] = [0.25, 0.5, 0.5, 0.5, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0]  # (y, x) fractions of the box
+    boxes, scores, points = decode_landmarks(heat, scale, offset, lms, 0.5)
+    np.testing.assert_allclose(boxes, [[1, -4, 21, 16]], atol=1e-5)
+    np.testing.assert_allclose(points, [[[11, 1], [11, 6], [1, -4], [1, 16], [21, 16]]], atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["centerface", "blazeface"])
+def test_detectors_give_five_landmarks_on_the_face(kind: str, astronaut: np.ndarray) -> None:
+    faces = create_detector(CONFIGS[kind]).detect(astronaut)
+    assert faces.landmarks.shape == (len(faces), 5, 2) and not np.isnan(faces.landmarks).any()
+    (x1, y1, x2, y2), lm = faces.xyxy[0], faces.landmarks[0]
+    assert np.all((lm[:, 0] > x1) & (lm[:, 0] < x2) & (lm[:, 1] > y1) & (lm[:, 1] < y2))
+    assert lm[0, 0] < lm[2, 0] < lm[1, 0]  # nose between the eyes, left to right in the image
+    assert max(lm[0, 1], lm[1, 1]) < lm[2, 1] < min(lm[3, 1], lm[4, 1])  # eyes above the nose above the mouth
+    assert frontal_score(lm)[0] > 0.7  # she faces the camera
+
+
+def test_finish_keeps_landmarks_with_their_boxes() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 52, 52], [30, 30, 45, 45]], np.float32)
+    scores = np.array([0.5, 0.9, 0.8, 0.7], np.float32)
+    lm = np.arange(4, dtype=np.float32)[:, None, None] * np.ones((4, 5, 2), np.float32)  # face k: all k
+    out = finish(boxes, scores, 100, 100, 5, 0.3, lm)  # face 2 is too small, face 0 loses the NMS to face 1
+    assert not np.isnan(out.landmarks).any()
+    np.testing.assert_array_equal(out.landmarks[:, 0, 0], [1, 3])
+    assert out[np.array([False, True])].landmarks[0, 0, 0] == 3
+    assert out.scaled(2.0, 0.5).landmarks[0, 0].tolist() == [2.0, 0.5]
 
 
 def test_box_adjust_hand_computed() -> None:

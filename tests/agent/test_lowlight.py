@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from edge_agent.config import CenterFaceConfig, LowLightConfig
+from edge_agent.core.detections import Faces
 from edge_agent.detectors import create_detector
-from edge_agent.lowlight import LowLight, gain_for, mean_grey
+from edge_agent.lowlight import LowLight, gain_for, mean_grey, merge
 from edge_agent.sources.walks import darken
 
 
@@ -52,13 +53,57 @@ def test_the_detector_threshold_is_lowered_only_in_dark_frames() -> None:
             return Faces.empty()
 
     spy = Spy()
-    cfg = parse_config({"detector": {"type": "centerface", "score_threshold": 0.4}})
+    cfg = parse_config({"detector": {"type": "centerface", "score_threshold": 0.4}, "low_light": {"raw_pass": False}})
     from types import SimpleNamespace
 
     fa = FaceAnalyzer(cfg, detector=spy, classifier=SimpleNamespace(labels=("with_mask",)))  # type: ignore[arg-type]
     fa.detect(np.full((100, 100, 3), 150, np.uint8))
     fa.detect(np.full((100, 100, 3), 10, np.uint8))
     assert spy.thresholds == [None, pytest.approx(0.16)]
+
+
+def test_a_dark_frame_gets_a_second_pass_as_it_is_and_the_faces_of_both_are_merged() -> None:
+    """``raw_pass`` (default): the enhanced frame and the frame as it is each go through the detector, at the
+    lowered threshold; a face found in only one pass is kept, a face found in both is kept once."""
+    from types import SimpleNamespace
+
+    from edge_agent.config import parse_config
+    from edge_agent.pipeline import FaceAnalyzer
+
+    dark = np.full((100, 200, 3), 10, np.uint8)
+
+    class TwoPasses:
+        def __init__(self) -> None:
+            self.calls: list[tuple[bool, float | None]] = []
+
+        def detect(self, frame: np.ndarray, score_threshold: float | None = None) -> Faces:
+            raw = frame is dark
+            self.calls.append((raw, score_threshold))
+            if raw:  # the frame as it is: one face of its own, one the enhanced pass also finds (scored lower)
+                return Faces(np.array([[10, 10, 40, 40], [100, 10, 140, 50]], np.float32), np.array([0.5, 0.3]))
+            return Faces(np.array([[101, 11, 141, 51]], np.float32), np.array([0.6], np.float32))
+
+    det = TwoPasses()
+    cfg = parse_config({"detector": {"type": "centerface", "score_threshold": 0.4}})
+    fa = FaceAnalyzer(cfg, detector=det, classifier=SimpleNamespace(labels=("with_mask",)))  # type: ignore[arg-type]
+    faces = fa.detect(dark)
+    assert det.calls == [(False, pytest.approx(0.16)), (True, pytest.approx(0.16))]
+    assert faces.xyxy.tolist() == [[101, 11, 141, 51], [10, 10, 40, 40]] and faces.score.tolist() == \
+        pytest.approx([0.6, 0.5])
+    det.calls.clear()
+    fa.detect(np.full((100, 200, 3), 150, np.uint8))
+    assert det.calls == [(False, None)]  # daylight: one pass, as before
+
+
+def test_merge_keeps_the_higher_score_of_overlapping_faces_and_their_landmarks() -> None:
+    lm = np.zeros((1, 5, 2), np.float32)
+    a = Faces(np.array([[0, 0, 10, 10]], np.float32), np.array([0.4], np.float32), landmarks=lm)
+    b = Faces(np.array([[1, 0, 11, 10], [50, 50, 60, 60]], np.float32), np.array([0.7, 0.2], np.float32),
+              landmarks=np.ones((2, 5, 2), np.float32))
+    out = merge(a, b, 100, 100, 0.3)
+    assert out.xyxy.tolist() == [[1, 0, 11, 10], [50, 50, 60, 60]]
+    assert out.landmarks[:, 0, 0].tolist() == [1.0, 1.0]
+    assert merge(a, Faces.empty(), 100, 100, 0.3) is a and merge(Faces.empty(), b, 100, 100, 0.3) is b
 
 
 def test_the_detector_scores_a_small_dark_face_higher_with_it(astronaut: np.ndarray) -> None:

@@ -153,8 +153,12 @@ def test_outbox_backlog_is_delivered_in_order_exactly_once_after_an_outage(broke
         wait_for(lambda: len(col.on("/event")) >= 120, 20, what="all 120 messages at the subscriber")
         print(f"backlog of 100 delivered {time.monotonic() - t0:.2f} s after the broker returned")
         time.sleep(0.5)  # any duplicate would arrive now
-        # exactly once from the agent (the broker may itself re-send to the persistent subscriber with DUP set)
-        assert [int(m.payload) for m in col.on("/event", redelivered=False)] == list(range(120))
+        # exactly once from the agent (the broker may itself re-send to the persistent subscriber with DUP set),
+        # but for what the broker acknowledged just before it went down and had not yet shown it saved: the
+        # agent sends those again, counted (docs/mqtt.md "Acknowledged is not yet saved")
+        resent = outbox.counter("resent_unconfirmed")
+        got = [int(m.payload) for m in col.on("/event", redelivered=False)]
+        assert list(dict.fromkeys(got)) == list(range(120)) and len(got) - 120 <= resent, (resent, got)
         print(f"broker re-sends to the subscriber (DUP): {len(col.on('/event')) - 120}")
     finally:
         sender.stop()

@@ -70,6 +70,43 @@ def test_forget_in_flight_hands_unacked_messages_over_again(tmp_path: Path) -> N
     assert [x.payload for x in box.take(5)] == [b"x"]
 
 
+def test_an_acknowledged_event_settles_until_the_broker_shows_it_saved_it(tmp_path: Path) -> None:
+    """Outbox.settle: acknowledged (out of pending, not handed over again) but kept until confirm(); a
+    lost connection hands it over again (unsettle), a restart of the agent too (the row is still stored)."""
+    clock = Clock()
+    path = tmp_path / "q.sqlite3"
+    box = Outbox(path, clock=clock)
+    for i in range(3):
+        box.put("t/e", f"e{i}".encode())
+    for mid, m in enumerate(box.take(3), start=1):
+        box.mark_sent(m.id, mid)
+    assert box.settle(1, mark=3, connection=1) and box.settle(2, mark=3, connection=1)
+    assert box.settle(1, mark=3, connection=1) is False  # a duplicate PUBACK
+    assert box.pending() == 1 and box.in_flight() == 1 and box.settling() == 2 and box.stats().acked == 2
+    assert box.take(5) == [], "settling rows are not handed over again"
+    assert box.confirm(1, sent_after=3) == 0, "publish 3 was sent before those PUBACKs: it proves nothing"
+    assert box.confirm(2, sent_after=4) == 0, "another connection proves nothing"
+    clock.t += 60
+    assert box.confirm(1, sent_after=4) == 2 and box.settling() == 0
+    box.settle(3, mark=3, connection=1)
+    assert box.confirm(1, older_than=clock.t - 1) == 0, "settled after that time"
+    assert box.unsettle(1) == 0, "the same connection: still settling"
+    assert box.unsettle(2) == 1 and box.counter("resent_unconfirmed") == 1
+    (m,) = box.take(5)
+    assert m.payload == b"e2", "handed over again after the connection was lost"
+    box.mark_sent(m.id, 4)
+    box.settle(4, mark=5, connection=2)
+    clock.t += 10
+    assert box.confirm(2, older_than=clock.t - 10) == 1 and box.pending() == 0, "settled long enough ago"
+    box.put("t/e", b"e3")
+    (m,) = box.take(5)
+    box.mark_sent(m.id, 5)
+    box.settle(5, mark=6, connection=2)
+    box.close()
+    again = Outbox(path, clock=clock)
+    assert [x.payload for x in again.take(5)] == [b"e3"], "an agent restart sends the unconfirmed row again"
+
+
 def test_size_bound_drops_oldest_and_counts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "q.sqlite3"
     box = Outbox(path, max_messages=3)

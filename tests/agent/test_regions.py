@@ -62,8 +62,11 @@ def test_a_region_gives_the_faces_the_whole_frame_gives_there(shipped, w: int, h
         part = part[np.array([_centred(b, regions) for b in part.xyxy], bool)] if len(part) else part
         assert len(part) == len(inside), f"t={t}: {len(part)} faces in the regions, {len(inside)} in the frame there"
         if inside:
-            best = iou_matrix(full.xyxy[inside], part.xyxy).max(axis=1)
+            iou = iou_matrix(full.xyxy[inside], part.xyxy)
+            best = iou.max(axis=1)
             assert best.min() >= 0.75, f"t={t}: not the same face (IoU {best})"
+            moved = np.abs(full.landmarks[inside] - part.landmarks[iou.argmax(axis=1)]).max()
+            assert moved < 0.25 * float((full.xyxy[inside, 2] - full.xyxy[inside, 0]).min()), "landmarks differ"
             ious += best.tolist()
     print(f"{w}x{h}: {len(ious)} faces, IoU region vs whole frame: median {np.median(ious):.3f}, min {min(ious):.3f}")
     assert len(ious) >= 10

@@ -125,17 +125,23 @@ def test_events_produced_while_the_broker_is_down_arrive_exactly_once(broker: Mo
         wait_for(lambda: len(col.on("/event")) >= total, 20, what="every event delivered")
         delivered_s = time.monotonic() - t0
         time.sleep(0.5)  # a duplicate would arrive now
+        resent = rt.runtime.outbox.counter("resent_unconfirmed")
     finally:
         rt.stop()
         col.stop()
-    # the broker may itself re-send to the persistent subscriber (DUP set): not the agent's doing
+    # the broker may itself re-send to the persistent subscriber (DUP set): not the agent's doing. The agent
+    # sends again only what the broker acknowledged just before the connection was lost, unconfirmed as saved
+    # (docs/mqtt.md "Acknowledged is not yet saved"; at least once, deduplicate by event_id), and counts it
     docs = [validate("event", m.payload) for m in col.on("/event", redelivered=False)]
     ids = [(d["event_id"], d["revision"]) for d in docs]  # a revision (better snapshot) is a message of its own
-    assert len(ids) == len(set(ids)) and len({i for i, _ in ids}) >= total, "every event exactly once"
-    times = [d["time"] for d in docs if d["revision"] == 0]  # a revision keeps its event's time
+    assert len({i for i, _ in ids}) >= total, "every event delivered"
+    assert len(ids) - len(set(ids)) <= resent, f"{len(ids) - len(set(ids))} duplicates, {resent} counted as resent"
+    firsts = {(d["event_id"], d["revision"]): d for d in reversed(docs)}  # each one's first arrival
+    times = [d["time"] for d in docs if d["revision"] == 0 and firsts[(d["event_id"], 0)] is d]
     assert times == sorted(times), "backlog delivered in order"
-    print(f"{produced_offline} events produced while the broker was down; all {len(ids)} delivered exactly "
-          f"once, backlog {delivered_s:.2f} s after the broker returned")
+    print(f"{produced_offline} events produced while the broker was down; all {len(set(ids))} delivered "
+          f"({len(ids) - len(set(ids))} sent again, unconfirmed at the outage), backlog {delivered_s:.2f} s after "
+          "the broker returned")
 
 
 def test_watchdog_is_fed_only_while_frames_are_processed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -236,9 +242,11 @@ def test_healthz_reports_cameras_mqtt_and_queue(broker: Mosquitto, tmp_path: Pat
         assert set(body["queue"]) == {"pending", "in_flight", "bytes", "dropped_full", "dropped_age", "dropped_bytes",
                                       "dead_letters", "dead_lettered", "dead_letter_reasons", "deliveries_confirmed",
                                       "disk_full", "memory_buffered", "dropped_disk_full", "no_subscriber_retries",
-                                      "waiting_for_subscriber"}
+                                      "waiting_for_subscriber", "resent_unconfirmed"}
         assert body["queue"]["deliveries_confirmed"] is True and body["alarms"] == []
         assert body["queue"]["no_subscriber_retries"] == 0 and body["queue"]["waiting_for_subscriber"] is False
+        assert body["clock"] == {"jumps": 0, "last_jump_s": None, "offset_s": body["clock"]["offset_s"]}
+        assert abs(body["clock"]["offset_s"]) < 2.0
     finally:
         rt.stop()
 

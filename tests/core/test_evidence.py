@@ -16,6 +16,7 @@ from edge_agent.core.evidence import (
     clipped,
     context_region,
     face_sharpness,
+    frontal_score,
     inside_roi,
     is_better,
     sharpness,
@@ -151,6 +152,39 @@ def test_a_clipped_face_is_replaced_by_the_first_whole_one() -> None:
     f2 = faces((20, 150, 100, 230))
     up = tr.update(f2, 0.2, well_seen(f2, W, H, SeenParams()))
     assert [s.box for _, s in up.improved] == [(20, 150, 100, 230)]
+
+
+FRONTAL = [[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]]  # eyes, nose midway, mouth corners
+TURNED = [[30, 40], [45, 40], [42, 60], [35, 80], [48, 80]]  # nose near the far eye: three-quarter view
+PROFILE = [[40, 40], [48, 40], [30, 60], [35, 80], [45, 80]]  # nose beyond both eyes
+
+
+@pytest.mark.parametrize(("points", "low", "high"), [(FRONTAL, 1.0, 1.0), (TURNED, 0.3, 0.5), (PROFILE, 0.0, 0.0),
+                                                     ([[50, 40]] * 5, 0.0, 0.0),
+                                                     ([[float("nan")] * 2] * 5, 1.0, 1.0)])  # no landmarks
+def test_frontal_score(points: list[list[float]], low: float, high: float) -> None:
+    score = frontal_score(np.array([points], np.float32))
+    assert score.shape == (1,) and low <= score[0] <= high
+
+
+def test_faces_check_the_landmarks_shape() -> None:
+    with pytest.raises(ValueError, match="landmarks"):
+        Faces(np.zeros((2, 4)), np.ones(2), landmarks=np.zeros((1, 5, 2)))
+
+
+@pytest.mark.parametrize("first_profile", [True, False])
+def test_a_turned_face_loses_the_best_shot_to_a_frontal_one_of_the_same_size(first_profile: bool) -> None:
+    tr = Tracker(TrackerParams(), LABELS)
+    box = (300.0, 200.0, 400.0, 300.0)
+    order = [PROFILE, FRONTAL] if first_profile else [FRONTAL, PROFILE]
+    for k, pts in enumerate(order):
+        lm = np.array([pts], np.float32) + np.array(box[:2], np.float32)
+        prob = 0.96 if pts is PROFILE else 0.9  # the profile even scores higher
+        f = Faces(np.array([box], np.float32), np.ones(1, np.float32), np.full(1, 1), np.full(1, prob), landmarks=lm)
+        tr.update(f, k * 0.2, np.array([True]), np.array([100.0], np.float32))
+    best = tr.tracks[1].best
+    assert best is not None
+    assert best.time == order.index(FRONTAL) * 0.2 and best.frontal == 1.0
 
 
 def _event(t: float) -> ViolationEvent:

@@ -476,6 +476,26 @@ def test_offline_install_from_a_wheelhouse(tmp_path: Path) -> None:
     assert (root / "etc/systemd/system/maskwatch-agent.service").exists()
 
 
+def test_an_agents_cameras_are_kept_by_reruns_and_a_bad_name_is_refused(tmp_path: Path) -> None:
+    """--cameras on the install (its own agent) and on add-agent: the ACL names exactly those cameras, and a
+    later run without --cameras does not widen it back to the whole site."""
+    root = tmp_path / "root"
+    run_installer(root, "--site", SITE, "--agent-id", AGENT, "--cameras", "door,lobby", "--skip-venv", "--no-start")
+    run_installer(root, "add-agent", "--site", SITE, "--agent-id", "side", "--cameras", "gate")
+    run_installer(root, "--skip-venv", "--no-start")  # the upgrade run, no --cameras
+    run_installer(root, "add-agent", "--site", SITE, "--agent-id", "side")  # a re-run, no --cameras
+    acl = (root / "etc/mosquitto/maskwatch.acl").read_text()
+    own = acl[acl.index(f"agent/{AGENT}/#"):acl.index("agent/side/#")]
+    side = acl[acl.index("agent/side/#"):]
+    for cam in ("door", "lobby"):
+        assert f"topic write maskwatch/{SITE}/camera/{cam}/#" in own and f"camera/{cam}/+/set" in own
+    assert f"topic write maskwatch/{SITE}/camera/gate/#" in side and "camera/door" not in side
+    assert f"maskwatch/{SITE}/camera/#" not in acl, "a re-run widened an agent to every camera"
+    bad = subprocess.run([str(INSTALL), "--root", str(root), "add-agent", "--site", SITE, "--agent-id", "x",
+                          "--cameras", "ok,no/slash"], capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode != 0 and "not a valid camera name" in bad.stderr + bad.stdout
+
+
 def test_add_agent_survives_installer_reruns(tmp_path: Path) -> None:
     """A second agent's broker user and ACL (install.sh add-agent) are kept by an upgrade run."""
     root = tmp_path / "root"

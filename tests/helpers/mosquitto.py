@@ -103,10 +103,12 @@ class Mosquitto:
             self.acl.write_text("# test-only (tests/helpers/mosquitto.py): every client may use every topic\n"
                                 "pattern readwrite #\n" + text)
 
-    def add_agent(self, site: str, agent: str) -> tuple[str, str]:
-        """``deploy/install.sh add-agent`` (user, password, ACL fragment); the running broker reloads."""
+    def add_agent(self, site: str, agent: str, cameras: list[str] | None = None) -> tuple[str, str]:
+        """``deploy/install.sh add-agent`` (user, password, ACL fragment; ``cameras``: ``--cameras``, the only
+        cameras it may publish); the running broker reloads."""
+        extra = ["--cameras", ",".join(cameras)] if cameras else []
         out = subprocess.run([str(INSTALL), "add-agent", "--root", str(self.root), "--site", site,
-                              "--agent-id", agent], capture_output=True, text=True, timeout=60, check=False)
+                              "--agent-id", agent, *extra], capture_output=True, text=True, timeout=60, check=False)
         if out.returncode != 0:
             raise RuntimeError(f"install.sh add-agent failed:\n{out.stdout}\n{out.stderr}")
         env = read_env(self.root / "etc" / "maskwatch" / "agents" / f"agent-{site}-{agent}.env")
