@@ -1,4 +1,5 @@
-"""Shared OpenCV VideoCapture plumbing: open with timeouts, grab + timestamp + retrieve."""
+"""Shared OpenCV VideoCapture plumbing: open with timeouts, grab + timestamp + retrieve (separately, so that
+frames nobody analyses are never converted to BGR)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import cv2
 
-from edge_agent.sources.base import Frame, SourceError
+from edge_agent.sources.base import Frame, FrameSource, SourceError
 
 _ENV_LOCK = threading.Lock()
 _FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
@@ -65,17 +66,58 @@ def open_capture(
 
 def read_frame(cap: Any, seq: int, what: str) -> Frame:
     """Grab (timestamped at grab), then decode. A failed or empty read raises SourceError."""
+    return retrieve_frame(cap, seq, grab_frame(cap, what), what)
+
+
+def grab_frame(cap: Any, what: str) -> float:
+    """Take the next frame from the stream without converting it to BGR; its capture time (UNIX seconds).
+
+    FFmpeg decodes in ``grab`` (an H.264 stream cannot skip decoding a frame: later frames refer to it);
+    ``retrieve`` converts the decoded frame to a new BGR array (2.7 MB at 720p). A frame nobody will analyse
+    is grabbed only, which keeps the stream live and saves the conversion and the allocation.
+    """
     t0 = time.monotonic()
     ok = cap.grab()
     stamp = time.time()
     if not ok:
         raise SourceError(f"no frame from {what} (read failed after {time.monotonic() - t0:.1f} s)")
+    return stamp
+
+
+def retrieve_frame(cap: Any, seq: int, stamp: float, what: str) -> Frame:
+    """The last grabbed frame in BGR."""
     ok, image = cap.retrieve()
     if not ok or image is None or image.size == 0:
         raise SourceError(f"{what} returned an empty frame")
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     return Frame(image=image, time=stamp, seq=seq)
+
+
+class GrabRetrieve(FrameSource):
+    """``grab`` / ``retrieve`` for sources built on one ``cv2.VideoCapture`` (``_cap``, ``_seq``, ``what``):
+    the capture worker grabs every frame and retrieves only those analysis will take
+    (``camera.skip_unanalysed``)."""
+
+    _cap: Any
+    _seq: int
+    _stamp: float = 0.0
+
+    def grab(self) -> float:
+        if self._cap is None:
+            raise SourceError(f"{self.what} is not open")
+        self._stamp = grab_frame(self._cap, self.what)
+        self._seq += 1
+        return self._stamp
+
+    def retrieve(self) -> Frame:
+        if self._cap is None:
+            raise SourceError(f"{self.what} is not open")
+        return retrieve_frame(self._cap, self._seq, self._stamp, self.what)
+
+    def read(self) -> Frame:
+        self.grab()
+        return self.retrieve()
 
 
 def describe(target: int | str) -> str:

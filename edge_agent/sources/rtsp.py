@@ -13,12 +13,11 @@ from urllib.parse import urlsplit
 import cv2
 
 from edge_agent.config import CameraConfig
-from edge_agent.sources.base import Frame, FrameSource, SourceError
 from edge_agent.sources.configs import RTSPSource
-from edge_agent.sources.opencv import describe, open_capture, read_frame
+from edge_agent.sources.opencv import GrabRetrieve, describe, open_capture
 
 
-class RtspCamera(FrameSource):
+class RtspCamera(GrabRetrieve):
     def __init__(self, source: RTSPSource, camera: CameraConfig) -> None:
         self.url = source.url
         self.transport = source.transport
@@ -37,12 +36,6 @@ class RtspCamera(FrameSource):
             # to read the codec parameters and keeps a reconnect within 5 s of the stream's return
             ffmpeg_options=f"rtsp_transport;{self.transport}|analyzeduration;1000000|probesize;500000",
         )
-
-    def read(self) -> Frame:
-        if self._cap is None:
-            raise SourceError(f"{self.what} is not open")
-        self._seq += 1
-        return read_frame(self._cap, self._seq, self.what)
 
     def close(self) -> None:
         if self._cap is not None:

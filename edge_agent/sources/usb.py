@@ -8,12 +8,11 @@ from typing import Any
 import cv2
 
 from edge_agent.config import CameraConfig
-from edge_agent.sources.base import Frame, FrameSource, SourceError
 from edge_agent.sources.configs import USBSource
-from edge_agent.sources.opencv import open_capture, read_frame
+from edge_agent.sources.opencv import GrabRetrieve, open_capture
 
 
-class UsbCamera(FrameSource):
+class UsbCamera(GrabRetrieve):
     def __init__(self, source: USBSource, camera: CameraConfig) -> None:
         self.device: int | str = source.device
         if isinstance(self.device, str) and self.device.isdigit():
@@ -29,12 +28,6 @@ class UsbCamera(FrameSource):
     def open(self) -> None:
         backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
         self._cap = open_capture(self.device, backend, self.camera.open_timeout_s, self.camera.read_timeout_s)
-
-    def read(self) -> Frame:
-        if self._cap is None:
-            raise SourceError(f"USB camera {self.device} is not open")
-        self._seq += 1
-        return read_frame(self._cap, self._seq, self.what)
 
     def close(self) -> None:
         if self._cap is not None:
