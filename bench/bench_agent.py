@@ -51,11 +51,13 @@ TARGET_RSS_TWO_CAMERAS_MB = 250.0
 
 def run_case(work: Path, broker_port: int, url: str, n: int, fps: int, seconds: float, cpus: str | None,
              width: int | None, input_scale: float, detect_fps: float | None = None, motion: bool = True,
-             scene: str = "people", runtime: str = "opencv") -> dict[str, Any]:
-    folder = work / f"agent-{n}cam-{cpus or 'all'}-{scene}-{'gate' if motion else 'nogate'}-{detect_fps or fps}"
+             scene: str = "people", runtime: str = "opencv", regions: bool = True, skip: bool = True,
+             label: str = "") -> dict[str, Any]:
+    folder = work / (f"agent-{n}cam-{cpus or 'all'}-{scene}-{'gate' if motion else 'nogate'}-{detect_fps or fps}"
+                     f"-{'r' if regions else 'nr'}-{'s' if skip else 'ns'}")
     folder.mkdir(parents=True, exist_ok=True)
     cams = [{"name": f"cam{i + 1}", "source": {"type": "rtsp", "url": url}, "detect_fps": detect_fps or fps,
-             "motion": {"enabled": motion},
+             "motion": {"enabled": motion, "regions": regions}, "skip_unanalysed": skip,
              "open_timeout_s": 10, "read_timeout_s": 5, **({"width": width} if width else {})}
             for i in range(n)]
     port = free_port()
@@ -84,14 +86,16 @@ def run_case(work: Path, broker_port: int, url: str, n: int, fps: int, seconds: 
     wall = p1.at - p0.at
     per_cam = {name: round((c["frames"] - h0["cameras"][name]["frames"]) / wall, 2)
                for name, c in h1["cameras"].items()}
+    skipped = sum(c.get("skipped_frames", 0) - h0["cameras"][k].get("skipped_frames", 0) for k, c in h1["cameras"].items())
     dropped = sum(c["dropped_frames"] - h0["cameras"][k]["dropped_frames"] for k, c in h1["cameras"].items())
     offline = [k for k, c in h1["cameras"].items() if c["state"] != "online"]
     frames = sum(per_cam.values()) * wall
     cpu_ms = 1000.0 * (p1.cpu_s - p0.cpu_s) / max(frames, 1)
     iw, ih = input_size(width or 1280, round((width or 1280) * 720 / 1280), input_scale)
     return {
-        "cameras": n, "cpus": cpus or f"all ({os.cpu_count()})", "stream": f"1280x720@{fps}",
-        "scene": scene, "motion_gate": motion, "detect_fps": detect_fps or fps, "runtime": runtime,
+        "label": label, "cameras": n, "cpus": cpus or f"all ({os.cpu_count()})", "stream": f"1280x720@{fps}",
+        "scene": scene, "motion_gate": motion, "regions": motion and regions, "skip_unanalysed": skip,
+        "detect_fps": detect_fps or fps, "runtime": runtime, "skipped_per_s": round(skipped / wall, 2),
         "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
         "cpu_percent_per_camera": round(100.0 * (p1.cpu_s - p0.cpu_s) / wall / n, 1),
         "analysis_width": width or 1280, "input_scale": input_scale, "detector_input": f"{iw}x{ih}",
@@ -122,13 +126,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="motion-gated detection (camera.motion.enabled)")
     p.add_argument("--scene", choices=["people", "empty"], default="people", help="empty: the corridor with nobody")
     p.add_argument("--runtime", choices=["opencv", "onnxruntime"], default="opencv", help="detector.runtime")
-    p.add_argument("--preset", choices=["cameras4"], help="cameras4: 4 x 720p streams at 5 fps analysed at 5 fps "
+    p.add_argument("--regions", action=argparse.BooleanOptionalAction, default=True,
+                   help="camera.motion.regions: detect in the moving regions only")
+    p.add_argument("--skip", action=argparse.BooleanOptionalAction, default=True,
+                   help="camera.skip_unanalysed: grab every frame, retrieve only analysed ones")
+    p.add_argument("--preset", choices=["cameras4", "issue14"], help="cameras4: 4 x 720p streams at 5 fps analysed at 5 fps "
                    "with the gate; 1 camera CPU ms per frame with the gate off and on; idle (nobody in view) "
                    "CPU per camera with the gate off and on, for 1 and 4 cameras")
     p.add_argument("--json", type=Path, help="also write the results to this file")
     args = p.parse_args(argv)
     if args.preset == "cameras4":
         return preset_cameras4(args)
+    if args.preset == "issue14":
+        return preset_issue14(args)
     if not (mosquitto.available() and rtsp.available()):
         raise SystemExit("needs mosquitto and the GStreamer RTSP server (see tests/helpers)")
     cases: list[tuple[int, str | None]] = [(n, None) for n in args.cameras]
@@ -145,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for n, cpus in cases:
                 r = run_case(work, broker.port, server.url, n, args.fps, args.seconds, cpus, args.width,
                              args.input_scale, detect_fps=args.detect_fps, motion=args.motion, scene=args.scene,
-                             runtime=args.runtime)
+                             runtime=args.runtime, regions=args.regions, skip=args.skip)
                 results.append(r)
                 print(f"  {n} camera(s) on cpus {r['cpus']}: {r['fps_total']} fps analysed, "
                       f"{r['cpu_percent']}% CPU, RSS {r['rss_mb_max']} MB, {r['dropped_per_s']} dropped/s",
@@ -212,11 +222,68 @@ def preset_cameras4(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+ISSUE14_CASES = [  # label, cameras, stream fps, scene, gate, regions, skip_unanalysed
+    ("1 cam people 15->5 fps BEFORE (no gate, no regions, every frame retrieved)", 1, 15, "people", False, False, False),
+    ("1 cam people 15->5 fps AFTER (gate + regions + retrieve only analysed)", 1, 15, "people", True, True, True),
+    ("1 cam people 5 fps, gate, regions OFF", 1, 5, "people", True, False, True),
+    ("1 cam people 5 fps, gate, regions ON", 1, 5, "people", True, True, True),
+    ("1 cam idle 5 fps, gate ON", 1, 5, "empty", True, True, True),
+    ("4 cams people 5 fps BEFORE (gate, no regions)", 4, 5, "people", True, False, True),
+    ("4 cams people 5 fps AFTER (gate + regions)", 4, 5, "people", True, True, True),
+    ("4 cams idle 5 fps", 4, 5, "empty", True, True, True),
+]
+
+
+def preset_issue14(args: argparse.Namespace) -> dict[str, Any]:
+    """Every whole-agent figure docs/performance.md's issue-14 section needs, one run (~4 min): detect_fps 5,
+    MALLOC_ARENA_MAX=2 as the systemd unit; streams 1280x720 H.264 at 5 or 15 fps from a real RTSP server."""
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
+        work = Path(tmp)
+        servers: dict[tuple[str, int], Any] = {}
+        broker = mosquitto.Mosquitto(work / "broker", persistence=False).start()
+        try:
+            for fps in sorted({c[2] for c in ISSUE14_CASES}):
+                for scene in ("people", "empty"):
+                    frames = rtsp.render_frames(work / f"{scene}{fps}", seconds=8 if scene == "people" else 1,
+                                                fps=fps, width=1280, height=720, empty=scene == "empty")
+                    servers[(scene, fps)] = rtsp.RtspServer(frames, fps=fps, path=f"/{scene}{fps}").start()
+            for label, n, fps, scene, gate, regions, skip in ISSUE14_CASES:
+                r = run_case(work, broker.port, servers[(scene, fps)].url, n, fps, args.seconds, None, args.width,
+                             args.input_scale, detect_fps=5, motion=gate, scene=scene, runtime=args.runtime,
+                             regions=regions, skip=skip, label=label)
+                results.append(r)
+                print(f"  {label}: {r['fps_total']} fps analysed, {r['dropped_per_s']} dropped/s, "
+                      f"{r['cpu_percent_per_camera']}% CPU per camera, {r['cpu_ms_per_frame']} CPU ms/frame, "
+                      f"RSS {r['rss_mb_max']} MB", file=sys.stderr)
+        finally:
+            for server in servers.values():
+                server.stop()
+            broker.stop()
+    by = {r["label"]: r for r in results}
+    four = by[ISSUE14_CASES[6][0]]
+    idle = by[ISSUE14_CASES[4][0]]
+    out = {"benchmark": "agent", "command": "python bench/bench_agent.py " + " ".join(sys.argv[1:]),
+           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "results": results,
+           "targets": {"four_720p_cameras_at_5fps_no_drops": {
+                           "value": four["fps_total"], "met": four["fps_total"] >= 0.95 * 20 and four["dropped_per_s"] < 0.1},
+                       "rss_four_cameras_people_mb<=250": {"value": four["rss_mb_max"], "met": four["rss_mb_max"] <= 250},
+                       "idle_camera_cpu_percent<=5": {"value": idle["cpu_percent_per_camera"],
+                                                      "met": idle["cpu_percent_per_camera"] <= 5.0}}}
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return out
+
+
 def table(out: dict[str, Any]) -> str:
     lines = [f"{'cameras':>7} {'cpus':>9} {'scene':>6} {'gate':>4} {'det. input':>10} {'fps total':>9} "
              f"{'fps/camera':>22} {'dropped/s':>9} "
              f"{'CPU %':>6} {'CPU ms/frame':>12} {'fps/core':>8} {'RSS MB':>7} {'load':>5}"]
     for r in out["results"]:
+        if r.get("label"):
+            lines.append(f"-- {r['label']}: skipped (grabbed, not retrieved) {r.get('skipped_per_s', 0)}/s, "
+                         f"CPU {r['cpu_percent_per_camera']}% of a core per camera")
         per = "/".join(f"{v:g}" for v in r["fps_per_camera"].values())
         gate = "on" if r.get("motion_gate", True) else "off"
         lines.append(f"{r['cameras']:>7} {r['cpus']:>9} {r.get('scene', 'people'):>6} {gate:>4} "

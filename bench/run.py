@@ -56,12 +56,13 @@ def _args(quick: bool, tmp: Path, name: str) -> tuple[list[str], Path | None]:
                       str(out)], out),
         "motion_gate": (["bench_motion_gate.py", "--json", "--seconds", "10" if quick else "30"], None),
         "centerface_runtime": (["bench_centerface_runtime.py", "--json", "--repeat", "5" if quick else "30"], None),
+        "stages": (["bench_stages.py", "--json", "--frames", "20" if quick else "60"], None),
     }
     return table[name]
 
 
 BENCHMARKS = ("classifier", "detector", "agent", "latency", "dashboard", "outbox", "prevgen", "cameras4", "motion_gate",
-              "centerface_runtime")
+              "centerface_runtime", "stages")
 
 
 def first_json(text: str) -> Any:
@@ -164,12 +165,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, Any, str]]:
                     "4 cams: 20 fps, 0 dropped, RSS <= 250" if r["cameras"] == 4 and r["scene"] == "people" else
                     ("<= 5% per camera" if r["scene"] == "empty" and r["motion_gate"] else "")))
     for r in _get(results, "motion_gate", "result", "rows") or []:
-        out.append((f"analysis path 720p@5, {r['scene']}, gate {'on' if r['gate'] else 'off'}",
+        out.append((f"analysis path 720p@5, {r['scene']}, gate {'on' if r['gate'] else 'off'}"
+                    f"{', regions' if r.get('regions') else ''}",
                     f"{r['cpu_ms_per_frame']} CPU ms/frame, detector on {r['detector_ran']:.0%}, "
                     f"{r['percent_of_a_core_at_fps']}% of a core", ""))
     for r in _get(results, "centerface_runtime", "result", "rows") or []:
         out.append((f"CenterFace {r['frame']} x{r['input_scale']}: OpenCV / onnxruntime CPU ms",
                     f"{r['opencv_cpu_ms']} / {r['onnxruntime_cpu_ms']} (max diff {r['max_output_diff']})", ""))
+    for r in _get(results, "stages", "result", "rows") or []:
+        out.append((f"720p stage: {r['stage']}", f"{r['cpu_ms']} CPU ms ({r['wall_ms']} wall)", ""))
     for name, rec in results.items():
         if isinstance(rec, dict) and "error" in rec:
             out.append((f"{name}: FAILED", rec["error"].splitlines()[0][:100], ""))

@@ -94,7 +94,15 @@ class MotionConfig(_Section):
     learning_rate: float = Field(0.05, gt=0, le=1, description="How fast the background follows still parts of the scene")
     lighting_change: float = Field(0.5, gt=0, le=1, description="A frame where more than this fraction moved is a "
                                    "lighting change: the background restarts and the detector runs")
-    refresh_s: float = Field(5.0, gt=0, le=600, description="Run the detector at least this often even without motion")
+    refresh_s: float = Field(5.0, gt=0, le=600, description="Run the detector at least this often even without "
+                             "motion, and on the whole frame at least this often when regions is on")
+    regions: bool = Field(True, description="Run the detector on the moving regions and the live tracks only "
+                          "(widened by region_margin), not the whole frame, when they cover at most region_max_area "
+                          "of it (edge_agent/regions.py; CenterFace only)")
+    region_margin: float = Field(0.03, ge=0, le=0.5, description="Margin added on each side of a moving region or "
+                                 "track, as a fraction of the frame's width and height")
+    region_max_area: float = Field(0.7, gt=0, le=1, description="Above this fraction of the frame covered by regions, "
+                                   "the detector runs on the whole frame")
 
 
 # ---------------------------------------------------------------- privacy (docs/privacy.md)
@@ -125,6 +133,8 @@ class CameraConfig(_Section):
         "only faces whose centre lies inside count",
     )
     motion: MotionConfig = Field(default_factory=MotionConfig)
+    skip_unanalysed: bool = Field(True, description="Grab every frame (the stream stays live) but convert to BGR only "
+                                  "those detect_fps will analyse (RTSP and USB cameras); false: convert every frame")
     open_timeout_s: float = Field(10.0, gt=0, le=120, description="Give up opening the stream after this")
     read_timeout_s: float = Field(3.0, gt=0, le=120, description="A read that takes longer marks the camera offline")
     reconnect_max_s: float = Field(

@@ -94,24 +94,35 @@ class MotionDetector:
 
 @dataclass(slots=True)
 class MotionGate:
-    """Decides, frame by frame, whether the detector runs. Counts what it decided."""
+    """Decides, frame by frame, whether the detector runs, and (``regions``) whether on the whole frame.
+    Counts what it decided."""
 
     cfg: MotionConfig
     detector: MotionDetector = field(init=False)
     last_detect: float | None = None
+    last_full: float | None = None
     detected: int = 0
     skipped: int = 0
+    regional: int = 0  # of ``detected``: frames on which only regions were to be searched
+    motion: Motion | None = None  # of the last frame
+    full: bool = True  # the last run must search the whole frame (first frame, lighting change, refresh)
 
     def __post_init__(self) -> None:
         self.detector = MotionDetector(self.cfg)
 
     def should_detect(self, frame_bgr: Image, time: float, live_tracks: bool) -> bool:
-        motion = self.detector.detect(frame_bgr)  # always: the background must follow the scene
+        motion = self.motion = self.detector.detect(frame_bgr)  # always: the background must follow the scene
         due = self.last_detect is None or time - self.last_detect >= self.cfg.refresh_s
         run = motion.moving or live_tracks or due
         if run:
             self.last_detect = time
             self.detected += 1
+            self.full = (motion.lighting_change or self.last_full is None
+                         or time - self.last_full >= self.cfg.refresh_s)
+            if self.full:
+                self.last_full = time
+            else:
+                self.regional += 1
         else:
             self.skipped += 1
         return run

@@ -27,6 +27,7 @@ from edge_agent.detectors import Detector, create_detector
 from edge_agent.imaging import resize_square
 from edge_agent.lowlight import LowLight, merge
 from edge_agent.motion import MotionGate
+from edge_agent.regions import Box, plan_regions
 
 
 def analysis_size(width: int, height: int, camera: CameraConfig | None) -> tuple[int, int]:
@@ -60,14 +61,25 @@ class FaceAnalyzer:
         self.classify_ms = 0.0
         self.outside_roi: tuple[tuple[float, float, float, float], ...] = ()
 
-    def detect(self, frame_bgr: Image) -> Faces:
+    @property
+    def supports_regions(self) -> bool:
+        return bool(getattr(self.detector, "supports_regions", hasattr(self.detector, "detect_regions")))
+
+    def detect(self, frame_bgr: Image, regions: list[Box] | None = None) -> Faces:
+        """Faces in the frame; with ``regions`` (frame pixels, see edge_agent/regions.py) only in those."""
         t0 = _time.perf_counter()
         h, w = frame_bgr.shape[:2]
         aw, ah = analysis_size(w, h, self.camera)
         small = frame_bgr if (aw, ah) == (w, h) else cv2.resize(frame_bgr, (aw, ah), interpolation=cv2.INTER_AREA)
         det_input, dark = self.low_light(small)
-        if dark and self.dark_threshold is not None:
-            faces = self.detector.detect(det_input, score_threshold=self.dark_threshold)
+        threshold = self.dark_threshold if dark else None
+        if regions is not None and self.supports_regions:
+            fx, fy = aw / w, ah / h
+            scaled = [(int(x0 * fx), int(y0 * fy), int(np.ceil(x1 * fx)), int(np.ceil(y1 * fy)))
+                      for x0, y0, x1, y1 in regions]
+            faces = self.detector.detect_regions(det_input, scaled, score_threshold=threshold)  # type: ignore[attr-defined]
+        elif threshold is not None:
+            faces = self.detector.detect(det_input, score_threshold=threshold)
         else:
             faces = self.detector.detect(det_input)
         if dark and self.low_light.cfg.raw_pass:  # the dark frame as it is too (lowlight.py)
@@ -95,8 +107,8 @@ class FaceAnalyzer:
         self.classify_ms = (_time.perf_counter() - t0) * 1000.0
         return out, probs
 
-    def analyse(self, frame_bgr: Image) -> Faces:
-        return self.classify(frame_bgr, self.detect(frame_bgr))[0]
+    def analyse(self, frame_bgr: Image, regions: list[Box] | None = None) -> Faces:
+        return self.classify(frame_bgr, self.detect(frame_bgr, regions))[0]
 
 
 class FramePipeline:
@@ -115,6 +127,8 @@ class FramePipeline:
         self.labels: tuple[Verdict, ...] = self.analyzer.labels
         motion = camera_config.motion if camera_config is not None else None
         self.gate = MotionGate(motion) if motion is not None and motion.enabled else None
+        self.last_regions: list[Box] | None = None  # where the detector ran on the last frame (None: everywhere)
+        self.search_all_next = False  # set by the runtime when it will publish the next frame (a preview)
 
     def _live_tracks(self, time: float) -> bool:
         p = self.tracker.effective or self.tracker.params
@@ -129,7 +143,8 @@ class FramePipeline:
             detected = False
         else:
             detected = True
-            faces = self.analyzer.analyse(frame_bgr)
+            self.last_regions = self._regions(frame_bgr, capture_time)
+            faces = self.analyzer.analyse(frame_bgr, self.last_regions)
             detect_ms, classify_ms = self.analyzer.detect_ms, self.analyzer.classify_ms
         motion_ms = (_time.perf_counter() - t0) * 1000.0 - detect_ms - classify_ms
         h, w = frame_bgr.shape[:2]
@@ -138,7 +153,25 @@ class FramePipeline:
         self.people.add(update.decisions)
         return FrameResult(frame, update.faces, update.decisions, detect_ms + max(motion_ms, 0.0), classify_ms,
                            improved=update.improved, ended=update.ended,
-                           outside_roi=self.analyzer.outside_roi if detected else (), detected=detected)
+                           outside_roi=self.analyzer.outside_roi if detected else (), detected=detected,
+                           searched_all=not detected or self.last_regions is None)
+
+    def _regions(self, frame_bgr: Image, time: float) -> list[Box] | None:
+        """Motion regions + live tracks (their last and predicted boxes) + the faces outside the ROI last
+        found, or None for the whole frame."""
+        gate, search_all = self.gate, self.search_all_next
+        self.search_all_next = False
+        if (gate is None or gate.full or search_all or gate.motion is None or not gate.cfg.regions
+                or not self.analyzer.supports_regions):
+            return None
+        p = self.tracker.effective or self.tracker.params
+        # faces outside the ROI are not tracked but must stay found: they are blurred in every image
+        boxes = list(gate.motion.boxes) + [np.array(b, np.float32) for b in self.analyzer.outside_roi]
+        for t in self.tracker.tracks.values():
+            if time - t.last_seen <= p.max_age_s:
+                boxes += [t.box, t.predicted(time)]
+        h, w = frame_bgr.shape[:2]
+        return plan_regions(boxes, w, h, gate.cfg.region_margin, gate.cfg.region_max_area)
 
     def drain_people(self) -> dict[Verdict, int]:
         """Unique people decided per verdict since the last call (every label present); resets the count."""

@@ -73,6 +73,32 @@ class SharedDetector:
                 return self.detector.detect(frame_bgr)
             return self.detector.detect(frame_bgr, score_threshold=score_threshold)
 
+    @property
+    def supports_regions(self) -> bool:
+        return hasattr(self.detector, "detect_regions")
+
+    def detect_regions(self, frame_bgr: Any, regions: Any, score_threshold: float | None = None) -> Any:
+        with self._lock:
+            return self.detector.detect_regions(frame_bgr, regions, score_threshold=score_threshold)
+
+
+class SharedClassifier:
+    """One classifier interpreter for every camera, one batch at a time: each TFLite interpreter holds its
+    own arena and thread pool (~2 MB per camera), for a call of about a millisecond."""
+
+    def __init__(self, classifier: Any) -> None:
+        self.classifier = classifier
+        self.labels = classifier.labels
+        self.crop = classifier.crop
+        self._lock = threading.Lock()
+
+    def predict_proba(self, crops: Any) -> Any:
+        with self._lock:
+            return self.classifier.predict_proba(crops)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.classifier, name)
+
 
 class SharedDetectors:
     """The runtime's detector cache: one :class:`SharedDetector` for the detector settings in use. A reload
@@ -120,6 +146,8 @@ class CameraRunner:
         self.cfg = out.config
         self.worker: CaptureWorker = make_worker(camera, on_status=self._on_status, backoff=backoff)
         self.period = 1.0 / camera.detect_fps
+        if camera.skip_unanalysed:
+            self.worker.wanted = self._wanted
         self.privacy = Privacy(self.cfg.privacy_mode(camera))
         self._violators = ViolatorTracks()
         self.frames_total = 0
@@ -301,6 +329,11 @@ class CameraRunner:
         sw = self.out.switches
         return sw is None or sw.get(self.camera.name, ENABLED)
 
+    def _wanted(self, capture_time: float) -> bool:
+        """Called by the capture thread after each grab: False for a frame ``_due`` would refuse however long
+        it waited (its slot only moves later), so the worker need not convert it to BGR."""
+        return self.detection_enabled and capture_time >= self._next_due - 0.1 * self.period
+
     def _due(self, frame: Frame) -> bool:
         """detect_fps: take a frame when its slot has come (10% tolerance for capture jitter)."""
         if frame.time < self._next_due - 0.1 * self.period:
@@ -309,6 +342,10 @@ class CameraRunner:
         return True
 
     def _analyse(self, frame: Frame) -> None:
+        preview_due = self.cfg.preview.enabled and self.privacy.images and frame.time >= self._next_preview
+        link = self.out.link
+        if preview_due and link is not None and link.connected.is_set() and hasattr(self.pipeline, "search_all_next"):
+            self.pipeline.search_all_next = True  # a published frame must have every face found (and blurred)
         result = self.pipeline.process(frame)
         self.last_processed = time.monotonic()
         self.frames_total += 1
@@ -324,8 +361,9 @@ class CameraRunner:
                 self._publish_violation(result, d)
         self._revise(frame.time, result.ended)
         self._violators.update((d.track_id for d in result.decisions if d.verdict in VIOLATIONS), result.track_ids)
-        # a frame the motion gate kept from the detector has no face boxes to blur: no preview of it
-        if self.cfg.preview.enabled and self.privacy.images and result.detected and frame.time >= self._next_preview:
+        # a frame the motion gate kept from the detector, or searched only in its motion regions, may have
+        # faces without boxes to blur: no preview of it
+        if preview_due and result.detected and result.searched_all:
             self._next_preview = frame.time + 1.0 / self.cfg.preview.fps
             self._preview(result)
 
@@ -378,6 +416,7 @@ class Runtime:
         self.config = config
         self.config_path = config_path
         self.detectors = SharedDetectors()
+        self._classifier: SharedClassifier | None = None
         self.pipeline_factory: PipelineFactory = pipeline_factory or self.default_pipeline
         self.camera_backoff = camera_backoff
         self.outbox = Outbox(config.queue.path, config.queue.max_messages, config.queue.max_age_h * 3600,
@@ -409,9 +448,13 @@ class Runtime:
     # ------------------------------------------------------------ parts
     def default_pipeline(self, config: Config, camera: CameraConfig) -> Pipeline:
         """The real pipeline, on the detector the cameras share."""
+        from edge_agent.classifier import Classifier
         from edge_agent.pipeline import FramePipeline
 
-        return FramePipeline(config, camera, detector=self.detectors.get(config.detector))
+        if self._classifier is None:  # one interpreter for every camera of this (re)load
+            self._classifier = SharedClassifier(Classifier(config.classifier.model_card, config.classifier.threads))
+        return FramePipeline(config, camera, detector=self.detectors.get(config.detector),
+                             classifier=self._classifier)  # type: ignore[arg-type]
 
     def _start_link(self) -> None:
         self.link = MqttLink(self.config.mqtt, self.config.site, self.config.agent_id, backlog=self.outbox.pending)
@@ -430,6 +473,7 @@ class Runtime:
 
     def _make_pipelines(self, config: Config) -> dict[str, Pipeline]:
         """Load models first: a model or detector error fails the start (or the reload) before anything runs."""
+        self._classifier = None  # each (re)load reads the model card again (a model replaced in place)
         return {cam.name: self.pipeline_factory(config, cam) for cam in config.cameras if cam.enabled}
 
     def _start_switches(self, topics: Topics, names: list[str]) -> Switches:
@@ -487,7 +531,8 @@ class Runtime:
         now = time.monotonic()
         cams = {r.camera.name: {"state": r.worker.state.state, "reason": r.worker.state.reason,
                                 "frames": r.frames_total, "events": r.events_total, "errors": r.errors,
-                                "dropped_frames": r.worker.frames.dropped, "detection": r.detection_enabled,
+                                "dropped_frames": r.worker.frames.dropped,
+                                "skipped_frames": r.worker.skipped, "detection": r.detection_enabled,
                                 "analysis_alive": now - r.heartbeat < 10.0} for r in self.runners}
         q = self.outbox.stats()
         waiting = bool(self.sender and self.sender.waiting_for_subscriber)

@@ -51,6 +51,10 @@ class FrameResult:
     #: False when motion-gated detection skipped the detector on this frame (edge_agent/motion.py): ``faces``
     #: is then empty because nobody was looked for, so no image of this frame may leave the device
     detected: bool = True
+    #: False when the detector searched only the motion regions (edge_agent/regions.py): faces elsewhere were
+    #: not looked for, so no preview of this frame is published (the runtime asks for a whole-frame search
+    #: when a preview is due)
+    searched_all: bool = True
 
     @property
     def time(self) -> float:

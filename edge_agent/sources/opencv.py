@@ -1,5 +1,5 @@
-"""Shared OpenCV VideoCapture plumbing: open with timeouts, grab + timestamp + retrieve, and the capture
-sources' common read/close (:class:`CaptureSource`)."""
+"""Shared OpenCV VideoCapture plumbing: open with timeouts, grab + timestamp + retrieve (separately, so that
+frames nobody analyses are never converted to BGR)."""
 
 from __future__ import annotations
 
@@ -66,17 +66,63 @@ def open_capture(
 
 def read_frame(cap: Any, seq: int, what: str) -> Frame:
     """Grab (timestamped at grab), then decode. A failed or empty read raises SourceError."""
+    return retrieve_frame(cap, seq, grab_frame(cap, what), what)
+
+
+def grab_frame(cap: Any, what: str) -> float:
+    """Take the next frame from the stream without converting it to BGR; its capture time (UNIX seconds).
+
+    FFmpeg decodes in ``grab`` (an H.264 stream cannot skip decoding a frame: later frames refer to it);
+    ``retrieve`` converts the decoded frame to a new BGR array (2.7 MB at 720p). A frame nobody will analyse
+    is grabbed only, which keeps the stream live and saves the conversion and the allocation.
+    """
     t0 = time.monotonic()
     ok = cap.grab()
     stamp = time.time()
     if not ok:
         raise SourceError(f"no frame from {what} (read failed after {time.monotonic() - t0:.1f} s)")
+    return stamp
+
+
+def retrieve_frame(cap: Any, seq: int, stamp: float, what: str) -> Frame:
+    """The last grabbed frame in BGR."""
     ok, image = cap.retrieve()
     if not ok or image is None or image.size == 0:
         raise SourceError(f"{what} returned an empty frame")
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     return Frame(image=image, time=stamp, seq=seq)
+
+
+class GrabRetrieve(FrameSource):
+    """``grab`` / ``retrieve`` / ``close`` for sources built on one ``cv2.VideoCapture`` (``_cap``, ``_seq``,
+    ``what``): the capture worker grabs every frame and retrieves only those analysis will take
+    (``camera.skip_unanalysed``). A subclass opens ``_cap`` in ``open()`` and names itself in ``what``."""
+
+    _cap: Any = None
+    _seq: int = 0
+    _stamp: float = 0.0
+
+    def grab(self) -> float:
+        if self._cap is None:
+            raise SourceError(f"{self.what} is not open")
+        self._stamp = grab_frame(self._cap, self.what)
+        self._seq += 1
+        return self._stamp
+
+    def retrieve(self) -> Frame:
+        if self._cap is None:
+            raise SourceError(f"{self.what} is not open")
+        return retrieve_frame(self._cap, self._seq, self._stamp, self.what)
+
+    def read(self) -> Frame:
+        self.grab()
+        return self.retrieve()
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
 
 
 def describe(target: int | str) -> str:
@@ -86,21 +132,3 @@ def describe(target: int | str) -> str:
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return str(target)
 
-
-class CaptureSource(FrameSource):
-    """A camera read through one ``cv2.VideoCapture`` (USB, RTSP): a subclass opens ``self._cap`` in
-    ``open()`` and names itself in ``what``; reading and closing are the same for all."""
-
-    _cap: Any = None
-    _seq: int = 0
-
-    def read(self) -> Frame:
-        if self._cap is None:
-            raise SourceError(f"{self.what} is not open")
-        self._seq += 1
-        return read_frame(self._cap, self._seq, self.what)
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None

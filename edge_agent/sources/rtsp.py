@@ -13,10 +13,10 @@ import cv2
 
 from edge_agent.config import CameraConfig
 from edge_agent.sources.configs import RTSPSource
-from edge_agent.sources.opencv import CaptureSource, describe, open_capture
+from edge_agent.sources.opencv import GrabRetrieve, describe, open_capture
 
 
-class RtspCamera(CaptureSource):
+class RtspCamera(GrabRetrieve):
     def __init__(self, source: RTSPSource, camera: CameraConfig) -> None:
         self.url = source.url
         self.transport = source.transport

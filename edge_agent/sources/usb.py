@@ -8,10 +8,10 @@ import cv2
 
 from edge_agent.config import CameraConfig
 from edge_agent.sources.configs import USBSource
-from edge_agent.sources.opencv import CaptureSource, open_capture
+from edge_agent.sources.opencv import GrabRetrieve, open_capture
 
 
-class UsbCamera(CaptureSource):
+class UsbCamera(GrabRetrieve):
     def __init__(self, source: USBSource, camera: CameraConfig) -> None:
         self.device: int | str = source.device
         if isinstance(self.device, str) and self.device.isdigit():

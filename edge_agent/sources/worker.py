@@ -74,6 +74,7 @@ class LatestFrame:
 
 StatusCallback = Callable[[CameraState], None]
 Probe = Callable[[], bool]
+Wanted = Callable[[float], bool]
 
 RECONNECT_MAX_S = 60.0
 PROBE_INTERVAL_S = 1.0
@@ -97,6 +98,10 @@ class CaptureWorker:
         self.read_timeout_s = read_timeout_s
         self.backoff = backoff or Backoff(1.0, RECONNECT_MAX_S)
         self.probe = probe
+        # capture time -> will analysis take this frame? Set by the runner; with a source that can grab
+        # without retrieving (OpenCV), a frame it will not take is grabbed only (never converted to BGR)
+        self.wanted: Wanted | None = None
+        self.skipped = 0  # frames grabbed but not retrieved
         self.frames = LatestFrame()
         self.state = CameraState("offline", "starting")
         self.last_frame_at = 0.0  # monotonic
@@ -205,9 +210,19 @@ class CaptureWorker:
 
     def _read_loop(self, source: FrameSource) -> None:
         first = True
+        split = hasattr(source, "grab") and not getattr(source, "paced_by_consumer", False)
         while not self._stop.is_set():
             t0 = time.monotonic()
-            frame = source.read()
+            wanted = self.wanted
+            if split and wanted is not None and not first:
+                stamp = source.grab()  # type: ignore[attr-defined]
+                self.last_frame_at = time.monotonic()
+                if self.last_frame_at - t0 <= self.read_timeout_s and not wanted(stamp):
+                    self.skipped += 1
+                    continue
+                frame = source.retrieve()  # type: ignore[attr-defined]
+            else:
+                frame = source.read()
             self.last_frame_at = time.monotonic()
             took = self.last_frame_at - t0
             if took > self.read_timeout_s and not first:

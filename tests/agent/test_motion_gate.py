@@ -111,13 +111,15 @@ def test_the_gate_misses_nobody(models, name: str) -> None:  # type: ignore[no-u
     on, pipe = _run(models, render, truth, seconds, gate=True)
     expected = _people_in_view(truth, seconds)
     print(f"{name}: {len(expected)} people in view; gate off decided {off}; gate on decided {on}; "
-          f"detector ran on {pipe.gate.detected} of {pipe.gate.detected + pipe.gate.skipped} frames")
+          f"detector ran on {pipe.gate.detected} of {pipe.gate.detected + pipe.gate.skipped} frames, "
+          f"{pipe.gate.regional} of them on motion regions only")
     assert expected, "the scene has nobody to decide"
     assert len(set(off) & expected) >= 0.8 * len(expected), "the detector itself should decide most people"
     for person, verdict in off.items():  # every person the ungated agent decides, the gated one decides alike
         assert on.get(person) == verdict, f"person {person}: gate off {verdict}, gate on {on.get(person)}"
     idle_frames = int(idle_s * FPS)
     assert pipe.gate.skipped >= 0.7 * idle_frames, "an idle camera must not run the detector on every frame"
+    assert pipe.gate.regional > 0, "motion regions (on by default) were never used"
 
 
 def _cfg(**kw: object) -> MotionConfig:
