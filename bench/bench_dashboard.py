@@ -39,16 +39,20 @@ from dashboard.ingest import Ingester, Received  # noqa: E402
 from dashboard.rollup import rebuild_hourly  # noqa: E402
 from dashboard.settings import parse_settings  # noqa: E402
 from dashboard.store import CAMERAS, EVENTS, SAMPLES  # noqa: E402
+from edge_agent.config import MQTTConfig  # noqa: E402
+from edge_agent.core.labels import MASK_INCORRECT, WITH_MASK, WITHOUT_MASK  # noqa: E402
+from edge_agent.events import ViolationEvent, dump  # noqa: E402
 
 CAMERAS_N = 10
 DAYS = 30
 
 
 def event_payload(i: int, t: datetime, camera: str = "door") -> bytes:
-    return json.dumps({
-        "schema": "maskwatch.violation/1", "site": "hq", "agent": "pi-1", "camera": camera, "time": t.isoformat(),
-        "event_id": uuid.uuid4().hex, "track_id": i, "verdict": "without_mask" if i % 3 else "mask_incorrect",
-        "confidence": 0.9, "box": [10, 20, 110, 140], "frame_size": [1280, 720], "votes": 3}).encode()
+    """An agent's event payload, built by the payload model itself (built before the clock starts)."""
+    return dump(ViolationEvent(
+        schema="maskwatch.violation/1", site="hq", agent="pi-1", camera=camera, time=t, event_id=uuid.uuid4().hex,
+        track_id=i, verdict=WITHOUT_MASK if i % 3 else MASK_INCORRECT, confidence=0.9, box=(10, 20, 110, 140),
+        frame_size=(1280, 720), votes=3))
 
 
 def bench_ingest_core(workdir: Path, n: int) -> dict[str, float]:
@@ -82,8 +86,8 @@ def bench_ingest_mqtt(workdir: Path, n: int) -> dict[str, float] | None:
     broker = Mosquitto(workdir / "broker", persistence=False).start()
     engine = make_engine(f"sqlite:///{workdir / 'mqtt.sqlite3'}")
     upgrade(engine)
-    ing = MqttIngest(Ingester(engine, workdir / "snaps2", "maskwatch", name="bench-mqtt"), "127.0.0.1",
-                     broker.port, client_id="bench-ingest")
+    ing = MqttIngest(Ingester(engine, workdir / "snaps2", "maskwatch", name="bench-mqtt"),
+                     MQTTConfig(host="127.0.0.1", port=broker.port), client_id="bench-ingest")
     ing.start()
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-pub", protocol=mqtt.MQTTv5)
     pub.max_inflight_messages_set(1000)
@@ -137,7 +141,7 @@ def build_big_db(workdir: Path, n: int) -> tuple[Path, dict[str, float]]:
             t = start + timedelta(seconds=rnd.random() * span)
             rows.append({"event_id": f"{i:012x}{rnd.getrandbits(64):016x}", "camera_id": 1 + i % CAMERAS_N,
                          "agent": "pi-1", "time": t, "received_at": t,
-                         "verdict": "without_mask" if i % 4 else "mask_incorrect", "confidence": 0.85,
+                         "verdict": WITHOUT_MASK if i % 4 else MASK_INCORRECT, "confidence": 0.85,
                          "track_id": i, "votes": 3, "box": "10,20,110,140", "frame_w": 1280, "frame_h": 720})
         with engine.begin() as conn:
             conn.execute(insert(EVENTS), rows)
@@ -145,8 +149,8 @@ def build_big_db(workdir: Path, n: int) -> tuple[Path, dict[str, float]]:
     t = start
     while t < end:
         for c in range(CAMERAS_N):
-            samples.append({"camera_id": 1 + c, "time": t, "interval_s": 300, "with_mask": rnd.randint(5, 40),
-                            "without_mask": rnd.randint(0, 8), "mask_incorrect": rnd.randint(0, 3), "frames": 1500,
+            samples.append({"camera_id": 1 + c, "time": t, "interval_s": 300, WITH_MASK: rnd.randint(5, 40),
+                            WITHOUT_MASK: rnd.randint(0, 8), MASK_INCORRECT: rnd.randint(0, 3), "frames": 1500,
                             "fps": 5.0, "inference_ms": 20.0, "dropped_frames": 0})
         t += timedelta(minutes=5)
     with engine.begin() as conn:

@@ -21,11 +21,9 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -34,19 +32,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from agent_harness import (  # noqa: E402
     AgentProcess,
     IngestProcess,
+    latency_table,
     mosquitto,
+    p95_target,
+    segment,
     shipped_detector,
+    stored_time,
     wait_for,
     write_agent_config,
     write_dashboard_config,
 )
 
 TARGET_P95_MS = 250.0
-
-
-def _ts(text: str) -> float:
-    """A stored naive-UTC timestamp (SQLite text) as epoch seconds."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
 class BrokerStamps:
@@ -75,10 +72,6 @@ class BrokerStamps:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 1) if values else float("nan")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -117,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 now = time.time()
                 for eid, t, rec in ingest.events():
                     if eid not in seen:
-                        seen[eid] = (_ts(t), _ts(rec), now)
+                        seen[eid] = (stored_time(t), stored_time(rec), now)
                 time.sleep(0.005)
         finally:
             agent.stop()
@@ -132,26 +125,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "benchmark": "latency", "events": len(seen), "camera": "demo 1280x720@15",
         "analysis_width": args.width or 1280, "detect_fps": args.detect_fps, "load_avg_1m": os.getloadavg()[0],
         "nice": args.nice, "command": "python bench/bench_latency.py " + " ".join(argv or sys.argv[1:]),
-        "capture_to_db_row_ms": {"p50": pct(total, 50), "p95": pct(total, 95), "max": pct(total, 100)},
-        "capture_to_received_at_ms": {"p50": pct(stamped, 50), "p95": pct(stamped, 95)},
-        "capture_to_broker_ms": {"p50": pct(to_broker, 50), "p95": pct(to_broker, 95)},
-        "broker_to_db_row_ms": {"p50": pct(broker_to_db, 50), "p95": pct(broker_to_db, 95)},
+        "capture_to_db_row_ms": segment(total, with_max=True), "capture_to_received_at_ms": segment(stamped),
+        "capture_to_broker_ms": segment(to_broker), "broker_to_db_row_ms": segment(broker_to_db),
     }
-    out["target_p95<250ms"] = {"value": out["capture_to_db_row_ms"]["p95"],
-                               "met": bool(total) and out["capture_to_db_row_ms"]["p95"] < TARGET_P95_MS}
+    out["target_p95<250ms"] = p95_target(out["capture_to_db_row_ms"], TARGET_P95_MS)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return out
 
 
 def table(out: dict[str, Any]) -> str:
-    lines = [f"alert latency over {out['events']} events ({out['camera']}, analysis width {out['analysis_width']}, "
-             f"load {out['load_avg_1m']:.1f}, nice {out['nice']})", f"{'segment':28} {'p50 ms':>8} {'p95 ms':>8}"]
-    for key in ("capture_to_broker_ms", "broker_to_db_row_ms", "capture_to_received_at_ms", "capture_to_db_row_ms"):
-        lines.append(f"{key:28} {out[key]['p50']:>8} {out[key]['p95']:>8}")
-    t = out["target_p95<250ms"]
-    lines.append(f"target p95 < 250 ms: {t['value']} -> {'met' if t['met'] else 'MISSED'}")
-    return "\n".join(lines)
+    return latency_table(f"alert latency over {out['events']} events ({out['camera']}, analysis width "
+                         f"{out['analysis_width']}, load {out['load_avg_1m']:.1f}, nice {out['nice']})", out,
+                         ("capture_to_broker_ms", "broker_to_db_row_ms", "capture_to_received_at_ms",
+                          "capture_to_db_row_ms"), "target_p95<250ms", "p95 < 250 ms")
 
 
 if __name__ == "__main__":

@@ -21,14 +21,10 @@ import os
 import re
 import sys
 import tempfile
-import threading
 import time
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,54 +32,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from agent_harness import (  # noqa: E402
     AgentProcess,
     IngestProcess,
+    latency_table,
     mosquitto,
+    p95_target,
+    segment,
     shipped_detector,
+    stored_time,
     wait_for,
     write_agent_config,
     write_dashboard_config,
 )
 from helpers.stack import query  # noqa: E402
+from helpers.webhook import Receiver  # noqa: E402
 
 TARGET_P95_MS = 1000.0
 LINK = re.compile(r"/events/([A-Za-z0-9_.-]+)")
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.arrivals: dict[str, float] = {}
-        self.bodies: int = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                t = time.time()
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                m = LINK.search(body.get("message", ""))
-                if m:
-                    outer.arrivals.setdefault(m.group(1), t)
-                outer.bodies += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _ts(text: str) -> float:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
-
-
-def pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 1) if values else float("nan")
+def arrivals(rec: Receiver) -> dict[str, float]:
+    """Event id -> wall-clock arrival of its first notification (the event link in each message names it)."""
+    out: dict[str, float] = {}
+    for req, t in zip(list(rec.requests), list(rec.wall_times), strict=False):
+        m = LINK.search(str(req["json"].get("message", "")))
+        if m:
+            out.setdefault(m.group(1), t)
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -121,19 +94,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             wait_for(lambda: "subscribing" in ingest.output(), 60, what="ingest subscribed")
             agent.start()
             deadline = time.monotonic() + args.timeout
-            while len(rec.arrivals) < args.events and time.monotonic() < deadline:
+            while len(arrivals(rec)) < args.events and time.monotonic() < deadline:
                 if not agent.alive or not ingest.alive:
                     raise RuntimeError(f"agent or ingest died:\n{agent.output()}\n{ingest.output()}")
                 time.sleep(0.2)
             time.sleep(1.0)
             for eid, t, received in query(db, "SELECT event_id, time, received_at FROM events"):
-                rows[eid] = (_ts(t), _ts(received))
+                rows[eid] = (stored_time(t), stored_time(received))
         finally:
             agent.stop()
             ingest.stop()
             broker.stop()
             rec.close()
-    got = {e: a for e, a in rec.arrivals.items() if e in rows}
+    got = {e: a for e, a in arrivals(rec).items() if e in rows}
     total = [(a - rows[e][0]) * 1000 for e, a in got.items()]
     stored = [(rows[e][1] - rows[e][0]) * 1000 for e in got]
     notify = [(a - rows[e][1]) * 1000 for e, a in got.items()]
@@ -141,25 +114,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "benchmark": "notify", "notifications": len(got), "events_stored": len(rows),
         "camera": "demo 1280x720@15" + (", scripted analysis" if args.scripted else ""), "detect_fps": args.detect_fps, "load_avg_1m": os.getloadavg()[0],
         "command": "python bench/bench_notify.py " + " ".join(argv or sys.argv[1:]),
-        "capture_to_webhook_ms": {"p50": pct(total, 50), "p95": pct(total, 95), "max": pct(total, 100)},
-        "capture_to_stored_ms": {"p50": pct(stored, 50), "p95": pct(stored, 95)},
-        "stored_to_webhook_ms": {"p50": pct(notify, 50), "p95": pct(notify, 95)},
+        "capture_to_webhook_ms": segment(total, with_max=True), "capture_to_stored_ms": segment(stored),
+        "stored_to_webhook_ms": segment(notify),
     }
-    out["target_p95<1s"] = {"value": out["capture_to_webhook_ms"]["p95"],
-                            "met": bool(total) and out["capture_to_webhook_ms"]["p95"] < TARGET_P95_MS}
+    out["target_p95<1s"] = p95_target(out["capture_to_webhook_ms"], TARGET_P95_MS)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return out
 
 
 def table(out: dict[str, Any]) -> str:
-    lines = [f"notification latency over {out['notifications']} webhooks ({out['camera']}, load "
-             f"{out['load_avg_1m']:.1f})", f"{'segment':24} {'p50 ms':>8} {'p95 ms':>8}"]
-    for key in ("capture_to_stored_ms", "stored_to_webhook_ms", "capture_to_webhook_ms"):
-        lines.append(f"{key:24} {out[key]['p50']:>8} {out[key]['p95']:>8}")
-    t = out["target_p95<1s"]
-    lines.append(f"target p95 < 1 s: {t['value']} ms -> {'met' if t['met'] else 'MISSED'}")
-    return "\n".join(lines)
+    return latency_table(f"notification latency over {out['notifications']} webhooks ({out['camera']}, load "
+                         f"{out['load_avg_1m']:.1f})", out, ("capture_to_stored_ms", "stored_to_webhook_ms",
+                                                             "capture_to_webhook_ms"), "target_p95<1s", "p95 < 1 s")
 
 
 if __name__ == "__main__":

@@ -49,11 +49,12 @@ from dashboard.bookkeeping import Bookkeeper
 from dashboard.db_session import get_db
 from dashboard.models import ApiToken, User, UserSession, UserSite
 from dashboard.throttle import LoginThrottle
+from edge_agent.core.topics import NAME_PATTERN
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 PUBLIC_ENDPOINTS = access.PUBLIC_ENDPOINTS
-SITE_NAME = re.compile(r"^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
+SITE_NAME = re.compile(rf"^(\*|{NAME_PATTERN.removeprefix('^').removesuffix('$')})$")  # "*" or a topic-level name
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "mw_"

@@ -13,8 +13,12 @@ import logging
 import threading
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from edge_agent.core.topics import PREVIEW, SNAPSHOT, parse_topic
+
+if TYPE_CHECKING:
+    from edge_agent.config import MQTTConfig
 
 log = logging.getLogger(__name__)
 JPEG_SOI = b"\xff\xd8"
@@ -33,21 +37,19 @@ def is_image_message(prefix: str, topic: str, payload: bytes) -> bool:
     return is_image_topic(prefix, topic) or payload.startswith(JPEG_SOI)
 
 
-def clear_retained_images(*, host: str, port: int, prefix: str, username: str | None = None,
-                          password: str | None = None, tls: object | None = None, settle_s: float = 1.0,
-                          timeout_s: float = 10.0, protocol: str = "5") -> int:
+def clear_retained_images(mqtt: MQTTConfig, *, prefix: str, username: str | None = None,
+                          password: str | None = None, settle_s: float = 1.0, timeout_s: float = 10.0) -> int:
     """Clear every retained image under ``{prefix}/#``; returns how many were cleared (0 when the broker
     cannot be reached: logged, and the next run tries again). The client comes from the one builder
-    (``edge_agent.mqtt_connection``)."""
-    from edge_agent.config import MQTTConfig, TLSConfig
+    (``edge_agent.mqtt_connection``), configured by the agent's connection model ``mqtt``; ``username`` and
+    ``password`` are the dashboard's own broker user."""
     from edge_agent.mqtt_connection import build_client
 
     found: dict[str, None] = {}
     subscribed = threading.Event()
     last = [time.monotonic()]
-    cfg = MQTTConfig(host=host, port=port, keepalive_s=30, protocol=protocol,  # type: ignore[arg-type]
-                     tls=tls if isinstance(tls, TLSConfig) else TLSConfig())
-    conn = build_client(cfg, f"maskwatch-retention-{uuid.uuid4().hex[:8]}", username=username, password=password)
+    host, port = mqtt.host, mqtt.port
+    conn = build_client(mqtt, f"maskwatch-retention-{uuid.uuid4().hex[:8]}", username=username, password=password)
     client = conn.client
 
     def on_connect(c, userdata, flags, rc, props=None):  # type: ignore[no-untyped-def]

@@ -167,10 +167,8 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
     ing = Ingester(engine, d.snapshot_dir, m.topic_prefix, name=client_id, preview_dir=d.preview_dir,
                    partition=part)
     mq = MqttIngest(
-        ing, m.host, m.port, username=d.mqtt_username,
-        password=d.mqtt_password.get_secret_value() if d.mqtt_password else None,
-        group=d.ingest_group, keepalive=m.keepalive_s, tls=m.tls, retention=d.retention,
-        client_id=client_id, protocol=m.protocol,
+        ing, m, username=d.mqtt_username, password=d.mqtt_password.get_secret_value() if d.mqtt_password else None,
+        group=d.ingest_group, retention=d.retention, client_id=client_id,
     )
     log.info("ingest %s: broker %s:%d, prefix %r, group %s, partition %s, database %s", client_id, m.host,
              m.port, m.topic_prefix, d.ingest_group or "(none)", part or "(all)",
@@ -235,50 +233,39 @@ def _notify_test(args, cfg) -> int:  # type: ignore[no-untyped-def]
 
 def _create_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
     from dashboard.audit import record
-    from dashboard.auth import UserError, create_user
-    from dashboard.db import session_factory
+    from dashboard.auth import create_user
 
-    engine = _engine(cfg)
-    rc = _ready(engine, False)
+    role = args.role or (None if args.update else "admin")
+    made: list[tuple[str | None, str]] = []  # (password given on stdin, the password set)
+
+    def create(db) -> None:  # type: ignore[no-untyped-def]
+        password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+        made.append((password, create_user(db, args.name, password, update=args.update, role=role, sites=args.sites)))
+        record(db, "cli", "user.update" if args.update else "user.create", args.name,
+               f"role={role or '(kept)'} sites={args.sites}", commit=True)
+
+    rc = _with_db(args, cfg, "create-user", create)
     if rc:
         return rc
-    password = None
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        with session_factory(engine)() as db:
-            role = args.role or (None if args.update else "admin")
-            pw = create_user(db, args.name, password, update=args.update, role=role, sites=args.sites)
-            record(db, "cli", "user.update" if args.update else "user.create", args.name,
-                   f"role={role or '(kept)'} sites={args.sites}",
-                   commit=True)
-    except UserError as err:
-        print(f"maskwatch dashboard create-user: {err}", file=sys.stderr)
-        return 1
     print(f"user {args.name!r} {'updated' if args.update else 'created'}", file=sys.stderr)
-    if password is None:
+    given, pw = made[0]
+    if given is None:
         print(pw)  # stdout: the generated password alone, for scripts
     return 0
 
 
 def _delete_user(args, cfg) -> int:  # type: ignore[no-untyped-def]
     from dashboard.audit import record
-    from dashboard.auth import UserError, delete_user
-    from dashboard.db import session_factory
+    from dashboard.auth import delete_user
 
-    engine = _engine(cfg)
-    rc = _ready(engine, False)
-    if rc:
-        return rc
-    try:
-        with session_factory(engine)() as db:
-            delete_user(db, args.name)
-            record(db, "cli", "user.delete", args.name, commit=True)
-    except UserError as err:
-        print(f"maskwatch dashboard delete-user: {err}", file=sys.stderr)
-        return 1
-    print(f"user {args.name!r} deleted", file=sys.stderr)
-    return 0
+    def delete(db) -> None:  # type: ignore[no-untyped-def]
+        delete_user(db, args.name)
+        record(db, "cli", "user.delete", args.name, commit=True)
+
+    rc = _with_db(args, cfg, "delete-user", delete)
+    if not rc:
+        print(f"user {args.name!r} deleted", file=sys.stderr)
+    return rc
 
 
 def _with_db(args, cfg, what: str, fn) -> int:  # type: ignore[no-untyped-def]
@@ -365,8 +352,8 @@ def _purge(args, cfg) -> int:  # type: ignore[no-untyped-def]
         return rc
     out = purge(engine, d.snapshot_dir, d.retention, previews=PreviewStore(d.preview_dir or default_preview_dir(d.snapshot_dir)))
     out["retained_images"] = clear_retained_images(
-        host=m.host, port=m.port, prefix=m.topic_prefix, username=d.mqtt_username,
-        password=d.mqtt_password.get_secret_value() if d.mqtt_password else None, tls=m.tls)
+        m, prefix=m.topic_prefix, username=d.mqtt_username,
+        password=d.mqtt_password.get_secret_value() if d.mqtt_password else None)
     r = d.retention
     print(f"purged {out['snapshots']} snapshots (older than {r.snapshots_days} days), {out['events']} events and "
           f"{out['stat_samples']} stats samples ({r.events_days} days), {out['hourly_counts']} hourly counts "

@@ -34,6 +34,7 @@ from dashboard.notify import NewEvent
 from dashboard.queries import camera_json
 from dashboard.statistics import today_by_camera
 from dashboard.zones import SiteZones
+from edge_agent.core.labels import LABELS, MASK_INCORRECT, WITH_MASK, WITHOUT_MASK
 from edge_agent.core.topics import (
     ENABLED,
     NOTIFICATIONS,
@@ -51,9 +52,10 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes | str, bool], None]  # (topic, payload, retain)
 AVAILABLE_TEMPLATE = f"{{{{ '{ONLINE}' if value == '{ONLINE}' else '{OFFLINE}' }}}}"  # the values are core's
 STATUS_TEMPLATE = f"{{{{ '{ONLINE}' if value_json.state == '{ONLINE}' else '{OFFLINE}' }}}}"
-COUNTS = (("people", "People today", "mdi:account-group"), ("with_mask", "With mask today", "mdi:face-mask"),
-          ("without_mask", "Without mask today", "mdi:face-man"),
-          ("mask_incorrect", "Mask worn incorrectly today", "mdi:face-mask-outline"),
+#: the per-label count sensors: Home Assistant entity name and icon for each core label (the keys are core's)
+LABEL_SENSORS = {WITH_MASK: ("With mask today", "mdi:face-mask"), WITHOUT_MASK: ("Without mask today", "mdi:face-man"),
+                 MASK_INCORRECT: ("Mask worn incorrectly today", "mdi:face-mask-outline")}
+COUNTS = (("people", "People today", "mdi:account-group"), *((label, *LABEL_SENSORS[label]) for label in LABELS),
           ("violations", "Violations today", "mdi:alert"))
 
 

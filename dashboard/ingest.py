@@ -1,11 +1,12 @@
 """MQTT ingest: subscribe to the agents' topics, validate, store in batches, acknowledge after commit.
 
 ``Ingester`` is the core (no MQTT): ``process(batch)`` classifies, stores and counts; it never raises for a
-bad message. ``MqttIngest`` is the adapter: the agent's client builder (``edge_agent.mqtt_connection``,
-MQTT 5 with a persistent session unless ``protocol="3.1.1"`` for brokers without MQTT 5), manual
-acknowledgements (a QoS 1 message is acknowledged only once its transaction committed, so a crash loses
-nothing: the broker re-delivers), an optional shared subscription (``$share/<group>/...``) so several
-ingesters split the load, and a periodic retention purge. Its queue between the network thread and the
+bad message. ``MqttIngest`` is the adapter: the agent's connection model and client builder (``MQTTConfig``,
+``edge_agent.mqtt_connection``: MQTT 5 with a persistent session unless ``mqtt.protocol`` is ``"3.1.1"`` for
+brokers without MQTT 5; TLS, keepalive and reconnect back-off from the config), manual acknowledgements (a QoS 1
+message is acknowledged only once its transaction committed, so a crash loses nothing: the broker re-delivers),
+an optional shared subscription (``$share/<group>/...``) so several ingesters split the load, and a periodic
+retention purge. Its queue between the network thread and the
 writer is bounded by count and by bytes: when either is full the network thread waits and the broker holds
 the rest (``max_queued_messages``/``max_queued_bytes`` of the shipped mosquitto config).
 
@@ -42,6 +43,7 @@ from dashboard.previews import PreviewStore, default_preview_dir
 from dashboard.retention import purge
 from dashboard.settings import RetentionConfig
 from dashboard.store import Store
+from edge_agent.config import MQTTConfig
 from edge_agent.core.topics import INGEST_RETAINED, all_sites_filter, kind_filter
 
 log = logging.getLogger(__name__)
@@ -204,17 +206,17 @@ def subscriptions(prefix: str, group: str | None) -> list[str]:
 class MqttIngest:
     """Runs an :class:`Ingester` behind a paho-mqtt client; ``start()`` / ``stop()`` or ``run_forever()``."""
 
-    def __init__(self, ingester: Ingester, host: str, port: int, *, username: str | None = None,
-                 password: str | None = None, group: str | None = None, keepalive: int = 30,
-                 tls: object | None = None, batch_size: int = 500, batch_wait_s: float = 0.0,
-                 retention_days: int | None = None, purge_every_s: float = 3600.0, purge_first_s: float = 5.0,
-                 counters_every_s: float = 10.0, client_id: str | None = None,
-                 retention: RetentionConfig | None = None, protocol: str = "5",
-                 queue_max: int = 20_000, queue_max_bytes: int = 64 * 2**20) -> None:
-        from edge_agent.config import MQTTConfig, TLSConfig
+    def __init__(self, ingester: Ingester, mqtt: MQTTConfig, *, username: str | None = None,
+                 password: str | None = None, group: str | None = None, batch_size: int = 500,
+                 batch_wait_s: float = 0.0, retention_days: int | None = None, purge_every_s: float = 3600.0,
+                 purge_first_s: float = 5.0, counters_every_s: float = 10.0, client_id: str | None = None,
+                 retention: RetentionConfig | None = None, queue_max: int = 20_000,
+                 queue_max_bytes: int = 64 * 2**20) -> None:
+        """``mqtt``: the agent's connection model (host, port, keepalive, protocol, TLS, reconnect back-off);
+        ``username``/``password``: the dashboard's own broker user, which replaces the agent's."""
         from edge_agent.mqtt_connection import ConnectionLog, build_client
 
-        if group and protocol != "5":
+        if group and mqtt.protocol != "5":
             raise ValueError("a shared subscription (dashboard.ingest_group) needs mqtt.protocol '5'")
         self.ingester = ingester
         self.group = group
@@ -222,7 +224,7 @@ class MqttIngest:
         # what a retention run enforces: the per-kind policy, or (older callers) one number of days for all
         self.retention: RetentionConfig | int | None = retention or retention_days
         self.purge_every_s, self.purge_first_s = purge_every_s, purge_first_s
-        self._broker = dict(host=host, port=port, username=username, password=password, tls=tls, protocol=protocol)
+        self.mqtt, self._credentials = mqtt, (username, password)
         self.counters_every_s = counters_every_s
         self.queue: queue.Queue[Received] = queue.Queue(maxsize=queue_max)
         self.queue_max_bytes = queue_max_bytes
@@ -234,14 +236,12 @@ class MqttIngest:
         self._stop = ingester.stop_event
         self._writer: threading.Thread | None = None
         cid = client_id or f"maskwatch-dashboard-{socket.gethostname()}-{os.getpid()}"
-        cfg = MQTTConfig(host=host, port=port, keepalive_s=keepalive, protocol=protocol,  # type: ignore[arg-type]
-                         tls=tls if isinstance(tls, TLSConfig) else TLSConfig())
         # A persistent session: while this ingest is away (or slow) the broker keeps its messages.
-        self.connection = build_client(cfg, cid, username=username, password=password, persistent=True,
+        self.connection = build_client(mqtt, cid, username=username, password=password, persistent=True,
                                        manual_ack=True, receive_maximum=1000)
         self.v5 = self.connection.v5
         self.client = self.connection.client
-        self.conn_log = ConnectionLog("ingest", cfg, backlog=self.queue.qsize)
+        self.conn_log = ConnectionLog("ingest", mqtt, backlog=self.queue.qsize)
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = lambda client, userdata: self.conn_log.lost("broker unreachable")
         self.client.on_disconnect = self._on_disconnect
@@ -348,8 +348,9 @@ class MqttIngest:
                     next_purge = now + self.purge_every_s
                     purge(self.ingester.engine, self.ingester.store.snapshot_dir, self.retention,
                           previews=self.ingester.previews)
+                    username, password = self._credentials
                     self.ingester.counters["retained_image_cleared"] += clear_retained_images(
-                        prefix=self.ingester.prefix, **self._broker)  # type: ignore[arg-type]
+                        self.mqtt, prefix=self.ingester.prefix, username=username, password=password)
             except Exception:
                 log.exception("periodic task failed; will retry")
         try:

@@ -2,8 +2,9 @@
 
 - the roll-up columns (``hourly_counts.people_<label>`` for every label, ``events_<label>`` for every
   violation; ``stat_samples.<label>``), used by the store, the roll-up rebuild and the statistics;
-- what the front end needs (label ids in order, the violation set, display names, chart colours), given to
-  every template as the global ``vocab`` and rendered once into ``base.html`` as JSON for ``static/*.js``.
+- what the front end needs (label ids in order, the violation set, display names, chart colours; the agent
+  availability values of ``edge_agent.core.topics``, and which of them mean the agent is down), given to every
+  template as the global ``vocab`` and rendered once into ``base.html`` as JSON for ``static/*.js``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from edge_agent.core.labels import (
     WITH_MASK,
     WITHOUT_MASK,
 )
+from edge_agent.core.topics import AVAILABILITY_VALUES, OFFLINE, ONLINE, STOPPED
 
 #: ``hourly_counts`` column of the people counted per label.
 PEOPLE_COLS: Mapping[str, str] = MappingProxyType({label: f"people_{label}" for label in LABELS})
@@ -37,12 +39,17 @@ COLOURS: Mapping[str, str] = MappingProxyType({WITH_MASK: "#1a7f37", WITHOUT_MAS
 
 
 def vocabulary() -> dict[str, Any]:
-    """What pages and scripts know about labels: ``labels`` (ids in order), ``violations``, ``names``, ``colours``."""
+    """What pages and scripts know about labels: ``labels`` (ids in order), ``violations``, ``names``, ``colours``;
+    and about availability: ``availability`` (the values), ``online`` and ``agent_down`` (an agent's camera
+    badge then shows the agent's state instead of the camera's last one)."""
     return {
         "labels": list(LABELS),
         "violations": list(VIOLATION_LABELS),
         "names": dict(DISPLAY_NAMES),
         "colours": {label: COLOURS[label] for label in LABELS},
+        "availability": list(AVAILABILITY_VALUES),
+        "online": ONLINE,
+        "agent_down": [OFFLINE, STOPPED],
     }
 
 

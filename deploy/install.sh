@@ -103,6 +103,14 @@ EOF
 }
 
 die() { echo "install.sh: error: $*" >&2; exit 1; }
+# a site, agent or camera name is a topic level: edge_agent/core/topics.py NAME_PATTERN (tests/core/test_vocabulary.py checks)
+NAME_RE='^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
+check_names() {
+  local n
+  for n in "$@"; do
+    [[ "$n" =~ $NAME_RE ]] || die "'$n' is not a valid site/agent name: use 1-64 letters, digits, '_', '-', '.'"
+  done
+}
 warn() { echo "install.sh: warning: $*" >&2; }
 info() { echo "==> $*"; }
 
@@ -398,7 +406,7 @@ write_agent_acl() {
   fi
   IFS=, read -r -a cams <<< "$cameras"
   for cam in "${cams[@]}"; do
-    [[ "$cam" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "--cameras: '$cam' is not a valid camera name: use 1-64 letters, digits, '_', '-', '.' (comma-separated)"
+    [[ "$cam" =~ $NAME_RE ]] || die "--cameras: '$cam' is not a valid camera name: use 1-64 letters, digits, '_', '-', '.' (comma-separated)"
   done
   render "$DEPLOY_DIR/mosquitto/maskwatch-agent.acl.in" "AGENT_USER=$1" "SITE=$2" "AGENT_ID=$3" \
     "PREFIX_TOPIC=maskwatch" "CAMERA_LINES=$(camera_acl "$2" "$cameras")" \
@@ -431,10 +439,8 @@ set_password() {
 # add-agent: a broker user, password and ACL fragment for one more agent; the main install is untouched.
 do_add_agent() {
   if [ -z "$SITE" ] || [ -z "$AGENT_ID" ]; then die "add-agent needs --site and --agent-id"; fi
-  local n user pw creds
-  for n in "$SITE" "$AGENT_ID"; do
-    [[ "$n" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "'$n' is not a valid site/agent name: use 1-64 letters, digits, '_', '-', '.'"
-  done
+  local user pw creds
+  check_names "$SITE" "$AGENT_ID"
   [ -e "$MOSQ_CONF" ] || die "$MOSQ_CONF not found: run deploy/install.sh first (add-agent extends an installed broker)"
   DASH_USER="$(env_value "$DASH_ENV_FILE" MASKWATCH_DASHBOARD_MQTT_USER)"
   [ -n "$DASH_USER" ] || DASH_USER="$(env_value "$ENV_FILE" MASKWATCH_DASHBOARD_MQTT_USER)"
@@ -810,10 +816,7 @@ main() {
   load_previous
   if [ -z "$SITE" ]; then SITE="$(hostname -s 2>/dev/null || hostname)"; fi
   [ -n "$AGENT_ID" ] || AGENT_ID="agent-1"
-  local n
-  for n in "$SITE" "$AGENT_ID"; do
-    [[ "$n" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || die "'$n' is not a valid site/agent name: use 1-64 letters, digits, '_', '-', '.'"
-  done
+  check_names "$SITE" "$AGENT_ID"
   if [ "$TLS_MODE" = provided ] && { [ -z "$TLS_CERT" ] || [ -z "$TLS_KEY" ]; }; then
     die "--tls-cert and --tls-key go together"
   fi

@@ -7,13 +7,17 @@ errors, dropped frames, outbox state), so the analysis loop pays nothing for met
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-CAMERA_STATES = ("online", "offline", "connecting")
+from edge_agent.core.topics import ONLINE, CameraState
+
+#: the ``maskwatch_camera_state`` series of every camera: the core's camera states, and "connecting" (kept so
+#: that dashboards built on the series find it)
+CAMERA_STATES = (*get_args(CameraState), "connecting")
 
 
 class AgentCollector(Collector):
@@ -55,7 +59,7 @@ class AgentCollector(Collector):
             s = r.worker.state.state
             for name in sorted(set(CAMERA_STATES) | {s}):
                 state.add_metric([cam, name], 1.0 if name == s else 0.0)
-            up.add_metric([cam], 1.0 if s == "online" else 0.0)
+            up.add_metric([cam], 1.0 if s == ONLINE else 0.0)
             enabled.add_metric([cam], 1.0 if r.detection_enabled else 0.0)
         yield from (frames, infer, fps, infer_ms, events, suppressed, errors, dropped, state, up, enabled)
 

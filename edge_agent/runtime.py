@@ -28,6 +28,7 @@ from edge_agent.core.evidence import Shot
 from edge_agent.core.frames import Frame, FrameResult, Image
 from edge_agent.core.labels import VIOLATIONS, Verdict
 from edge_agent.core.topics import ENABLED, EVENT, PREVIEW, SET, STATE, STATS, STATUS, Topics
+from edge_agent.core.tracking import Tracker
 from edge_agent.core.verdicts import Decision
 from edge_agent.detectors.base import Detector
 from edge_agent.events import CameraStats, CameraStatus, ViolationEvent, dump
@@ -47,6 +48,7 @@ ANALYSIS_STOP_WAIT_S = 60.0  # at stop, how long to let a frame in analysis fini
 
 class Pipeline(Protocol):
     labels: tuple[Verdict, ...]
+    tracker: Tracker  # its ``effective`` parameters name what a slow board adapted (``_warn_if_behind``)
 
     def process(self, frame: Frame) -> FrameResult: ...
 
@@ -232,8 +234,7 @@ class CameraRunner:
         """Say so when this camera is analysed well below its detect_fps (a board too slow for the load)."""
         if not frames or fps >= 0.8 * self.camera.detect_fps or self.worker.state.state != "online":
             return
-        tracker = getattr(self.pipeline, "tracker", None)
-        p = getattr(tracker, "effective", None)
+        p = self.pipeline.tracker.effective
         adapted = (f"; tracker adapted: {p.votes} votes of {p.window} frames, tracks kept {p.max_age_s:.1f} s"
                    if p is not None else "")
         log.warning("camera %s: cannot keep up: analysing %.2f frames/s of detect_fps %g (%.0f ms per frame)%s",
@@ -398,7 +399,7 @@ class Watchdog:
         if self.interval_s is None or now - self._last_fed < self.interval_s:
             return
         processing = any(r.last_processed > self._last_fed for r in runners)
-        delivering = any(r.worker.state.state == "online" and getattr(r, "detection_enabled", True) for r in runners)
+        delivering = any(r.worker.state.state == "online" and r.detection_enabled for r in runners)
         loops_alive = all(now - r.heartbeat < max(self.interval_s * 2, 5.0) for r in runners)
         if loops_alive and (processing or not delivering):
             self.notify("WATCHDOG=1")

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -25,7 +22,6 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 from dashboard_support import (
-    REPO,
     PostgresCluster,
     add_user,
     login,
@@ -39,6 +35,7 @@ from helpers.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, playwright
 from helpers.mosquitto import Mosquitto
 from helpers.mqtt_publisher import Publisher
 from helpers.net import free_port, port_open, wait_for
+from helpers.stack import dashboard_processes, stop_all
 from helpers.webhook import Receiver
 
 from edge_agent.assets import ASTRONAUT_JPG
@@ -168,9 +165,7 @@ def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
     r = maskwatch("dashboard", "create-user", "manager", "--password-stdin", "--role", "admin", "--config", str(cfg),
                   input=PASSWORD)
     assert r.returncode == 0, r.stderr
-    procs = [subprocess.Popen([sys.executable, "-m", "edge_agent", "dashboard", action, "--config", str(cfg)],
-                              cwd=REPO, env=env, stdout=open(tmp_path / f"{action}.log", "w"),  # noqa: SIM115
-                              stderr=subprocess.STDOUT) for action in ("ingest", "serve")]
+    procs = dashboard_processes(cfg, tmp_path, env)
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="browser-pub", protocol=mqtt.MQTTv5)
     pub.connect("127.0.0.1", broker.port)
     pub.loop_start()
@@ -189,13 +184,7 @@ def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
         pw.stop()
         pub.disconnect()
         pub.loop_stop()
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         broker.stop()
         for action in ("ingest", "serve"):
             log = tmp_path / f"{action}.log"

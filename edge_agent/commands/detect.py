@@ -33,7 +33,7 @@ def add_detector_arguments(p: argparse.ArgumentParser) -> None:
                    help="accuracy (default): detector settings tuned for still images (CenterFace at 2.5x, "
                    "score >= 0.2); config: exactly the config file's detector settings, as the live agent")
     p.add_argument("--config", type=Path, help="config file (default: $MASKWATCH_CONFIG, ./config.yaml, built-in defaults)")
-    p.add_argument("--detector", choices=["centerface", "blazeface"], help="override detector.type")
+    p.add_argument("--detector", choices=list(ACCURACY_PROFILE), help="override detector.type")
     p.add_argument("--input-scale", type=float, help="override detector.input_scale (CenterFace)")
     p.add_argument("--score-threshold", type=float, help="override detector.score_threshold")
     p.add_argument("--min-face-px", type=int, help="override detector.min_face_px")

@@ -90,6 +90,27 @@ def draw_mask(face: FaceImage, label: str) -> Image:
     return img
 
 
+def torso(frame: Image, size: tuple[int, int], x: int, y: int, k: int) -> None:
+    """A person's torso (a rectangle in person ``k``'s shirt colour) under a head of ``size`` at (x, y)."""
+    w, h = size
+    shirt = ((k * 67) % 200 + 30, (k * 131) % 200 + 30, (k * 29) % 200 + 30)
+    cv2.rectangle(frame, (x + w // 8, y + int(h * 0.9)), (x + w - w // 8, y + int(h * 2.6)), shirt, -1)
+
+
+def paste(frame: Image, head: Image, alpha: Image, x: int, y: int) -> None:
+    """Blend ``head`` onto ``frame`` at (x, y) through its ``alpha`` mask, clipped to the frame (in place)."""
+    h, w = head.shape[:2]
+    H, W = frame.shape[:2]
+    fx1, fy1, fx2, fy2 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    if fx2 <= fx1 or fy2 <= fy1:
+        return
+    sx1, sy1 = fx1 - x, fy1 - y
+    a = alpha[sy1:sy1 + fy2 - fy1, sx1:sx1 + fx2 - fx1, None].astype(np.float32) / 255.0
+    region = frame[fy1:fy2, fx1:fx2].astype(np.float32)
+    patch = head[sy1:sy1 + fy2 - fy1, sx1:sx1 + fx2 - fx1].astype(np.float32)
+    frame[fy1:fy2, fx1:fx2] = (patch * a + region * (1.0 - a)).astype(np.uint8)
+
+
 class DemoScene:
     """People cross a ``width`` x ``height`` corridor left to right; scene time ``t`` in seconds."""
 
@@ -176,17 +197,8 @@ class DemoScene:
         for k, x, y in self._positions(t):
             head, alpha, _, _ = self._sprites[k % len(self._sprites)]
             h, w = head.shape[:2]
-            # a torso under the head
-            shirt = ((k * 67) % 200 + 30, (k * 131) % 200 + 30, (k * 29) % 200 + 30)
-            cv2.rectangle(frame, (x + w // 8, y + int(h * 0.9)), (x + w - w // 8, y + int(h * 2.6)), shirt, -1)
-            fx1, fy1, fx2, fy2 = max(x, 0), max(y, 0), min(x + w, self.width), min(y + h, self.height)
-            if fx2 <= fx1 or fy2 <= fy1:
-                continue
-            sx1, sy1 = fx1 - x, fy1 - y
-            a = alpha[sy1:sy1 + fy2 - fy1, sx1:sx1 + fx2 - fx1, None].astype(np.float32) / 255.0
-            region = frame[fy1:fy2, fx1:fx2].astype(np.float32)
-            patch = head[sy1:sy1 + fy2 - fy1, sx1:sx1 + fx2 - fx1].astype(np.float32)
-            frame[fy1:fy2, fx1:fx2] = (patch * a + region * (1.0 - a)).astype(np.uint8)
+            torso(frame, (w, h), x, y, k)  # a torso under the head
+            paste(frame, head, alpha, x, y)
         return frame
 
     def write_clip(self, path: Path, seconds: float, fps: float = 15.0, start_s: float = 0.0) -> Path:

@@ -95,12 +95,12 @@ def retrieve_frame(cap: Any, seq: int, stamp: float, what: str) -> Frame:
 
 
 class GrabRetrieve(FrameSource):
-    """``grab`` / ``retrieve`` for sources built on one ``cv2.VideoCapture`` (``_cap``, ``_seq``, ``what``):
-    the capture worker grabs every frame and retrieves only those analysis will take
-    (``camera.skip_unanalysed``)."""
+    """``grab`` / ``retrieve`` / ``close`` for sources built on one ``cv2.VideoCapture`` (``_cap``, ``_seq``,
+    ``what``): the capture worker grabs every frame and retrieves only those analysis will take
+    (``camera.skip_unanalysed``). A subclass opens ``_cap`` in ``open()`` and names itself in ``what``."""
 
-    _cap: Any
-    _seq: int
+    _cap: Any = None
+    _seq: int = 0
     _stamp: float = 0.0
 
     def grab(self) -> float:
@@ -119,6 +119,11 @@ class GrabRetrieve(FrameSource):
         self.grab()
         return self.retrieve()
 
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
 
 def describe(target: int | str) -> str:
     """A log-safe name: credentials in an RTSP URL are hidden."""
@@ -126,3 +131,4 @@ def describe(target: int | str) -> str:
         scheme, rest = target.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return str(target)
+

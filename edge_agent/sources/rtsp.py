@@ -7,7 +7,6 @@ times out (``read_timeout_s``) raises SourceError and the worker reconnects.
 from __future__ import annotations
 
 import socket
-from typing import Any
 from urllib.parse import urlsplit
 
 import cv2
@@ -22,8 +21,6 @@ class RtspCamera(GrabRetrieve):
         self.url = source.url
         self.transport = source.transport
         self.camera = camera
-        self._cap: Any = None
-        self._seq = 0
 
     @property
     def what(self) -> str:
@@ -36,11 +33,6 @@ class RtspCamera(GrabRetrieve):
             # to read the codec parameters and keeps a reconnect within 5 s of the stream's return
             ffmpeg_options=f"rtsp_transport;{self.transport}|analyzeduration;1000000|probesize;500000",
         )
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
 
 def rtsp_probe(url: str, timeout_s: float = 0.5) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import cv2
 
@@ -18,8 +17,6 @@ class UsbCamera(GrabRetrieve):
         if isinstance(self.device, str) and self.device.isdigit():
             self.device = int(self.device)
         self.camera = camera
-        self._cap: Any = None
-        self._seq = 0
 
     @property
     def what(self) -> str:
@@ -28,8 +25,3 @@ class UsbCamera(GrabRetrieve):
     def open(self) -> None:
         backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
         self._cap = open_capture(self.device, backend, self.camera.open_timeout_s, self.camera.read_timeout_s)
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None

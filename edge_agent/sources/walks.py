@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_agent.core.frames import Image
-from edge_agent.sources.demo import KINDS, DemoScene, PersonInScene
+from edge_agent.sources.demo import KINDS, DemoScene, PersonInScene, paste, torso
 
 
 def darken(img: Image, gamma: float = 2.2, gain: float = 0.35, shot: float = 0.6, read: float = 2.0,
@@ -150,10 +150,10 @@ class WalkScene:
         frame = self._demo._background.copy()
         shown = [(w, pos) for w in self.walks if (pos := self._x(w, t)) is not None]
         for w, (x, _) in shown:  # bodies first, so that no body hides a face
-            _torso(frame, self._size(w), int(x), w.y, w.person)
+            torso(frame, self._size(w), int(x), w.y, w.person)
         for w, (x, turned) in shown:
             head, alpha, _, _ = (self._mirrored if turned else self._sprites)[w.sprite]
-            _paste(frame, head, alpha, int(x), w.y)
+            paste(frame, head, alpha, int(x), w.y)
         if self.dim(t):
             frame = darken(frame, seed=int(t * 1000))
         return frame
@@ -177,24 +177,3 @@ class WalkScene:
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int], gap: int) -> bool:
     return a[0] - gap < b[2] and b[0] - gap < a[2] and a[1] - gap < b[3] and b[1] - gap < a[3]
-
-
-def _torso(frame: Image, size: tuple[int, int], x: int, y: int, k: int) -> None:
-    import cv2
-
-    w, h = size
-    shirt = ((k * 67) % 200 + 30, (k * 131) % 200 + 30, (k * 29) % 200 + 30)
-    cv2.rectangle(frame, (x + w // 8, y + int(h * 0.9)), (x + w - w // 8, y + int(h * 2.6)), shirt, -1)
-
-
-def _paste(frame: Image, head: Image, alpha: Image, x: int, y: int) -> None:
-    h, w = head.shape[:2]
-    H, W = frame.shape[:2]
-    fx1, fy1, fx2, fy2 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
-    if fx2 <= fx1 or fy2 <= fy1:
-        return
-    sx1, sy1 = fx1 - x, fy1 - y
-    a = alpha[sy1:sy1 + fy2 - fy1, sx1:sx1 + fx2 - fx1, None].astype(np.float32) / 255.0
-    region = frame[fy1:fy2, fx1:fx2].astype(np.float32)
-    patch = head[sy1:sy1 + fy2 - fy1, sx1:sx1 + fx2 - fx1].astype(np.float32)
-    frame[fy1:fy2, fx1:fx2] = (patch * a + region * (1.0 - a)).astype(np.uint8)

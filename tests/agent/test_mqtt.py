@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import mosquitto
-from helpers.mosquitto import Mosquitto
+from helpers.mosquitto import Mosquitto, broker_at
 from helpers.mqtt_collector import Collector
 from helpers.net import wait_for
 
@@ -29,8 +29,8 @@ AVAIL = "maskwatch/s1/agent/a1/available"
 
 
 def mqtt_cfg(port: int, **kw: object) -> MQTTConfig:
-    return MQTTConfig.model_validate({"host": "127.0.0.1", "port": port, "reconnect_min_s": 1,
-                                      "reconnect_max_s": 2, "keepalive_s": 5, **kw})
+    """A test broker's connection model, reconnecting and noticing a dead link fast."""
+    return broker_at(port, **{"reconnect_min_s": 1, "reconnect_max_s": 2, "keepalive_s": 5, **kw})
 
 
 def test_client_id_defaults_to_site_and_agent() -> None:

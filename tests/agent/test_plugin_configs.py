@@ -48,3 +48,13 @@ def test_an_unknown_type_error_lists_the_registered_ones() -> None:
     with pytest.raises(ConfigError) as err:  # the branch name is not part of the key path
         parse_config({"detector": {"type": "fake", "boxs": []}})
     assert "detector.boxs: unknown key" in str(err.value)
+
+
+def test_detect_profiles_name_registered_detectors() -> None:
+    """``maskwatch detect --detector`` offers the detectors with a still-image profile, each a registered type
+    whose config model takes the profile's settings."""
+    from edge_agent.commands.detect import ACCURACY_PROFILE
+
+    assert set(ACCURACY_PROFILE) <= set(REGISTRY)
+    for kind, settings in ACCURACY_PROFILE.items():
+        REGISTRY[kind][0].model_validate({"type": kind, **settings})

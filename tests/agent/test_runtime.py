@@ -158,6 +158,7 @@ def test_watchdog_is_fed_only_while_frames_are_processed(tmp_path: Path, monkeyp
         def __init__(self) -> None:
             self.last_processed = 0.0
             self.heartbeat = 100.0
+            self.detection_enabled = True
             self.worker = type("W", (), {"state": type("S", (), {"state": "online"})()})()
 
     wd = Watchdog()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-from dashboard_support import add_user, event, login, make_app, raw, stats, topic
+from dashboard_support import add_user, event, login, make_app, raw, stats, status, topic
 
 from dashboard.ingest import Ingester, Received
 from dashboard.models import HourlyCount, StatSample
@@ -122,3 +122,50 @@ def test_the_api_document_lists_the_core_labels():
     assert schemas["Stats"]["properties"]["events"]["required"] == list(VIOLATION_LABELS)
     today = schemas["Camera"]["properties"]["today"]
     assert [k for k in today["required"] if k in LABELS] == list(LABELS)
+
+
+def test_home_assistant_count_sensors_follow_the_labels():
+    from dashboard.homeassistant import COUNTS, LABEL_SENSORS
+
+    assert set(LABEL_SENSORS) == set(LABELS)
+    assert [key for key, _, _ in COUNTS if key not in LABELS] == ["people", "violations"]
+    assert [key for key, _, _ in COUNTS if key in LABELS] == list(LABELS)
+
+
+@pytest.mark.parametrize("availability, badge", [("online", "online"), ("offline", "agent offline"),
+                                                 ("stopped", "agent stopped")])
+def test_availability_values_come_from_the_core(tmp_path, availability, badge):
+    """The pages and the API document take the agent availability values from ``edge_agent.core.topics``: an
+    agent that is down shows on its cameras' badges whatever the camera last said."""
+    import yaml
+
+    vocab = vocabulary()
+    assert vocab["availability"] == list(AVAILABILITY_VALUES) and vocab["online"] in AVAILABILITY_VALUES
+    assert set(vocab["agent_down"]) == set(AVAILABILITY_VALUES) - {vocab["online"]}
+    spec = yaml.safe_load((REPO / "dashboard/openapi.yaml").read_text())
+    camera = spec["components"]["schemas"]["Camera"]["properties"]
+    assert camera["agent_availability"]["enum"] == [*AVAILABILITY_VALUES, None]
+    for path in (REPO / "dashboard/templates").glob("*.html"):
+        assert "('offline', 'stopped')" not in path.read_text(), path.name
+
+    app = make_app(tmp_path)
+    add_user(app)
+    Ingester(app.extensions["maskwatch"]["engine"], tmp_path / "snapshots", "maskwatch", name="t").process([
+        Received(topic("status"), raw(status())), Received(topic("available"), availability.encode())])
+    client = app.test_client()
+    assert login(client).status_code == 302
+    page = client.get("/").get_data(as_text=True)
+    assert re.search(rf'<span class="badge {"ok" if badge == "online" else "bad"}"[^>]*>{badge}</span>', page), page
+
+
+def test_one_name_pattern_for_topics_dashboard_sites_and_the_installer():
+    """The installer (bash, which cannot import it) states the core's NAME_PATTERN once; the dashboard's site
+    restriction is that pattern or "*"."""
+    from dashboard.auth import SITE_NAME
+
+    install = (REPO / "deploy/install.sh").read_text()
+    assert re.findall(r"^NAME_RE='(.*)'$", install, re.M) == [NAME_PATTERN]
+    assert "[A-Za-z0-9][A-Za-z0-9_.-]" not in install.replace(f"NAME_RE='{NAME_PATTERN}'", "")
+    for name, ok in [("*", True), ("hq", True), ("a.b-c_1", True), ("x" * 64, True), ("x" * 65, False),
+                     ("-hq", False), ("h q", False), ("hq/1", False), ("**", False)]:
+        assert bool(SITE_NAME.match(name)) is ok, name

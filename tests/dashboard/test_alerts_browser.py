@@ -7,37 +7,25 @@ reaches a webhook receiver through the ingest's notifier."""
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
-import sys
 import uuid
 
 import pytest
 import yaml
-from dashboard_support import REPO, maskwatch, write_config
+from dashboard_support import maskwatch, write_config
 from helpers import mosquitto as mq
 from helpers.agent import RuntimeThread, agent_config
+from helpers.browser import ARGS, CHROMIUM, PASSWORD, playwright
 from helpers.net import free_port, port_open, wait_for
+from helpers.stack import dashboard_processes, stop_all
 from helpers.webhook import Receiver
 
 from tests.agent.test_agent_alerts import camera, fake_pipeline
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-PASSWORD = "browser test password"
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 def test_admin_switches_detection_off_and_on_and_sends_a_test(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright not installed (pip install playwright)")
-    if not os.path.exists(CHROMIUM) or not mq.available():
-        pytest.skip("needs chromium and mosquitto (apt-get install chromium mosquitto)")
+    sync_playwright = playwright()
     receiver = Receiver()
     broker = mq.Mosquitto(tmp_path / "broker", persistence=False).start()
     http_port = free_port()
@@ -52,9 +40,7 @@ def test_admin_switches_detection_off_and_on_and_sends_a_test(tmp_path) -> None:
     assert maskwatch("dashboard", "db-upgrade", "--config", str(cfg)).returncode == 0
     r = maskwatch("dashboard", "create-user", "admin", "--password-stdin", "--config", str(cfg), input=PASSWORD)
     assert r.returncode == 0, r.stderr
-    procs = [subprocess.Popen([sys.executable, "-m", "edge_agent", "dashboard", action, "--config", str(cfg)],
-                              cwd=REPO, env=env, stdout=open(tmp_path / f"{action}.log", "w"),  # noqa: SIM115
-                              stderr=subprocess.STDOUT) for action in ("ingest", "serve")]
+    procs = dashboard_processes(cfg, tmp_path, env)
     agent = RuntimeThread(agent_config(tmp_path / "agent", broker.port, [camera("door")], site="hq",
                                        detector={"type": "fake", "boxes": []}), pipeline_factory=fake_pipeline)
     pw = sync_playwright().start()
@@ -97,13 +83,7 @@ def test_admin_switches_detection_off_and_on_and_sends_a_test(tmp_path) -> None:
         browser.close()
         pw.stop()
         agent.stop()
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         broker.stop()
         receiver.close()
     assert "test" in receiver.requests[0]["json"]["title"].lower()

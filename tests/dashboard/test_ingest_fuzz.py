@@ -11,6 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from dashboard_support import event, jpeg, raw, stats, status, topic
 from helpers import mosquitto as mq
+from helpers.mosquitto import broker_at
 from helpers.net import wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -128,7 +129,7 @@ def test_thousands_of_malformed_messages_through_mosquitto(tmp_path):
     broker = mq.Mosquitto(tmp_path / "broker", persistence=False).start()
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     upgrade(engine)
-    ing = MqttIngest(Ingester(engine, tmp_path / "snaps", "maskwatch", name="fz"), "127.0.0.1", broker.port,
+    ing = MqttIngest(Ingester(engine, tmp_path / "snaps", "maskwatch", name="fz"), broker_at(broker.port),
                      client_id="fuzz-ingest")
     ing.start()
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="fuzz-pub", protocol=mqtt.MQTTv5)

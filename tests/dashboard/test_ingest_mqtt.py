@@ -12,6 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from dashboard_support import REPO, event, jpeg, raw, stats, status, topic, write_config
 from helpers import mosquitto as mq
+from helpers.mosquitto import broker_at
 from helpers.net import wait_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ def count(engine, model) -> int:
 
 def start_ingest(engine, tmp_path, broker, **kw) -> MqttIngest:
     ing = Ingester(engine, tmp_path / "snaps", "maskwatch", name=kw.get("client_id", "ingest-test"))
-    m = MqttIngest(ing, "127.0.0.1", broker.port, counters_every_s=0.5, **kw)
+    m = MqttIngest(ing, broker_at(broker.port), counters_every_s=0.5, **kw)
     m.start()
     assert m.subscribed.wait(10), "ingest did not subscribe"
     return m
@@ -119,6 +120,17 @@ def test_ingest_command_runs_and_stops_cleanly(engine, tmp_path, broker, pub):
             proc.wait(10)
 
 
+def test_ingest_connects_as_the_config_says(engine, tmp_path):
+    """One connection model for agent and ingest (issue 15): the ingest takes the config's ``mqtt`` section
+    whole, so its keepalive, protocol and reconnect back-off are the configured ones (the ingest used to
+    receive host, port, keepalive, protocol and TLS one by one and reconnect with the default back-off)."""
+    cfg = broker_at(1883, keepalive_s=45, reconnect_min_s=3, reconnect_max_s=40, protocol="3.1.1")
+    m = MqttIngest(Ingester(engine, tmp_path / "snaps", "maskwatch", name="cfg"), cfg, client_id="ing-cfg")
+    assert (m.client._reconnect_min_delay, m.client._reconnect_max_delay) == (3, 40)
+    assert m.connection.connect_args == {"host": "127.0.0.1", "port": 1883, "keepalive": 45} and not m.v5
+    assert m.conn_log.cfg is cfg
+
+
 def test_ingest_without_group_works_with_an_mqtt_311_broker(engine, tmp_path):
     """amqtt (the demo's embedded broker) speaks MQTT 3.1.1 only: without a group the ingest uses 3.1.1."""
     pytest.importorskip("amqtt", reason="amqtt not installed (pip install 'maskwatch[broker]')")
@@ -137,7 +149,7 @@ def test_ingest_without_group_works_with_an_mqtt_311_broker(engine, tmp_path):
         wait_for(lambda: port_open(port) or broker.poll() is not None, 30, what="amqtt")
         assert broker.poll() is None, "amqtt exited"
         ing = Ingester(engine, tmp_path / "snaps", "maskwatch", name="v311")
-        m = MqttIngest(ing, "127.0.0.1", port, client_id="ing-311", protocol="3.1.1")
+        m = MqttIngest(ing, broker_at(port, protocol="3.1.1"), client_id="ing-311")
         m.start()
         assert m.subscribed.wait(15), "no subscription on the 3.1.1 broker"
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pub-311", protocol=mqtt.MQTTv311)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from dashboard_support import event, jpeg, maskwatch, raw, status, topic
 from helpers import mosquitto
-from helpers.mosquitto import Mosquitto
+from helpers.mosquitto import Mosquitto, broker_at
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -121,7 +121,7 @@ def test_the_ingest_clears_a_retained_image_it_receives(tmp_path, broker):
     upgrade(engine)
     publish_retained(broker.port, [(topic("preview"), jpeg()), (topic("status"), raw(status()))])
     ing = Ingester(engine, tmp_path / "snaps", "maskwatch", preview_dir=tmp_path / "live")
-    m = MqttIngest(ing, "127.0.0.1", broker.port, client_id="ing-retained")
+    m = MqttIngest(ing, broker_at(broker.port), client_id="ing-retained")
     m.start()
     try:
         assert m.subscribed.wait(10)
@@ -150,7 +150,7 @@ def test_the_installed_acl_lets_the_dashboard_clear_retained_images_and_nothing_
         publish_retained(broker.port, [(topic("status"), b"forged")], auth=dash)  # denied
         held = retained(broker.port, auth=dash)  # (agents read no camera topics back: per-agent ACLs)
         assert set(held) == {topic("preview"), topic("status")} and held[topic("status")] != b"forged"
-        assert clear_retained_images(host="127.0.0.1", port=broker.port, prefix="maskwatch", username=dash[0],
+        assert clear_retained_images(broker_at(broker.port), prefix="maskwatch", username=dash[0],
                                      password=dash[1]) == 1
         held = retained(broker.port, auth=dash)
         assert set(held) == {topic("status")}

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from dashboard_support import event, jpeg, raw, topic
 from helpers import mosquitto as mq
+from helpers.mosquitto import broker_at
 from helpers.net import wait_for
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
@@ -55,7 +56,7 @@ def count(engine, model) -> int:  # noqa: ANN001
 
 
 def start_ingest(engine, snapshots: Path, port: int) -> MqttIngest:  # noqa: ANN001
-    ing = MqttIngest(Ingester(engine, snapshots, "maskwatch", name="fault"), "127.0.0.1", port,
+    ing = MqttIngest(Ingester(engine, snapshots, "maskwatch", name="fault"), broker_at(port),
                      client_id=f"fault-ingest-{uuid.uuid4().hex[:6]}", counters_every_s=3600)
     ing.start()
     assert ing.subscribed.wait(10), "ingest did not subscribe"

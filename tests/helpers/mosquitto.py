@@ -25,10 +25,18 @@ import signal
 import subprocess
 from pathlib import Path
 
+from edge_agent.config import MQTTConfig
+
 from .net import free_port, port_open, wait_for
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 INSTALL = Path(__file__).resolve().parents[2] / "deploy" / "install.sh"
+
+
+def broker_at(port: int, **settings: object) -> MQTTConfig:
+    """The connection model (``edge_agent.config.MQTTConfig``) of a client of a broker on this host's ``port``;
+    ``settings`` are further fields (``protocol="3.1.1"``, ``reconnect_min_s`` ...)."""
+    return MQTTConfig.model_validate({"host": "127.0.0.1", "port": port, **settings})
 
 
 def available() -> bool:

@@ -167,6 +167,25 @@ class IngestProcess(Proc):
         return {name: int(v) for name, v in rows}
 
 
+def dashboard_processes(config: Path, logs: Path, env: dict[str, str] | None = None,
+                        actions: tuple[str, ...] = ("ingest", "serve")) -> list[Proc]:
+    """``maskwatch dashboard ingest`` and ``serve`` (or ``actions``) started as processes, each logging to
+    ``logs/<action>.log`` (the browser tests' stack)."""
+    return [Proc(["dashboard", action, "--config", str(config)], logs / f"{action}.log", env=env).start()
+            for action in actions]
+
+
+def stop_all(procs: list[Proc], timeout: float = 20.0) -> None:
+    """SIGTERM to every process first (they shut down side by side), then wait for each; kill what outlives
+    ``timeout``."""
+    for p in procs:
+        if p.alive:
+            assert p.proc is not None
+            p.proc.terminate()
+    for p in procs:
+        p.stop(timeout)
+
+
 def query(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
     """Read the dashboard's SQLite file (read-only, short busy timeout); [] if it or the table is missing."""
     if not db.exists():

@@ -14,7 +14,8 @@ class Receiver:
 
     def __init__(self, status: int = 200) -> None:
         self.requests: list[dict[str, Any]] = []
-        self.times: list[float] = []
+        self.times: list[float] = []  # monotonic arrival of each request
+        self.wall_times: list[float] = []  # and its wall-clock time (to compare with a capture time)
         self.status = status
         outer = self
 
@@ -22,6 +23,7 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.times.append(time.monotonic())
+                outer.wall_times.append(time.time())
                 outer.requests.append({"path": self.path, "json": json.loads(body)})
                 self.send_response(outer.status)
                 self.send_header("Content-Length", "0")
