@@ -148,8 +148,12 @@ def test_invalid_config_exits_with_code_2(tmp_path: Path) -> None:
 @pytest.mark.fault
 def test_events_during_a_broker_outage_survive_an_agent_sigkill(tmp_path: Path, broker: Mosquitto) -> None:
     """Broker down while violations happen, then the agent is SIGKILLed before it could send them: after
-    the broker and the agent return, every event the first run produced arrives exactly once."""
+    the broker and the agent return, every event the first run produced arrives, each once from the agent but
+    for the counted re-sends of what the broker acknowledged just before it stopped and had not yet shown it
+    saved (docs/mqtt.md "Acknowledged is not yet saved": at least once, the dashboard keeps one copy)."""
     from helpers.agent import AgentProcess
+
+    from edge_agent.outbox import Outbox
 
     col = Collector(broker.port, "maskwatch/s1/camera/+/event").start()
     config = write_config(tmp_path, broker.port, [demo_cam("lobby")])
@@ -168,9 +172,17 @@ def test_events_during_a_broker_outage_survive_an_agent_sigkill(tmp_path: Path, 
                  60, what="every event of the killed run")
         time.sleep(1.0)
         delivered = [validate("event", m.payload)["event_id"] for m in col.on("/event", redelivered=False)]
-        assert sorted(d for d in delivered if d in produced) == sorted(produced), "each exactly once"
+        assert second.terminate() == 0, second.output[-3000:]
+        second = None
+        outbox = Outbox(tmp_path / "queue.sqlite3")
+        resent = outbox.counter("resent_unconfirmed")
+        outbox.close()
+        mine = [d for d in delivered if d in produced]
+        assert set(mine) == set(produced), "every event of the killed run"
+        assert len(mine) - len(produced) <= resent, f"{len(mine) - len(produced)} sent twice, {resent} counted"
         print(f"first run produced {len(produced)} events ({len(produced) - before} during the outage); "
-              f"all delivered exactly once after broker + agent restart")
+              f"all delivered after broker + agent restart, {len(mine) - len(produced)} sent again "
+              f"({resent} counted as re-sent unconfirmed)")
     finally:
         first.kill()
         if second is not None:
