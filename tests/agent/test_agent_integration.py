@@ -162,6 +162,9 @@ def test_events_during_a_broker_outage_survive_an_agent_sigkill(tmp_path: Path, 
     try:
         col.wait_on("/event", 90)
         broker.stop()
+        # arrived before the outage: one of these the broker may have acknowledged just before it stopped,
+        # before the agent saw it saved; the agent then sends it again (docs/mqtt.md)
+        arrived_before = {validate("event", m.payload)["event_id"] for m in col.on("/event")}
         before = len(first.event_ids())
         wait_for(lambda: len(first.event_ids()) >= before + 2, 120, what="violations while the broker is down")
         first.kill()
@@ -179,7 +182,12 @@ def test_events_during_a_broker_outage_survive_an_agent_sigkill(tmp_path: Path, 
         outbox.close()
         mine = [d for d in delivered if d in produced]
         assert set(mine) == set(produced), "every event of the killed run"
-        assert len(mine) - len(produced) <= resent, f"{len(mine) - len(produced)} sent twice, {resent} counted"
+        twice = {d for d in mine if mine.count(d) > 1}
+        # sent again only what had arrived before the outage (acknowledged, not yet shown saved); counted when
+        # the same agent process reconnects, not when it was killed before it could (the settling state is
+        # in memory)
+        assert twice <= arrived_before, f"sent twice though not acknowledged before the outage: {twice}"
+        assert len(mine) - len(produced) <= max(resent, len(twice)), (resent, twice)
         print(f"first run produced {len(produced)} events ({len(produced) - before} during the outage); "
               f"all delivered after broker + agent restart, {len(mine) - len(produced)} sent again "
               f"({resent} counted as re-sent unconfirmed)")
