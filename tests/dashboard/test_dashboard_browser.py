@@ -231,7 +231,10 @@ def test_live_view_follows_a_5_fps_preview(stack):
     page.click("button[type=submit]")
     page.wait_for_url(url + "/")
     page.goto(url + "/cameras/1")
-    wait_js(page, "() => document.getElementById('live') && document.getElementById('live').naturalWidth > 0")
+    # previews are not retained: the first one may have come before the ingest subscribed, so send until shown
+    wait_for(lambda: send(topic("preview"), jpeg((30, 30, 220), (480, 270), "first")) or page.evaluate(
+        "() => document.getElementById('live') && document.getElementById('live').naturalWidth > 0"),
+        30, interval=0.5, what="the first preview on the camera page")
     polls: list[int] = []
     page.on("response", lambda r: polls.append(r.status) if "/live.jpg" in r.url else None)
     page.evaluate("() => { window.mwFrames = 0; document.getElementById('live')"
