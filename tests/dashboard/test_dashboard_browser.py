@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from dashboard_support import event, jpeg, raw, stats, status, topic
-from helpers.browser import ARTIFACTS, PASSWORD
+from helpers.browser import ARTIFACTS, PASSWORD, wait_for_text
 from helpers.net import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -65,7 +65,7 @@ def test_browser_end_to_end(stack):
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(url + "/")
-    page.wait_for_selector("text=hq/door", timeout=15_000)
+    wait_for_text(page, "hq/door")
     # every tile's first preview: 30 s, as it waits on the publisher, the ingest and the page's polling at once
     # (timed out at 15 s once in a CI run while other tests loaded the 2 cores; 17 s for the whole test alone)
     wait_js(page, "() => document.querySelector('img.live-tile') !== null && "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from dashboard_support import event, raw, status, topic
-from helpers.browser import ARTIFACTS, PASSWORD
+from helpers.browser import ARTIFACTS, PASSWORD, wait_for_text
 
 from tests.dashboard.test_dashboard_browser import seed, wait_js
 
@@ -49,7 +49,7 @@ def test_team_dashboard_in_chromium(stack):  # noqa: F811
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     log_in(page, url, "manager", PASSWORD)
-    page.wait_for_selector("text=branch/gate", timeout=15_000)
+    wait_for_text(page, "branch/gate")
 
     # the admin creates a viewer of site "branch" on the Users page; the password is shown once
     page.goto(url + "/admin/users")
@@ -114,7 +114,7 @@ def test_team_dashboard_in_chromium(stack):  # noqa: F811
     assert "Masuk" in p.inner_text("h1"), "the browser's language is the default"
     assert p.evaluate("document.documentElement.dataset.theme") == "dark", "the system's dark theme"
     log_in(p, url, "vera", vera_password)
-    p.wait_for_selector("text=branch/gate")
+    wait_for_text(p, "branch/gate")
     assert "hq/door" not in p.inner_text("main"), "a viewer of branch sees no camera of hq"
     assert "Pengguna" not in p.inner_text("header nav"), "no Users page in a viewer's menu"
     assert p.goto(url + "/admin/users").status == 403

@@ -29,3 +29,20 @@ def playwright():  # type: ignore[no-untyped-def]
     if not mq.available():
         pytest.skip("mosquitto not installed")
     return sync_playwright
+
+
+def wait_for_text(page, text: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]  # noqa: ANN001
+    """Reload ``page`` until ``text`` is on it, as a user would: the overview is rendered once per load, so a
+    camera the ingest stores after the page loaded shows only on the next load (in a loaded CI run the login
+    came before the ingest had stored it, and a plain wait for the text never ended)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            page.wait_for_selector(f"text={text}", timeout=3_000)
+            return
+        except Exception:  # playwright's TimeoutError
+            if time.monotonic() > deadline:
+                raise
+            page.reload()
