@@ -165,7 +165,7 @@ def _ingest(args, cfg) -> int:  # type: ignore[no-untyped-def]
         log.warning("dashboard.ingest_group: shared subscriptions lose messages across a restart of "
                     "mosquitto 2.0.11; use dashboard.ingest_partition (docs/mqtt.md, Scale-out)")
     ing = Ingester(engine, d.snapshot_dir, m.topic_prefix, name=client_id, preview_dir=d.preview_dir,
-                   partition=part)
+                   partition=part, camera_claim_s=d.camera_claim_s)
     mq = MqttIngest(
         ing, m, username=d.mqtt_username, password=d.mqtt_password.get_secret_value() if d.mqtt_password else None,
         group=d.ingest_group, retention=d.retention, client_id=client_id,

@@ -32,9 +32,10 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from dashboard.broker_retention import clear_retained_images, is_image_message, is_image_topic
+from dashboard.camera_claims import CameraClaims
 from dashboard.clock_bounds import bound
 from dashboard.ingest_partition import Partition
-from dashboard.messages import Ignored, Message, PreviewMsg, Rejected, classify
+from dashboard.messages import AvailabilityMsg, Ignored, Message, PreviewMsg, Rejected, classify
 from dashboard.metrics import write_histogram
 from dashboard.models import IngestCounter
 from dashboard.notifier import Notifier
@@ -71,10 +72,13 @@ class Ingester:
 
     def __init__(self, engine: Engine, snapshot_dir: Path, prefix: str, name: str | None = None,
                  preview_dir: Path | None = None, time_bounds: bool = True,
-                 partition: Partition | None = None) -> None:
+                 partition: Partition | None = None, camera_claim_s: float | None = 300.0) -> None:
         """``time_bounds``: replace agent time stamps far from the receive time (dashboard.clock_bounds).
-        ``partition``: store only that share of the messages (dashboard.ingest_partition); None = all."""
+        ``partition``: store only that share of the messages (dashboard.ingest_partition); None = all.
+        ``camera_claim_s``: refuse another agent's messages for a camera its online owner reported within
+        this many seconds (dashboard.camera_claims); None = no check."""
         self.engine = engine
+        self.claims = CameraClaims(camera_claim_s) if camera_claim_s else None
         self.partition = partition
         self.time_bounds = time_bounds
         self.prefix = prefix
@@ -111,12 +115,29 @@ class Ingester:
         if n <= 20 or n % 1000 == 0:  # the log shows the first ones and then a sample; counters have all
             log.warning("rejected %s message on %r (%d so far): %s", r.reason, r.topic[:200], n, r.detail)
 
+    def _seed_claims(self) -> None:
+        """The cameras' owners and the agents' availability from the database, once (retried next batch
+        while the database is unavailable: until then the check knows only what this process received)."""
+        if self.claims is None or self.claims.seeded:
+            return
+        try:
+            with self.engine.connect() as conn:
+                self.claims.seed(conn)
+        except (OperationalError, InterfaceError) as err:
+            log.warning("cannot read the cameras' agents yet (%s); retrying with the next batch",
+                        str(err).splitlines()[0][:200])
+
     def process(self, batch: Sequence[Received]) -> None:
         """Store a batch. A database error retries one by one so one bad row cannot block the rest."""
         good: list[Message] = []
         previews: dict[tuple[str, str], PreviewMsg] = {}
         received = datetime.now(UTC)
+        self._seed_claims()
         for item in batch:
+            if self.claims is not None and item.topic.endswith("/available"):  # every worker tracks every agent
+                a = classify(self.prefix, item.topic, item.payload)
+                if isinstance(a, AvailabilityMsg):
+                    self.claims.availability(a)
             if self.partition is not None and not self.partition.owns(item.topic):
                 self.counters["partition_skipped"] += 1  # another worker's share; it has its own copy
                 continue
@@ -131,6 +152,10 @@ class Ingester:
             elif isinstance(m, PreviewMsg):
                 previews[(m.site, m.camera)] = m
             else:
+                refused = self.claims.check(m, item.topic) if self.claims is not None else None
+                if refused is not None:
+                    self._reject(refused)
+                    continue
                 m, clamped = bound(m, received) if self.time_bounds else (m, False)
                 if clamped:
                     self.counters["time_clamped"] += 1

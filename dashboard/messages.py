@@ -86,7 +86,9 @@ class Ignored:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    reason: str  # unknown_topic | too_large | invalid_json | invalid_payload | topic_mismatch | out_of_range | invalid_jpeg
+    # unknown_topic | too_large | invalid_json | invalid_payload | topic_mismatch | out_of_range | invalid_jpeg
+    # | agent_mismatch (the ingest's camera claims: dashboard.camera_claims)
+    reason: str
     topic: str
     detail: str
 
@@ -94,6 +96,7 @@ class Rejected:
 Message = EventMsg | StatsMsg | StatusMsg | SnapshotMsg | PreviewMsg | AvailabilityMsg | SwitchMsg
 REJECT_REASONS = (
     "unknown_topic", "too_large", "invalid_json", "invalid_payload", "topic_mismatch", "out_of_range", "invalid_jpeg",
+    "agent_mismatch",
 )
 
 

@@ -106,6 +106,10 @@ class DashboardConfig(DashboardSection):
     ingest_partition: str | None = Field(None, pattern=r"^\d+/\d+$", description="'I/N': this ingest worker "
                                          "stores partition I of N (by camera/agent) from its own persistent "
                                          "subscription; null = store everything (docs/mqtt.md, Scale-out)")
+    camera_claim_s: float | None = Field(300.0, gt=0, description="A camera belongs to the agent that reports "
+                                         "it: another agent's events, stats and status for it are refused "
+                                         "(rejected_agent_mismatch) while the owner is online and reported it "
+                                         "within this many seconds; null = no check (docs/mqtt.md)")
     mqtt_username: str | None = Field(None, description="Dashboard's broker user; ${MASKWATCH_DASHBOARD_MQTT_USER}")
     mqtt_password: SecretStr | None = Field(None, description="${MASKWATCH_DASHBOARD_MQTT_PASSWORD}")
     metrics_port: int | None = Field(9102, ge=1, le=65535, description="The ingest process serves Prometheus "

@@ -241,6 +241,52 @@ def test_an_agent_added_with_its_cameras_cannot_publish_for_another_camera(tmp_p
         ingest.stop()
 
 
+def test_the_ingest_refuses_a_second_agent_for_a_camera_its_online_owner_holds(tmp_path: Path,
+                                                                             broker: Mosquitto) -> None:
+    """Where the broker cannot tell (agents added without --cameras may write any camera of their site), the
+    ingest can: camera door belongs to pi-1, which is online and reports it, so a2's event, snapshot and status
+    for door are refused and counted (rejected_agent_mismatch), never stored. Once pi-1 stops, a2 takes the
+    camera over and its events are stored. Before dashboard.camera_claims the forged event was stored and the
+    camera's state and agent taken over by a2."""
+    broker.add_agent(SITE, "a2")
+    ingest = start_ingest(tmp_path, broker)
+    topics = Topics("maskwatch", SITE)
+    box1, link1, sender1 = agent_link(tmp_path, broker, creds="agent", agent=AGENT)
+    box1.put(topics.camera("door", "event"), raw(event("owner", site=SITE, agent=AGENT)), qos=1)
+    box1.put(topics.camera("door", "status"), raw(status(camera="door", agent=AGENT)), qos=1, retain=True)
+    box2, link2, sender2 = agent_link(tmp_path, broker, creds=f"{SITE}/a2", agent="a2")
+    try:
+        sender1.start()
+        link1.start()
+        wait_for(lambda: "owner" in stored(ingest), 30, what="pi-1's event")
+        box2.put(topics.camera("door", "event"), raw(event("forged", site=SITE, agent="a2")), qos=1)
+        box2.put(topics.snapshot("door", "forged"), b"\xff\xd8\xff\xe0" + b"\0" * 64 + b"\xff\xd9", qos=1)
+        box2.put(topics.camera("door", "status"), raw(status(camera="door", state="offline", agent="a2")), qos=1,
+                 retain=True)
+        sender2.start()
+        link2.start()
+        wait_for(lambda: box2.pending() == 0, 30, what="a2's PUBACKs")
+        wait_for(lambda: ingest.counters().get("rejected_agent_mismatch", 0) >= 3, 40,
+                 what="three messages refused and counted")
+        assert stored(ingest) == {"owner"}
+        assert query(ingest.db, "SELECT agent, state FROM cameras WHERE name = 'door'") == [(AGENT, "online")]
+        assert query(ingest.db, "SELECT COUNT(*) FROM snapshots") == [(0,)]
+        assert "which agent 'pi-1' holds" in ingest.output()
+        sender1.stop()
+        link1.stop()  # a clean stop: availability "stopped"
+        time.sleep(1)
+        box2.put(topics.camera("door", "event"), raw(event("moved", site=SITE, agent="a2")), qos=1)
+        wait_for(lambda: "moved" in stored(ingest), 30, what="a2's event once pi-1 stopped")
+        assert query(ingest.db, "SELECT agent FROM cameras WHERE name = 'door'") == [("a2",)]
+        assert "forged" not in stored(ingest)
+    finally:
+        sender1.stop()
+        link1.stop()
+        sender2.stop()
+        link2.stop()
+        ingest.stop()
+
+
 def test_a_message_over_the_broker_size_limit_is_dead_lettered(tmp_path: Path, broker: Mosquitto) -> None:
     """max_packet_size (8 MiB in the shipped config, announced in the CONNACK): kept as a dead letter, counted,
     and the connection survives (sending it would make the broker drop the connection, again and again)."""
