@@ -27,11 +27,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dashboard import access, access_log, reports, review, statistics
 from dashboard.db_session import get_db, previews
-from dashboard.models import Camera, Event, Snapshot
+from dashboard.models import Camera, Event, IngestCounter, Snapshot
 from dashboard.queries import EventFilter, FilterError, cameras, events_for_export, events_page, overview
 from dashboard.zones import SiteZones
 from edge_agent.core.evidence import context_region
@@ -78,7 +78,16 @@ def _camera_or_404(camera_id: int) -> Camera:
 def overview_page():  # type: ignore[no-untyped-def]
     rows = overview(get_db(), site_tz, sites=sites())
     live = {r.camera.id for r in rows if previews().version(r.camera.site, r.camera.name) is not None}
-    return render_template("overview.html", rows=rows, live=live)
+    return render_template("overview.html", rows=rows, live=live,
+                           rejections=rejections() if current_user.role == "admin" else {})
+
+
+def rejections() -> dict[str, int]:
+    """Messages the ingest workers refused, by reason (their ``rejected_<reason>`` counters, summed over
+    workers): shown to admins on the overview so that a refusal is seen, not only counted."""
+    q = (select(IngestCounter.name, func.sum(IngestCounter.value)).where(IngestCounter.name.like("rejected\\_%", escape="\\"))
+         .group_by(IngestCounter.name).order_by(IngestCounter.name))
+    return {name.removeprefix("rejected_"): int(n) for name, n in get_db().execute(q) if n}
 
 
 @bp.route("/cameras/<int:camera_id>")

@@ -131,6 +131,25 @@ def test_overview_shows_cameras_status_and_today(client, ingester):
     assert 'src="/cameras/1/live.jpg"' in html
 
 
+def test_admins_see_what_the_ingest_refused_on_the_overview(app, client, ingester):
+    """Rejections are shown, not only counted: another agent's event for door while its owner is online
+    (agent_mismatch) and a broken payload, counted by the ingest, summed over its workers on the overview."""
+    assert "ingest-rejections" not in client.get("/").get_data(as_text=True)  # nothing refused: no notice
+    ingester.process([Received("maskwatch/hq/agent/pi-1/available", b"online"),
+                      Received(topic("event"), raw(event("mine", agent="pi-1"))),
+                      Received(topic("event"), raw(event("forged", agent="pi-2"))),
+                      Received(topic("event"), b"{not json")])
+    ingester.flush_counters()
+    html = client.get("/").get_data(as_text=True)
+    assert 'id="ingest-rejections"' in html
+    assert "<code>agent_mismatch</code>: 1" in html and "<code>invalid_json</code>: 1" in html
+    assert "two agents configured with one camera name" in html
+    add_user(app, "vera", "viewer password 123", role="viewer")
+    viewer = app.test_client()
+    assert login(viewer, "vera", "viewer password 123").status_code == 302
+    assert "ingest-rejections" not in viewer.get("/").get_data(as_text=True)  # system matters: admins only
+
+
 def test_empty_dashboard_explains(client):
     assert "No camera has reported yet" in client.get("/").get_data(as_text=True)
 
