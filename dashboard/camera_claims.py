@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, select
 
-from dashboard.messages import AvailabilityMsg, EventMsg, Message, Rejected, SnapshotMsg, StatsMsg, StatusMsg
+from dashboard.messages import AvailabilityMsg, EventMsg, Message, Rejected, SnapshotMsg, payload_of
 from dashboard.models import Agent, Camera
 from edge_agent.core.topics import ONLINE
 
@@ -71,9 +71,9 @@ class CameraClaims:
             if m.event_id in self.refused_events:
                 return Rejected("agent_mismatch", topic, f"image of refused event {m.event_id}")
             return None
-        if not isinstance(m, EventMsg | StatsMsg | StatusMsg):
+        p = payload_of(m)
+        if p is None:
             return None
-        p = m.event if isinstance(m, EventMsg) else m.stats if isinstance(m, StatsMsg) else m.status
         key, now = (p.site, p.camera), self.clock()
         owner = self.owners.get(key)
         if owner is not None and owner[0] != p.agent:

@@ -45,7 +45,7 @@ from dashboard.retention import purge
 from dashboard.settings import RetentionConfig
 from dashboard.store import Store
 from edge_agent.config import MQTTConfig
-from edge_agent.core.topics import INGEST_RETAINED, all_sites_filter, kind_filter
+from edge_agent.core.topics import AVAILABLE, INGEST_RETAINED, all_sites_filter, kind_filter, parse_topic
 
 log = logging.getLogger(__name__)
 COUNTERS = IngestCounter.__table__
@@ -134,12 +134,13 @@ class Ingester:
         received = datetime.now(UTC)
         self._seed_claims()
         for item in batch:
-            if self.claims is not None and item.topic.endswith("/available"):  # every worker tracks every agent
-                a = classify(self.prefix, item.topic, item.payload)
-                if isinstance(a, AvailabilityMsg):
-                    self.claims.availability(a)
             if self.partition is not None and not self.partition.owns(item.topic):
                 self.counters["partition_skipped"] += 1  # another worker's share; it has its own copy
+                if self.claims is not None:  # but every worker tracks every agent's availability
+                    parsed = parse_topic(self.prefix, item.topic)
+                    a = classify(self.prefix, item.topic, item.payload) if parsed and parsed.kind == AVAILABLE else None
+                    if isinstance(a, AvailabilityMsg):
+                        self.claims.availability(a)
                 continue
             if not item.payload and is_image_topic(self.prefix, item.topic):
                 self.counters["image_cleared_seen"] += 1  # an empty retained message clearing an image: no data
@@ -152,10 +153,13 @@ class Ingester:
             elif isinstance(m, PreviewMsg):
                 previews[(m.site, m.camera)] = m
             else:
-                refused = self.claims.check(m, item.topic) if self.claims is not None else None
-                if refused is not None:
-                    self._reject(refused)
-                    continue
+                if self.claims is not None:
+                    if isinstance(m, AvailabilityMsg):
+                        self.claims.availability(m)
+                    refused = self.claims.check(m, item.topic)
+                    if refused is not None:
+                        self._reject(refused)
+                        continue
                 m, clamped = bound(m, received) if self.time_bounds else (m, False)
                 if clamped:
                     self.counters["time_clamped"] += 1

@@ -94,6 +94,15 @@ class Rejected:
 
 
 Message = EventMsg | StatsMsg | StatusMsg | SnapshotMsg | PreviewMsg | AvailabilityMsg | SwitchMsg
+
+
+def payload_of(m: Message) -> ViolationEvent | CameraStats | CameraStatus | None:
+    """The agent's JSON payload of an event, stats or status message (site, camera, agent, time); None else."""
+    if isinstance(m, EventMsg):
+        return m.event
+    if isinstance(m, StatsMsg):
+        return m.stats
+    return m.status if isinstance(m, StatusMsg) else None
 REJECT_REASONS = (
     "unknown_topic", "too_large", "invalid_json", "invalid_payload", "topic_mismatch", "out_of_range", "invalid_jpeg",
     "agent_mismatch",

@@ -120,9 +120,9 @@ class DashboardConfig(DashboardSection):
     @model_validator(mode="after")
     def _partition(self) -> DashboardConfig:
         if self.ingest_partition is not None:
-            index, count = (int(x) for x in self.ingest_partition.split("/"))
-            if not 0 <= index < count:
-                raise ValueError(f"ingest_partition {self.ingest_partition!r}: the index must be 0..{count - 1}")
+            from dashboard.ingest_partition import Partition
+
+            Partition.parse(self.ingest_partition)  # ValueError: "... the index must be 0..N-1"
             if self.ingest_group:
                 raise ValueError("ingest_partition and ingest_group exclude each other; use ingest_partition")
         return self

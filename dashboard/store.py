@@ -25,7 +25,16 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
 
 from dashboard.event_shape import event_row
-from dashboard.messages import AvailabilityMsg, EventMsg, Message, SnapshotMsg, StatsMsg, StatusMsg, SwitchMsg
+from dashboard.messages import (
+    AvailabilityMsg,
+    EventMsg,
+    Message,
+    SnapshotMsg,
+    StatsMsg,
+    StatusMsg,
+    SwitchMsg,
+    payload_of,
+)
 from dashboard.models import Agent, Camera, Event, FaceCrop, HourlyCount, Snapshot, StatSample
 from dashboard.notify import NewEvent
 from dashboard.vocabulary import EVENT_COLS, HOURLY_COLS, PEOPLE_COLS
@@ -141,8 +150,7 @@ class Store:
             with self.engine.begin() as conn:
                 names = []
                 for m in messages:
-                    if isinstance(m, EventMsg | StatsMsg | StatusMsg):
-                        p = m.event if isinstance(m, EventMsg) else m.stats if isinstance(m, StatsMsg) else m.status
+                    if (p := payload_of(m)) is not None:
                         names.append((p.site, p.camera))
                     elif isinstance(m, SnapshotMsg | SwitchMsg):
                         names.append((m.site, m.camera))
@@ -303,8 +311,8 @@ class Store:
     def _last_seen(self, conn: Connection, messages: Sequence[Message], ids: dict[tuple[str, str], int]) -> None:
         seen: dict[int, tuple[datetime, str]] = {}
         for m in messages:
-            p = m.event if isinstance(m, EventMsg) else m.stats if isinstance(m, StatsMsg) else None
-            if p is None:
+            p = payload_of(m)
+            if p is None or isinstance(m, StatusMsg):  # last_seen: events and stats only
                 continue
             cid = ids[(p.site, p.camera)]
             if cid not in seen or seen[cid][0] < p.time:

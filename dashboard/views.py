@@ -85,7 +85,8 @@ def overview_page():  # type: ignore[no-untyped-def]
 def rejections() -> dict[str, int]:
     """Messages the ingest workers refused, by reason (their ``rejected_<reason>`` counters, summed over
     workers): shown to admins on the overview so that a refusal is seen, not only counted."""
-    q = (select(IngestCounter.name, func.sum(IngestCounter.value)).where(IngestCounter.name.like("rejected\\_%", escape="\\"))
+    q = (select(IngestCounter.name, func.sum(IngestCounter.value))
+         .where(IngestCounter.name.startswith("rejected_", autoescape=True))
          .group_by(IngestCounter.name).order_by(IngestCounter.name))
     return {name.removeprefix("rejected_"): int(n) for name, n in get_db().execute(q) if n}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 from dashboard_support import REPO
@@ -35,14 +36,14 @@ def wait_for_text(page, text: str, timeout: float = 60.0) -> None:  # type: igno
     """Reload ``page`` until ``text`` is on it, as a user would: the overview is rendered once per load, so a
     camera the ingest stores after the page loaded shows only on the next load (in a loaded CI run the login
     came before the ingest had stored it, and a plain wait for the text never ended)."""
-    import time
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     deadline = time.monotonic() + timeout
     while True:
         try:
             page.wait_for_selector(f"text={text}", timeout=3_000)
             return
-        except Exception:  # playwright's TimeoutError
+        except PlaywrightTimeout:
             if time.monotonic() > deadline:
                 raise
             page.reload()
