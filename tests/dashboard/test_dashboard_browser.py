@@ -231,10 +231,18 @@ def test_live_view_follows_a_5_fps_preview(stack):
     page.click("button[type=submit]")
     page.wait_for_url(url + "/")
     page.goto(url + "/cameras/1")
-    # previews are not retained: the first one may have come before the ingest subscribed, so send until shown
-    wait_for(lambda: send(topic("preview"), jpeg((30, 30, 220), (480, 270), "first")) or page.evaluate(
-        "() => document.getElementById('live') && document.getElementById('live').naturalWidth > 0"),
-        30, interval=0.5, what="the first preview on the camera page")
+
+    def first_preview_shown() -> bool:
+        # previews are not retained: the first one may have come before the ingest subscribed, so send until
+        # shown; and the page draws its live image only if a preview was stored when it loaded ("reload to
+        # check again", as it says): CI once loaded it before the ingest had stored one, and it never showed
+        send(topic("preview"), jpeg((30, 30, 220), (480, 270), "first"))
+        if page.evaluate("() => document.getElementById('live') === null"):
+            page.reload()
+        return bool(page.evaluate(
+            "() => document.getElementById('live') !== null && document.getElementById('live').naturalWidth > 0"))
+
+    wait_for(first_preview_shown, 30, interval=0.5, what="the first preview on the camera page")
     polls: list[int] = []
     page.on("response", lambda r: polls.append(r.status) if "/live.jpg" in r.url else None)
     page.evaluate("() => { window.mwFrames = 0; document.getElementById('live')"
