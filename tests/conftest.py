@@ -173,6 +173,11 @@ def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
     browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
     try:
         wait_for(lambda: port_open(http_port), 30, what="the dashboard server")
+        # a message sent before the ingest's first subscription has no subscriber on this fresh broker and is
+        # gone (a loaded CI run lost the privacy test's event that way): wait for the SUBACK first
+        ingest_log = tmp_path / "ingest.log"
+        wait_for(lambda: ingest_log.exists() and "subscribed (" in ingest_log.read_text(errors="replace"), 60,
+                 what="the ingest subscribed")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
         def send(t: str, payload: bytes, retain: bool = False) -> None:

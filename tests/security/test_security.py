@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 import pytest
-from dashboard_support import csrf_from, event, jpeg, raw, topic
+from dashboard_support import CSRF_RE, csrf_from, event, jpeg, raw, topic
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -138,6 +138,7 @@ def test_sql_injection_in_filters_fails_safely(app, client, path: str) -> None:
             body = r.get_data(as_text=True)
             assert "scrypt:" not in body and "Traceback" not in body  # no password hash, no stack trace
             if r.status_code == 200 and name in ("camera", "verdict"):
+                body = CSRF_RE.sub("", body)  # a random CSRF token once contained "e3"
                 assert "e3" not in body or value in ("-1",), f"{path}?{name}={value!r} widened the filter"
     assert counts(app) == before, "the database changed"
 
